@@ -1,0 +1,423 @@
+"""The `local` target: really serve the model on this machine, behind the one scoring contract.
+
+The server is a child process (`python -m deployers.serving`) in its own
+session, so it outlives the CLI that started it. Its state (pid, port, what
+it serves) lives in `<state>/local/<name>/state.json`; the key in `key`
+(mode 0600), never in plans, events or the ledger.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .base import DeployContext, Deployer
+from .errors import DeployTimeout, InputError, RemoteError, StalePlanError
+from .models import (DeploymentPlan, DeploymentResult, DeploymentSpec, DestroyResult, Finding, InvokeResult,
+                     PlannedAction, Status, fingerprint)
+from .planning import input_example, resolve_model
+
+HOST = "127.0.0.1"
+
+
+class LocalSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    port: int = Field(default=0, ge=0, le=65535, description="Port on 127.0.0.1 (0 = a free port; kept across updates)")
+    auth: bool = Field(default=True, description="Require the generated key as `Authorization: Bearer <key>`")
+    workers: int = Field(default=0, ge=0, le=64, description="Server worker processes (0 = from the cores available)")
+    max_batch: int = Field(default=64, ge=1, le=4096, description="Most requests coalesced into one predict call")
+    max_wait_ms: float = Field(default=0.0, ge=0, le=1000,
+                               description="Extra wait to fill a batch (0 = batch only what is already queued)")
+    max_body_mb: float = Field(default=10.0, gt=0, le=1024, description="Largest request body accepted (413 above)")
+    timeout_s: float = Field(default=60.0, gt=0, le=3600, description="Scoring timeout per request (504 above)")
+    ready_timeout_s: float = Field(default=120.0, gt=0, le=3600, description="How long to wait for the model to load")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def _port_busy(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            return True
+    return False
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.split(") ", 1)[1][:1] != "Z"
+    except OSError:
+        return True
+
+
+def _is_our_server(pid: int, app_dir: str) -> bool:
+    """Guard against pid reuse: the process must be our server for this app dir."""
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"deployers.serving" in cmd and app_dir.encode() in cmd
+
+
+def _http(method: str, url: str, body: Optional[bytes] = None, key: Optional[str] = None,
+          timeout: float = 10.0) -> tuple[int, bytes]:
+    req = urllib.request.Request(url, data=body, method=method)
+    if body is not None:
+        req.add_header("Content-Type", "application/json")
+    if key:
+        req.add_header("Authorization", f"Bearer {key}")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+class LocalDeployer(Deployer):
+    name = "local"
+    title = "This machine"
+    description = "Serve the model on 127.0.0.1 with the same scoring contract as the cloud targets (no Azure account)."
+    requires_azure = False
+    Settings = LocalSettings
+
+    # -- state ----------------------------------------------------------------
+    def _dir(self, ctx: DeployContext, name: str) -> Path:
+        return ctx.state_dir / "local" / name
+
+    def _state(self, ctx: DeployContext, name: str) -> Optional[dict]:
+        path = self._dir(ctx, name) / "state.json"
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def _write_state(self, ctx: DeployContext, name: str, state: dict) -> None:
+        path = self._dir(ctx, name) / "state.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2))
+        tmp.replace(path)
+
+    def _observe(self, ctx: DeployContext, name: str) -> dict:
+        st = self._state(ctx, name)
+        if not st:
+            return {"running": False}
+        alive = _pid_alive(st["pid"]) and _is_our_server(st["pid"], st["app_dir"])
+        return {"running": alive, "desired": st.get("desired"), "port": st.get("port")}
+
+    def _key(self, ctx: DeployContext, name: str, create: bool = False) -> Optional[str]:
+        path = self._dir(ctx, name) / "key"
+        if path.is_file():
+            return path.read_text().strip()
+        if not create:
+            return None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(key)
+        return key
+
+    # -- contract -------------------------------------------------------------
+    def preflight(self, spec: DeploymentSpec, ctx: DeployContext) -> list[Finding]:
+        settings = self.settings_for(spec)
+        findings: list[Finding] = []
+        try:
+            info = resolve_model(spec, ctx)
+            findings.append(Finding(check="model", level="pass",
+                                    message=f"{info.name} {info.version} ({info.flavor or info.framework}, {info.size_mb:.1f} MB)"))
+        except InputError as e:
+            findings.append(Finding(check="model", level="fail", message=e.message, hint=e.hint))
+        current = self._observe(ctx, spec.name)
+        if settings.port and _port_busy(settings.port) and current.get("port") != settings.port:
+            findings.append(Finding(check="port", level="fail", message=f"port {settings.port} on {HOST} is busy",
+                                    hint="choose another with --set port=N, or 0 for a free one"))
+        else:
+            findings.append(Finding(check="port", level="pass",
+                                    message=f"port {settings.port or 'auto'} on {HOST} is available"))
+        if not settings.auth:
+            findings.append(Finding(check="auth", level="warn", message="key auth is off: any local process can score",
+                                    hint="leave auth on unless you are benchmarking"))
+        else:
+            findings.append(Finding(check="auth", level="pass", message="key auth on (key stored with mode 0600)"))
+        free_mb = shutil.disk_usage(ctx.state_dir if ctx.state_dir.exists() else Path.home()).free / 2**20
+        findings.append(Finding(check="disk", level="pass" if free_mb > 500 else "warn",
+                                message=f"{free_mb:,.0f} MB free in the state directory"))
+        return findings
+
+    def plan(self, spec: DeploymentSpec, ctx: DeployContext) -> DeploymentPlan:
+        from . import scoring
+
+        settings = self.settings_for(spec)
+        info = resolve_model(spec, ctx)
+        score_py = scoring.render_score_script(info)
+        desired = fingerprint({"model": [info.uri, info.version, info.size_mb, info.local_path],
+                               "score": score_py, "settings": settings.model_dump()})
+        current = self._observe(ctx, spec.name)
+        if not current["running"]:
+            action = PlannedAction(kind="create", resource_type="process", resource=f"{spec.name} on {HOST}",
+                                   detail=f"start the scoring server for {info.name} {info.version}")
+        elif current.get("desired") == desired:
+            action = PlannedAction(kind="no-op", resource_type="process", resource=f"{spec.name} on {HOST}:{current['port']}",
+                                   detail="already serving this model with these settings")
+        else:
+            action = PlannedAction(kind="update", resource_type="process", resource=f"{spec.name} on {HOST}:{current['port']}",
+                                   detail=f"restart the server with {info.name} {info.version}")
+        example = input_example(info)
+        artifacts = {"score.py": score_py, "run.sh": self._run_script(settings)}
+        if example is not None:
+            artifacts["sample-request.json"] = json.dumps(example, indent=2)
+        return DeploymentPlan(spec=spec, target=self.name, model_info=info, settings=settings.model_dump(),
+                              actions=[action], artifacts=artifacts, state_fingerprint=fingerprint(current),
+                              desired_fingerprint=desired,
+                              notes=[f"serves on {HOST} only; the same score.py runs on Azure ML, AKS and App Service"])
+
+    @staticmethod
+    def _run_script(settings: LocalSettings) -> str:
+        port = settings.port or 8080
+        return ("#!/bin/sh\n# Serve this folder's score.py the way deploy-advisor's local target does.\n"
+                f"exec python -m deployers.serving --app-dir . --host {HOST} --port {port}"
+                + (" --key-file ./key" if settings.auth else " --no-auth") + "\n")
+
+    def apply(self, plan: DeploymentPlan, ctx: DeployContext) -> DeploymentResult:
+        from . import model_resolution, scoring
+
+        spec, name = plan.spec, plan.spec.name
+        settings = LocalSettings.model_validate(plan.settings)
+        current = self._observe(ctx, name)
+        resuming = bool(ctx.checkpoints)
+        if not resuming and fingerprint(current) != plan.state_fingerprint:
+            raise StalePlanError(f"the local deployment {name!r} changed since this plan was made",
+                                 "plan again (deploy-advisor plan ...) and apply the new plan")
+        if current["running"] and current.get("desired") == plan.desired_fingerprint:
+            ctx.step("already serving this model with these settings: no change")
+            st = self._state(ctx, name) or {}
+            return self._result(plan, st, changed=False, ctx=ctx)
+
+        info = plan.model_info or resolve_model(spec, ctx)
+        base = self._dir(ctx, name)
+        base.mkdir(parents=True, exist_ok=True)
+        os.chmod(base, 0o700)
+        adopted = self._adopt(ctx, name, plan) if resuming else None
+        if adopted:
+            st = adopted
+        else:
+            ctx.check_cancelled()
+            app_dir = base / f"app-{plan.desired_fingerprint}"
+            if not (app_dir / "score.py").is_file():
+                ctx.step(f"prepare the app folder (score.py + model {info.name} {info.version})")
+                tmp = base / f".app-{plan.desired_fingerprint}.tmp"
+                shutil.rmtree(tmp, ignore_errors=True)
+                scoring.build_app_dir(info, model_resolution.local_model_dir(info), tmp)
+                tmp.replace(app_dir)
+            old = self._state(ctx, name)
+            port = settings.port or (old or {}).get("port") or _free_port()
+            if old and _pid_alive(old["pid"]) and _is_our_server(old["pid"], old["app_dir"]):
+                ctx.step(f"stop the previous server (pid {old['pid']})")
+                self._stop(old["pid"])
+            if _port_busy(port):
+                if settings.port:
+                    raise InputError(f"port {port} on {HOST} is busy", "choose another with --set port=N, or 0 for a free one")
+                port = _free_port()
+            self._key(ctx, name, create=settings.auth)
+            st = self._start(ctx, name, app_dir, port, settings, plan.desired_fingerprint)
+            ctx.checkpoint("pid", st["pid"])
+        self._wait_ready(ctx, st, settings.ready_timeout_s)
+        self._cleanup_old_apps(base, Path(st["app_dir"]))
+        return self._result(plan, st, changed=True, ctx=ctx)
+
+    def _start(self, ctx: DeployContext, name: str, app_dir: Path, port: int, settings: LocalSettings,
+               desired: str) -> dict:
+        log_path = self._dir(ctx, name) / "server.log"
+        cmd = [sys.executable, "-m", "deployers.serving", "--app-dir", str(app_dir), "--host", HOST,
+               "--port", str(port), "--max-batch", str(settings.max_batch), "--max-wait-ms", str(settings.max_wait_ms),
+               "--max-body-mb", str(settings.max_body_mb), "--timeout-s", str(settings.timeout_s)]
+        cmd += ["--key-file", str(self._dir(ctx, name) / "key")] if settings.auth else ["--no-auth"]
+        if settings.workers:
+            cmd += ["--workers", str(settings.workers)]
+        ctx.step(f"start the scoring server on {HOST}:{port}")
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True, cwd=str(app_dir), close_fds=True)
+        st = {"pid": proc.pid, "port": port, "app_dir": str(app_dir), "desired": desired, "log": str(log_path),
+              "started_at": time.time(), "auth": settings.auth}
+        self._write_state(ctx, name, st)
+        return st
+
+    def _adopt(self, ctx: DeployContext, name: str, plan: DeploymentPlan) -> Optional[dict]:
+        """Resume: keep a server the interrupted run already started for this plan."""
+        st = self._state(ctx, name)
+        pid = ctx.checkpoints.get("pid")
+        if st and pid == st.get("pid") and st.get("desired") == plan.desired_fingerprint \
+                and _pid_alive(pid) and _is_our_server(pid, st["app_dir"]):
+            ctx.step(f"resume: the server started by the interrupted run is alive (pid {pid})")
+            return st
+        return None
+
+    def _wait_ready(self, ctx: DeployContext, st: dict, timeout_s: float) -> None:
+        url = f"http://{HOST}:{st['port']}/ready"
+        started = time.monotonic()
+        last_note = 0.0
+        while True:
+            ctx.check_cancelled()
+            if not _pid_alive(st["pid"]):
+                tail = self._tail(Path(st["log"]), 5)
+                raise RemoteError(f"the scoring server exited while loading the model: {tail.splitlines()[-1] if tail else 'no output'}",
+                                  f"see the server log: {st['log']}")
+            try:
+                code, _ = _http("GET", url, timeout=2)
+            except (OSError, urllib.error.URLError):
+                code = 0
+            elapsed = time.monotonic() - started
+            if code == 200:
+                ctx.emit("progress", f"ready after {elapsed:.2f} s", elapsed_s=round(elapsed, 3))
+                return
+            if elapsed > timeout_s:
+                raise DeployTimeout(f"the server did not become ready within {timeout_s:.0f} s",
+                                    f"raise --set ready_timeout_s, or see {st['log']}")
+            if elapsed - last_note >= 2:
+                ctx.emit("progress", f"waiting for the model to load ({elapsed:.0f} s)", elapsed_s=round(elapsed, 1))
+                last_note = elapsed
+            time.sleep(0.05)
+
+    def _result(self, plan: DeploymentPlan, st: dict, changed: bool, ctx: DeployContext) -> DeploymentResult:
+        name = plan.spec.name
+        url = f"http://{HOST}:{st['port']}/score"
+        key_file = self._dir(ctx, name) / "key"
+        example = input_example(plan.model_info)
+        smoke_ms, smoke_resp = None, None
+        if example is not None:
+            inv = self.invoke(name, example, ctx)
+            if inv.status_code != 200:
+                raise RemoteError(f"smoke test failed: HTTP {inv.status_code} {str(inv.response)[:200]}",
+                                  f"see the server log: {st['log']}")
+            smoke_ms, smoke_resp = inv.latency_ms, inv.response
+            ctx.emit("info", f"smoke test passed in {smoke_ms:.1f} ms", latency_ms=round(smoke_ms, 2))
+        auth = f"-H \"Authorization: Bearer $(cat {key_file})\" " if st.get("auth", True) else ""
+        body = json.dumps(example) if example is not None else '{"input_data": [[...]]}'
+        curl = f"curl -s {auth}-H 'Content-Type: application/json' -d '{body}' {url}"
+        return DeploymentResult(name=name, target=self.name, status="succeeded" if changed else "no-change",
+                                changed=changed, endpoint_url=url, curl=curl, smoke_latency_ms=smoke_ms,
+                                smoke_response=smoke_resp,
+                                outputs={"pid": st["pid"], "port": st["port"], "log": st["log"],
+                                         "key_file": str(key_file) if st.get("auth", True) else ""},
+                                message=f"serving {plan.model_info.name if plan.model_info else plan.spec.model} at {url}")
+
+    def status(self, name: str, ctx: DeployContext) -> Status:
+        st = self._state(ctx, name)
+        if not st:
+            return Status(name=name, target=self.name, state="not-found", message="no local server for this deployment")
+        url = f"http://{HOST}:{st['port']}/score"
+        if not (_pid_alive(st["pid"]) and _is_our_server(st["pid"], st["app_dir"])):
+            return Status(name=name, target=self.name, state="failed", endpoint_url=url,
+                          message=f"the server process {st['pid']} is not running (it died or the machine restarted); "
+                                  f"apply again to restart it; log: {st['log']}",
+                          details={"pid": st["pid"], "log": st["log"]})
+        try:
+            code, _ = _http("GET", f"http://{HOST}:{st['port']}/ready", timeout=2)
+        except (OSError, urllib.error.URLError):
+            code = 0
+        state = "running" if code == 200 else "provisioning"
+        return Status(name=name, target=self.name, state=state, endpoint_url=url,
+                      message="ready" if code == 200 else f"not ready (HTTP {code or 'no answer'})",
+                      details={"pid": st["pid"], "port": st["port"], "log": st["log"],
+                               "uptime_s": round(time.time() - st.get("started_at", time.time()))})
+
+    def invoke(self, name: str, payload: Any, ctx: DeployContext) -> InvokeResult:
+        st = self._state(ctx, name)
+        if not st:
+            raise InputError(f"no local deployment named {name!r}", "see `deploy-advisor list`")
+        body = payload if isinstance(payload, (bytes, bytearray)) else json.dumps(payload).encode()
+        key = self._key(ctx, name) if st.get("auth", True) else None
+        started = time.perf_counter()
+        try:
+            code, raw = _http("POST", f"http://{HOST}:{st['port']}/score", bytes(body), key=key, timeout=120)
+        except (OSError, urllib.error.URLError) as e:
+            raise RemoteError(f"the local server for {name!r} did not answer ({e.__class__.__name__})",
+                              "check `deploy-advisor status NAME`; apply again to restart it") from None
+        latency = (time.perf_counter() - started) * 1000
+        try:
+            response = json.loads(raw)
+        except ValueError:
+            response = raw.decode(errors="replace")
+        request_id = response.get("request_id", "") if isinstance(response, dict) else ""
+        return InvokeResult(status_code=code, latency_ms=latency, response=response, request_id=request_id)
+
+    def destroy(self, name: str, ctx: DeployContext) -> DestroyResult:
+        base = self._dir(ctx, name)
+        st = self._state(ctx, name)
+        if not st and not base.exists():
+            return DestroyResult(name=name, target=self.name, already_absent=True, message=f"{name}: nothing to destroy")
+        deleted = []
+        if st and _pid_alive(st["pid"]) and _is_our_server(st["pid"], st["app_dir"]):
+            ctx.step(f"stop the server (pid {st['pid']}) and free port {st['port']}")
+            self._stop(st["pid"])
+            deleted.append(f"process {st['pid']} on {HOST}:{st['port']}")
+        shutil.rmtree(base, ignore_errors=True)
+        deleted.append(str(base))
+        return DestroyResult(name=name, target=self.name, deleted=deleted, message=f"destroyed {name}")
+
+    def logs(self, name: str, ctx: DeployContext, tail: int = 100) -> str:
+        st = self._state(ctx, name)
+        return self._tail(Path(st["log"]), tail) if st else ""
+
+    # -- helpers --------------------------------------------------------------
+    @staticmethod
+    def _tail(path: Path, lines: int) -> str:
+        try:
+            return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    @staticmethod
+    def _stop(pid: int, grace_s: float = 10.0) -> None:
+        """SIGTERM lets the server drain in-flight requests; SIGKILL after the grace period."""
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        except PermissionError:
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline:
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    return
+            except ChildProcessError:
+                pass
+            if not _pid_alive(pid):
+                return
+            time.sleep(0.05)
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    @staticmethod
+    def _cleanup_old_apps(base: Path, keep: Path) -> None:
+        for p in base.glob("app-*"):
+            if p != keep and p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)

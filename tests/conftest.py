@@ -1,0 +1,63 @@
+"""Shared fixtures: an isolated state dir for every test, and the sample model prepared once."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path, monkeypatch):
+    """No test touches ~/.deploy-advisor or a real Azure config."""
+    home = tmp_path / "da-home"
+    monkeypatch.setenv("DEPLOY_ADVISOR_HOME", str(home))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    for var in ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "AZUREML_WORKSPACE_NAME", "AZURE_LOCATION"):
+        monkeypatch.delenv(var, raising=False)
+    return home
+
+
+@pytest.fixture(scope="session")
+def sample_home(tmp_path_factory) -> Path:
+    """A state dir with the sample model registered (trained once per session); copy it per test."""
+    home = tmp_path_factory.mktemp("sample-home")
+    env = {**os.environ, "DEPLOY_ADVISOR_HOME": str(home)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    subprocess.run([str(VENV_BIN / "deploy-advisor"), "models", "prepare-sample"], env=env, check=True,
+                   capture_output=True, text=True, timeout=300)
+    return home
+
+
+@pytest.fixture
+def home_with_sample(sample_home, isolated_home) -> Path:
+    import shutil
+
+    shutil.copytree(sample_home, isolated_home, dirs_exist_ok=True)
+    return isolated_home
+
+
+@pytest.fixture(scope="session")
+def echo_plugin_path(tmp_path_factory) -> Path:
+    """Install the test plugin package for real (pip, entry points) into a private folder."""
+    target = tmp_path_factory.mktemp("plugin-site")
+    build = tmp_path_factory.mktemp("plugin-src")
+    import shutil
+
+    shutil.copytree(ROOT / "tests" / "plugin_pkg", build / "pkg")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps",
+                    "--no-build-isolation", "--no-index", "--target", str(target), str(build / "pkg")],
+                   check=True, capture_output=True, text=True, timeout=300)
+    return target
+
+
+def cli(*args: str, env: dict | None = None, timeout: float = 120, input: str | None = None):
+    """Run the installed console script as a user would."""
+    return subprocess.run([str(VENV_BIN / "deploy-advisor"), *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=timeout, input=input,
+                          stdin=None if input is not None else subprocess.DEVNULL)
