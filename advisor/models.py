@@ -212,6 +212,8 @@ def describe_validation_error(err: ValidationError, source: str = "") -> str:
         ctx = first.get("ctx", {})
         op = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}[kind]
         bound = next(iter(ctx.values())) if ctx else "?"
+        if isinstance(bound, float) and bound.is_integer():
+            bound = int(bound)
         msg = f"must be {op} {bound} (got {got!r})" if not isinstance(got, (int, float)) else f"must be {op} {bound} (got {got})"
     elif kind == "literal_error":
         expected = first.get("ctx", {}).get("expected", "")

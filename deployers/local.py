@@ -54,6 +54,7 @@ def _free_port() -> int:
 
 def _port_busy(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT leftovers don't make a port busy
         try:
             s.bind((HOST, port))
         except OSError:
@@ -214,6 +215,7 @@ class LocalDeployer(Deployer):
         if current["running"] and current.get("desired") == plan.desired_fingerprint:
             ctx.step("already serving this model with these settings: no change")
             st = self._state(ctx, name) or {}
+            self._wait_ready(ctx, st, settings.ready_timeout_s)  # it may still be loading (e.g. after a crash)
             return self._result(plan, st, changed=False, ctx=ctx)
 
         info = plan.model_info or resolve_model(spec, ctx)
@@ -251,6 +253,7 @@ class LocalDeployer(Deployer):
     def _start(self, ctx: DeployContext, name: str, app_dir: Path, port: int, settings: LocalSettings,
                desired: str) -> dict:
         log_path = self._dir(ctx, name) / "server.log"
+        log_offset = log_path.stat().st_size if log_path.exists() else 0
         cmd = [sys.executable, "-m", "deployers.serving", "--app-dir", str(app_dir), "--host", HOST,
                "--port", str(port), "--max-batch", str(settings.max_batch), "--max-wait-ms", str(settings.max_wait_ms),
                "--max-body-mb", str(settings.max_body_mb), "--timeout-s", str(settings.timeout_s)]
@@ -262,7 +265,7 @@ class LocalDeployer(Deployer):
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                     start_new_session=True, cwd=str(app_dir), close_fds=True)
         st = {"pid": proc.pid, "port": port, "app_dir": str(app_dir), "desired": desired, "log": str(log_path),
-              "started_at": time.time(), "auth": settings.auth}
+              "log_offset": log_offset, "started_at": time.time(), "auth": settings.auth}
         self._write_state(ctx, name, st)
         return st
 
@@ -277,7 +280,6 @@ class LocalDeployer(Deployer):
         return None
 
     def _wait_ready(self, ctx: DeployContext, st: dict, timeout_s: float) -> None:
-        url = f"http://{HOST}:{st['port']}/ready"
         started = time.monotonic()
         last_note = 0.0
         while True:
@@ -286,12 +288,8 @@ class LocalDeployer(Deployer):
                 tail = self._tail(Path(st["log"]), 5)
                 raise RemoteError(f"the scoring server exited while loading the model: {tail.splitlines()[-1] if tail else 'no output'}",
                                   f"see the server log: {st['log']}")
-            try:
-                code, _ = _http("GET", url, timeout=2)
-            except (OSError, urllib.error.URLError):
-                code = 0
             elapsed = time.monotonic() - started
-            if code == 200:
+            if self._announced_ready(st):
                 ctx.emit("progress", f"ready after {elapsed:.2f} s", elapsed_s=round(elapsed, 3))
                 return
             if elapsed > timeout_s:
@@ -301,6 +299,17 @@ class LocalDeployer(Deployer):
                 ctx.emit("progress", f"waiting for the model to load ({elapsed:.0f} s)", elapsed_s=round(elapsed, 1))
                 last_note = elapsed
             time.sleep(0.05)
+
+    @staticmethod
+    def _announced_ready(st: dict) -> bool:
+        """The server prints `READY <url>` once every worker has loaded the model
+        (a single /ready probe may reach a worker that is already loaded while another is not)."""
+        try:
+            with open(st["log"], "rb") as f:
+                f.seek(st.get("log_offset", 0))
+                return b"READY http://" in f.read()
+        except OSError:
+            return False
 
     def _result(self, plan: DeploymentPlan, st: dict, changed: bool, ctx: DeployContext) -> DeploymentResult:
         name = plan.spec.name

@@ -48,6 +48,6 @@ def input_example(info: Optional[ModelInfo]) -> Optional[dict[str, Any]]:
             example = json.loads(example)
         except ValueError:
             return None
-    if isinstance(example, dict) and ("input_data" in example or "data" in example):
-        return example
+    if isinstance(example, dict) and ("input_data" in example or set(example) == {"data"}):
+        return example  # already a request body
     return {"input_data": example}
