@@ -1,0 +1,666 @@
+"""Container images for AKS and App Service: build context, content tag, ACR Tasks build, AcrPull.
+
+The image holds the same scoring server and scoring script the local target
+runs. It is tagged by the hash of its build context, so an unchanged model is
+never rebuilt: `ensure_image` asks the registry whether the tag exists and
+only then uploads the context and schedules an ACR Tasks Docker build.
+
+ACR Tasks left azure-mgmt-containerregistry in 15.0.0; with 14.0.0 the run
+operations need the client pinned to api_version 2019-06-01-preview
+(see /work/shared/reference/azure-sdk-testing.md, "Version traps").
+"""
+from __future__ import annotations
+
+import ast
+import hashlib
+import io
+import re
+import sys
+import tarfile
+import tempfile
+import time
+import uuid
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Optional, Union
+
+from advisor.models import ModelInfo
+
+from .base import DeployContext
+from .errors import AuthError, DeployTimeout, InputError, RemoteError
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = ROOT / "templates"
+TASKS_API_VERSION = "2019-06-01-preview"
+PORT = 8080
+SERVING_MODULE = "deployers.serving"
+PROJECT_PACKAGES = ("deployers", "advisor")
+# AcrPull built-in role: https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/containers#acrpull
+ACR_PULL_ROLE_ID = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
+RUN_TERMINAL = {"succeeded", "failed", "canceled", "error", "timeout"}
+
+REGISTRY_RE = re.compile(r"^[a-zA-Z0-9]{5,50}$")
+REPOSITORY_RE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
+IMAGE_RE = re.compile(
+    r"^(?:[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$")
+
+Files = dict[str, Union[bytes, str]]
+
+
+# ----------------------------------------------------------------- validation
+
+def validate_registry_name(name: str) -> str:
+    """ACR names reach URLs and az commands: 5-50 letters and digits only."""
+    if not REGISTRY_RE.match(name or ""):
+        raise InputError(f"invalid registry name {name!r}", "an Azure Container Registry name has 5-50 letters and digits")
+    return name
+
+
+def validate_repository(repo: str) -> str:
+    if len(repo or "") > 200 or not REPOSITORY_RE.match(repo or ""):
+        raise InputError(f"invalid image repository {repo!r}",
+                         "use lowercase letters, digits and single . _ - separators, with / between path parts")
+    return repo
+
+
+def validate_image(ref: str) -> str:
+    """A user-given image reference lands in a manifest: accept only a well-formed reference."""
+    if len(ref or "") > 400 or not IMAGE_RE.match(ref or ""):
+        raise InputError(f"invalid image reference {ref!r}", "use registry/repository:tag, e.g. myacr.azurecr.io/scoring:1.0")
+    return ref
+
+
+def _clean_requirement(line: str) -> Optional[str]:
+    """One pip requirement, or None for blanks/comments. Options and URLs are refused: the
+    file is fed to pip inside the build, so it must not pull code from arbitrary places."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    text = line.split("#", 1)[0].strip()
+    if not text:
+        return None
+    if text.startswith("-"):
+        raise InputError(f"unsupported requirement line {text!r}", "pip options (-r, -e, --index-url) are not allowed")
+    try:
+        req = Requirement(text)
+    except InvalidRequirement as e:
+        raise InputError(f"invalid model requirement {text!r}: {e}", "fix the model's requirements.txt") from None
+    if req.url:
+        raise InputError(f"model requirement {text!r} points at a URL", "pin a package from PyPI instead")
+    return str(req)
+
+
+# ----------------------------------------------------------------- build context
+
+def _module_path(name: str) -> Optional[Path]:
+    parts = name.split(".")
+    base = ROOT.joinpath(*parts)
+    if (base / "__init__.py").is_file():
+        return base / "__init__.py"
+    if base.with_suffix(".py").is_file():
+        return base.with_suffix(".py")
+    return None
+
+
+def _package_of(path: Path) -> str:
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        return ".".join(parts[:-1])
+    return ".".join(parts[:-1])
+
+
+def _imports(path: Path) -> Iterable[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    pkg = _package_of(path)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = pkg.split(".")
+                base = base[: len(base) - (node.level - 1)] if node.level > 1 else base
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            yield mod
+            for alias in node.names:  # `from pkg import module` imports a module too
+                yield f"{mod}.{alias.name}"
+
+
+def serving_closure() -> tuple[dict[str, Path], set[str]]:
+    """See `_serving_closure`; computed once per process (the sources do not change while it runs)."""
+    files, third = _serving_closure()
+    return dict(files), set(third)
+
+
+@lru_cache(maxsize=1)
+def _serving_closure() -> tuple[dict[str, Path], frozenset[str]]:
+    """Project files the scoring server imports (transitively) and the third-party top-level names.
+
+    The image ships only what `python -m deployers.serving` needs, not the whole tool.
+    """
+    start = _module_path(SERVING_MODULE)
+    if start is None:
+        raise InputError("the scoring server package deployers/serving is missing from this checkout",
+                         "reinstall deploy-advisor")
+    files: dict[str, Path] = {}
+    third: set[str] = set()
+    queue = [SERVING_MODULE]
+    seen: set[str] = set()
+    # a package ships whole: every module in deployers/serving
+    serving_dir = start.parent if start.name == "__init__.py" else None
+    if serving_dir is not None:
+        for p in sorted(serving_dir.rglob("*.py")):
+            if "__pycache__" not in p.parts:
+                mod = ".".join(p.relative_to(ROOT).with_suffix("").parts)
+                queue.append(mod[: -len(".__init__")] if mod.endswith(".__init__") else mod)
+    while queue:
+        name = queue.pop()
+        if name in seen or not name:
+            continue
+        seen.add(name)
+        top = name.split(".")[0]
+        if top not in PROJECT_PACKAGES:
+            if top not in sys.stdlib_module_names and top != "__future__":
+                third.add(top)
+            continue
+        path = _module_path(name)
+        if path is None:
+            continue  # `from pkg import attribute`: not a module
+        parts = name.split(".")
+        for i in range(1, len(parts)):  # parent packages' __init__.py run first
+            parent = _module_path(".".join(parts[:i]))
+            if parent is not None and ".".join(parts[:i]) not in seen:
+                queue.append(".".join(parts[:i]))
+        files[path.relative_to(ROOT).as_posix()] = path
+        queue.extend(_imports(path))
+    return files, frozenset(third)
+
+
+@lru_cache(maxsize=1)
+def _distributions() -> Mapping[str, list[str]]:
+    return metadata.packages_distributions()
+
+
+def serving_requirements(third_party: Iterable[str]) -> list[str]:
+    """Pin the server's third-party imports to the versions installed here (what was tested)."""
+    out: dict[str, str] = {}
+    for top in sorted(third_party):
+        for dist in _distributions().get(top, []):
+            try:
+                out[dist.lower()] = f"{dist}=={metadata.version(dist)}"
+            except metadata.PackageNotFoundError:
+                continue
+    return [out[k] for k in sorted(out)]
+
+
+def score_requirements(model_info: ModelInfo) -> list[str]:
+    """What score.py itself imports for this kind of model (pinned to the versions tested here);
+    MLflow models bring these through mlflow, custom models often list nothing."""
+    names = ["numpy", "pyyaml"]
+    if model_info.format == "custom":
+        names.append("joblib")
+        if model_info.framework in ("sklearn", "xgboost", "lightgbm"):
+            names.append({"sklearn": "scikit-learn"}.get(model_info.framework, model_info.framework))
+        if model_info.framework == "onnx":
+            names.append("onnxruntime")
+    out = []
+    for n in names:
+        try:
+            out.append(f"{n}=={metadata.version(n)}")
+        except metadata.PackageNotFoundError:
+            out.append(n)
+    return out
+
+
+def merge_requirements(model_reqs: Iterable[str], serving_reqs: Iterable[str]) -> list[str]:
+    """The model's own pins win; the server's fill what the model does not name."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    merged: dict[str, str] = {}
+    for line in model_reqs:
+        clean = _clean_requirement(line)
+        if clean:
+            merged.setdefault(canonicalize_name(Requirement(clean).name), clean)
+    for line in serving_reqs:
+        clean = _clean_requirement(line)
+        if clean:
+            merged.setdefault(canonicalize_name(Requirement(clean).name), clean)
+    return [merged[k] for k in sorted(merged)]
+
+
+def _jinja():
+    import jinja2
+
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
+                              autoescape=False, keep_trailing_newline=True)
+
+
+def render_dockerfile(model_info: ModelInfo, *, workers: int = 1, port: int = PORT) -> str:
+    if not (1 <= int(workers) <= 256) or not (1 <= int(port) <= 65535):
+        raise InputError(f"invalid image settings: workers={workers}, port={port}")
+    safe = re.compile(r"[^A-Za-z0-9_.:/@+-]")
+    return _jinja().get_template("Dockerfile.j2").render(
+        model_name=safe.sub("_", model_info.name)[:120], model_version=safe.sub("_", model_info.version or "")[:60],
+        workers=int(workers), port=int(port))
+
+
+def _read_tree(root: Path, prefix: str) -> Files:
+    out: Files = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and "__pycache__" not in p.parts and not p.name.endswith(".pyc"):
+            out[f"{prefix}/{p.relative_to(root).as_posix()}"] = p.read_bytes()
+    return out
+
+
+def render_build_context(model_info: ModelInfo, model_dir: Optional[Path], app_dir: Optional[Path] = None, *,
+                         workers: int = 1, port: int = PORT) -> Files:
+    """Every file of the Docker build context: Dockerfile, requirements.txt, app/ (score.py,
+    model/, serving.json from `scoring.build_app_dir`) and the `deployers/serving` package."""
+    files: Files = {}
+    if app_dir is None:
+        from . import scoring
+
+        if model_dir is None:
+            raise InputError(f"model {model_info.uri} has no local files to put in an image",
+                             "use a local or MLflow-registry model, or give a ready image with --set image=...")
+        with tempfile.TemporaryDirectory(prefix="da-build-") as tmp:
+            built = scoring.build_app_dir(model_info, Path(model_dir), Path(tmp) / "app")
+            files.update(_read_tree(Path(built), "app"))
+    else:
+        files.update(_read_tree(Path(app_dir), "app"))
+    modules, third = serving_closure()
+    for rel, path in sorted(modules.items()):
+        files[rel] = path.read_text(encoding="utf-8")
+    reqs = merge_requirements(model_info.requirements,
+                              serving_requirements(third) + score_requirements(model_info))
+    files["requirements.txt"] = "".join(f"{r}\n" for r in reqs)
+    files["Dockerfile"] = render_dockerfile(model_info, workers=workers, port=port)
+    files[".dockerignore"] = "**/__pycache__\n**/*.pyc\n"
+    return dict(sorted(files.items()))
+
+
+def _as_bytes(v: Union[bytes, str]) -> bytes:
+    return v if isinstance(v, bytes) else v.encode("utf-8")
+
+
+def content_tag(files: Mapping[str, Union[bytes, str]]) -> str:
+    """Tag = hash of the whole build context: same model + server + Dockerfile -> same tag."""
+    h = hashlib.sha256()
+    for rel in sorted(files):
+        data = _as_bytes(files[rel])
+        h.update(rel.encode())
+        h.update(b"\0%d\0" % len(data))
+        h.update(data)
+    return "c" + h.hexdigest()[:20]
+
+
+def build_context_tarball(files: Mapping[str, Union[bytes, str]]) -> bytes:
+    """A reproducible tar.gz (fixed mtimes and owners) of the build context."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for rel in sorted(files):
+            data = _as_bytes(files[rel])
+            info = tarfile.TarInfo(rel)
+            info.size, info.mtime, info.mode, info.uid, info.gid = len(data), 0, 0o644, 0, 0
+            tar.addfile(info, io.BytesIO(data))
+    import gzip
+
+    return gzip.compress(raw.getvalue(), mtime=0)
+
+
+def export_build_context(files: Mapping[str, Union[bytes, str]], out_dir: Path) -> list[Path]:
+    """Write the context so a user can run `az acr build` or `docker build` by hand."""
+    out_dir = Path(out_dir)
+    written = []
+    for rel, data in sorted(files.items()):
+        path = (out_dir / rel).resolve()
+        if out_dir.resolve() not in path.parents:
+            raise ValueError(f"build context path escapes the output folder: {rel}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(_as_bytes(data))
+        written.append(path)
+    return written
+
+
+# ----------------------------------------------------------------- Azure clients
+
+_DATA_PLANE_KW = ("transport", "retry_total", "retry_backoff_factor", "retry_backoff_max", "retry_status",
+                  "retry_connect", "retry_read", "connection_timeout", "read_timeout", "logging_enable")
+
+
+def data_plane_kwargs(ctx: DeployContext) -> dict[str, Any]:
+    """The subset of client kwargs a data-plane client (blob, ACR) understands."""
+    from .azure_common import sdk_kwargs
+
+    return {k: v for k, v in sdk_kwargs(ctx).items() if k in _DATA_PLANE_KW}
+
+
+def _poll_interval(ctx: DeployContext, default: float = 5.0) -> float:
+    return float(ctx.client_kwargs.get("polling_interval", default))
+
+
+def registry_client(ctx: DeployContext):
+    from azure.mgmt.containerregistry import ContainerRegistryManagementClient
+
+    from .azure_common import get_credential, sdk_kwargs
+
+    return ContainerRegistryManagementClient(get_credential(ctx), ctx.subscription_id, **sdk_kwargs(ctx))
+
+
+def tasks_client(ctx: DeployContext):
+    """ACR Tasks (runs, scheduleRun, source upload) only exist in this API version for 14.x."""
+    from azure.mgmt.containerregistry import ContainerRegistryManagementClient
+
+    from .azure_common import get_credential, sdk_kwargs
+
+    return ContainerRegistryManagementClient(get_credential(ctx), ctx.subscription_id,
+                                             api_version=TASKS_API_VERSION, **sdk_kwargs(ctx))
+
+
+def get_registry(ctx: DeployContext, resource_group: str, name: str):
+    """The registry, or None when it does not exist."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    from .azure_common import map_azure_error
+
+    try:
+        return registry_client(ctx).registries.get(resource_group, name)
+    except ResourceNotFoundError:
+        return None
+    except Exception as e:  # noqa: BLE001 - mapped to a DeployError with a hint
+        raise _mapped(e, map_azure_error) from e
+
+
+def create_registry(ctx: DeployContext, resource_group: str, name: str, location: str, tags: dict[str, str]):
+    """A Basic registry for the deployment's images (ACR Tasks work on every SKU)."""
+    from azure.mgmt.containerregistry.models import Registry, Sku
+
+    from .azure_common import map_azure_error, pending, wait
+
+    client = registry_client(ctx)
+    key = f"acr.create.{name}"
+    try:
+        token = pending(ctx, key)
+        if token:
+            poller = client.registries.begin_create(resource_group, name, None, continuation_token=token)
+        else:
+            poller = client.registries.begin_create(
+                resource_group, name, Registry(location=location, sku=Sku(name="Basic"), admin_user_enabled=False,
+                                               tags=tags))
+        return wait(poller, ctx, f"create container registry {name}", key)
+    except Exception as e:  # noqa: BLE001
+        raise _mapped(e, map_azure_error) from e
+
+
+def _mapped(exc: Exception, mapper) -> Exception:
+    from .errors import DeployError
+
+    return exc if isinstance(exc, DeployError) else mapper(exc)
+
+
+def login_server(name: str, registry: Any = None) -> str:
+    server = getattr(registry, "login_server", None)
+    return (server or f"{name.lower()}.azurecr.io").lower()
+
+
+def tag_exists(ctx: DeployContext, server: str, repository: str, tag: str) -> bool:
+    """Ask the registry (data plane, AAD token exchanged for an ACR token) whether repo:tag exists."""
+    from azure.containerregistry import ContainerRegistryClient
+    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
+
+    from .azure_common import get_credential
+
+    client = ContainerRegistryClient(f"https://{server}", get_credential(ctx), **data_plane_kwargs(ctx))
+    try:
+        with client:
+            client.get_tag_properties(repository, tag)
+            return True
+    except ResourceNotFoundError:
+        return False
+    except ClientAuthenticationError as e:
+        raise AuthError(f"cannot read tags of {server}/{repository}: {e.message}",
+                        "your identity needs AcrPull (or Contributor) on the registry") from e
+    except HttpResponseError as e:
+        if e.status_code == 404:
+            return False
+        raise RemoteError(f"registry {server} answered {e.status_code} when checking {repository}:{tag}",
+                          "check that the registry is reachable from this machine (firewall, private link)") from e
+
+
+def upload_context(ctx: DeployContext, tasks: Any, resource_group: str, registry_name: str, tarball: bytes) -> str:
+    """Upload the tar.gz to the SAS URL ACR hands out; returns the relative path for the run."""
+    from azure.storage.blob import BlobClient
+
+    src = tasks.registries.get_build_source_upload_url(resource_group, registry_name)
+    blob = BlobClient.from_blob_url(src.upload_url, **data_plane_kwargs(ctx))
+    with blob:
+        blob.upload_blob(tarball, overwrite=True, blob_type="BlockBlob")
+    return src.relative_path
+
+
+def _run_log_tail(ctx: DeployContext, tasks: Any, resource_group: str, registry_name: str, run_id: str,
+                  lines: int = 30) -> str:
+    """The last lines of a build's log (best effort: the log may not exist yet)."""
+    from azure.core import PipelineClient
+    from azure.core.pipeline import policies
+    from azure.core.rest import HttpRequest
+
+    from .azure_common import scrub
+
+    try:
+        link = tasks.runs.get_log_sas_url(resource_group, registry_name, run_id).log_link
+        if not link:
+            return ""
+        kw = data_plane_kwargs(ctx)
+        retry = policies.RetryPolicy(**{k: v for k, v in kw.items() if k.startswith("retry_")})
+        extra = {"transport": kw["transport"]} if kw.get("transport") is not None else {}
+        # a plain GET of the SAS link (a small text blob): no storage client needed
+        with PipelineClient(base_url=link, policies=[policies.HeadersPolicy(), retry], **extra) as client:
+            resp = client.send_request(HttpRequest("GET", link))
+            if resp.status_code != 200:
+                return ""
+            text = resp.text()
+    except Exception:  # noqa: BLE001 - the log is a hint, never the failure itself
+        return ""
+    return scrub("\n".join(text.strip().splitlines()[-lines:]))
+
+
+def ensure_image(ctx: DeployContext, *, registry_rg: str, registry_name: str, repository: str, files: Files,
+                 timeout_s: float = 3600.0, registry: Any = None) -> str:
+    """`<login server>/<repository>:<content hash>`, building it with ACR Tasks only when missing.
+
+    The scheduled run id is checkpointed: a resumed apply polls that run
+    instead of building again.
+    """
+    from .azure_common import map_azure_error, wait
+
+    validate_registry_name(registry_name)
+    validate_repository(repository)
+    tag = content_tag(files)
+    if registry is None:
+        registry = get_registry(ctx, registry_rg, registry_name)
+        if registry is None:
+            raise InputError(f"container registry {registry_name} not found in resource group {registry_rg}",
+                             f"create it (az acr create -n {registry_name} -g {registry_rg} --sku Basic) "
+                             "or set registry=<an existing ACR>")
+    server = login_server(registry_name, registry)
+    ref = f"{server}/{repository}:{tag}"
+    key = f"image.run.{tag}"
+    run_id = ctx.checkpoints.get(key)
+    tasks = tasks_client(ctx)
+    if not run_id:
+        if tag_exists(ctx, server, repository, tag):
+            ctx.emit("info", f"image {ref} already in the registry: not rebuilding", image=ref)
+            return ref
+        ctx.step(f"build image {ref} with ACR Tasks", image=ref)
+        tarball = build_context_tarball(files)
+        try:
+            rel = upload_context(ctx, tasks, registry_rg, registry_name, tarball)
+            ctx.emit("info", f"uploaded build context ({len(tarball) / 1e6:.1f} MB)", bytes=len(tarball))
+            run = wait(tasks.registries.begin_schedule_run(registry_rg, registry_name, _docker_build_request(
+                rel, f"{repository}:{tag}", timeout_s)), ctx, "schedule image build")
+        except Exception as e:  # noqa: BLE001
+            raise _mapped(e, map_azure_error) from e
+        run_id = run.run_id
+        ctx.checkpoint(key, run_id)
+    else:
+        ctx.emit("info", f"resuming image build run {run_id}", run_id=run_id)
+    _wait_run(ctx, tasks, registry_rg, registry_name, run_id, ref, timeout_s)
+    return ref
+
+
+def _docker_build_request(source_location: str, image: str, timeout_s: float):
+    from azure.mgmt.containerregistry.v2019_06_01_preview.models import (AgentProperties, DockerBuildRequest,
+                                                                        PlatformProperties)
+
+    return DockerBuildRequest(source_location=source_location, docker_file_path="Dockerfile", image_names=[image],
+                              is_push_enabled=True, no_cache=False,
+                              platform=PlatformProperties(os="Linux", architecture="amd64"),
+                              timeout=int(min(max(timeout_s, 300), 28800)),
+                              agent_configuration=AgentProperties(cpu=2))
+
+
+def _wait_run(ctx: DeployContext, tasks: Any, rg: str, registry_name: str, run_id: str, ref: str,
+              timeout_s: float) -> None:
+    from .azure_common import map_azure_error
+
+    started = time.monotonic()
+    last = ""
+    while True:
+        ctx.check_cancelled()
+        try:
+            run = tasks.runs.get(rg, registry_name, run_id)
+        except Exception as e:  # noqa: BLE001
+            raise _mapped(e, map_azure_error) from e
+        status = str(run.status or "Queued")
+        if status != last:
+            ctx.emit("progress", f"image build {run_id}: {status}", run_id=run_id, status=status,
+                     elapsed_s=round(time.monotonic() - started, 1))
+            last = status
+        if status.lower() in RUN_TERMINAL:
+            break
+        if time.monotonic() - started > timeout_s:
+            raise DeployTimeout(f"image build {run_id} still {status} after {timeout_s:.0f} s",
+                                f"see `az acr task logs -r {registry_name} --run-id {run_id}`", code="BuildTimeout")
+        ctx.sleep(_poll_interval(ctx))
+    if status.lower() != "succeeded":
+        tail = _run_log_tail(ctx, tasks, rg, registry_name, run_id)
+        if tail:
+            ctx.emit("error", f"image build log (last lines):\n{tail}", run_id=run_id)
+        why = f": {run.run_error_message}" if getattr(run, "run_error_message", None) else ""
+        raise RemoteError(f"image build {run_id} for {ref} ended {status}{why}",
+                          f"see the full log with `az acr task logs -r {registry_name} --run-id {run_id}`",
+                          code="ImageBuildFailure")
+    ctx.emit("info", f"image {ref} built", image=ref, run_id=run_id)
+
+
+# ----------------------------------------------------------------- AcrPull for the cluster / web app identity
+
+def authorization_client(ctx: DeployContext):
+    from azure.mgmt.authorization import AuthorizationManagementClient
+
+    from .azure_common import get_credential, sdk_kwargs
+
+    return AuthorizationManagementClient(get_credential(ctx), ctx.subscription_id, **sdk_kwargs(ctx))
+
+
+def acr_pull_role_definition_id(subscription_id: str) -> str:
+    return f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{ACR_PULL_ROLE_ID}"
+
+
+def acr_pull_assignment_name(registry_id: str, principal_id: str) -> str:
+    """Deterministic assignment name: a re-run PUTs the same assignment instead of a duplicate."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{registry_id.lower()}|{principal_id}|{ACR_PULL_ROLE_ID}"))
+
+
+def acr_pull_fix_command(registry_id: str, principal_id: str) -> str:
+    return (f"az role assignment create --assignee-object-id {principal_id} --assignee-principal-type "
+            f"ServicePrincipal --role AcrPull --scope {registry_id}")
+
+
+def acr_pull_assignment(ctx: DeployContext, *, registry_id: str, principal_id: str) -> Optional[Any]:
+    """The existing AcrPull assignment of `principal_id` on the registry (or a parent scope), or None."""
+    from .azure_common import map_azure_error
+
+    try:
+        found = authorization_client(ctx).role_assignments.list_for_scope(
+            registry_id, filter=f"assignedTo('{principal_id}')")
+        for ra in found:
+            if (ra.principal_id == principal_id and (ra.role_definition_id or "").lower().endswith(ACR_PULL_ROLE_ID)
+                    and registry_id.lower().startswith((ra.scope or "").lower())):
+                return ra
+    except Exception as e:  # noqa: BLE001
+        raise _mapped(e, map_azure_error) from e
+    return None
+
+
+def can_assign_roles(ctx: DeployContext, registry_id: str) -> bool:
+    """Whether the caller may write role assignments on the registry (Owner / User Access Administrator)."""
+    from .azure_common import map_azure_error
+
+    parts = registry_id.strip("/").split("/")
+    try:
+        rg, name = parts[3], parts[-1]
+        perms = list(authorization_client(ctx).permissions.list_for_resource(
+            rg, "Microsoft.ContainerRegistry", "", "registries", name))
+    except IndexError:
+        raise InputError(f"not a registry resource id: {registry_id}") from None
+    except Exception as e:  # noqa: BLE001
+        raise _mapped(e, map_azure_error) from e
+    want = "microsoft.authorization/roleassignments/write"
+
+    def matches(pattern: str) -> bool:
+        rx = "^" + re.escape(pattern.lower()).replace(r"\*", ".*") + "$"
+        return re.match(rx, want) is not None
+
+    allowed = any(matches(a) for p in perms for a in (p.actions or []))
+    denied = any(matches(a) for p in perms for a in (p.not_actions or []))
+    return allowed and not denied
+
+
+def ensure_acr_pull(ctx: DeployContext, *, registry_id: str, principal_id: str) -> bool:
+    """Grant AcrPull to the identity that pulls images; True when a new assignment was made."""
+    from azure.core.exceptions import HttpResponseError
+    from azure.mgmt.authorization.models import RoleAssignmentCreateParameters
+
+    from .azure_common import map_azure_error
+
+    if acr_pull_assignment(ctx, registry_id=registry_id, principal_id=principal_id) is not None:
+        return False
+    params = RoleAssignmentCreateParameters(role_definition_id=acr_pull_role_definition_id(ctx.subscription_id),
+                                            principal_id=principal_id, principal_type="ServicePrincipal")
+    try:
+        authorization_client(ctx).role_assignments.create(
+            registry_id, acr_pull_assignment_name(registry_id, principal_id), params)
+    except HttpResponseError as e:
+        code = getattr(getattr(e, "error", None), "code", "") or ""
+        if code == "RoleAssignmentExists":
+            return False
+        if e.status_code == 403 or code == "AuthorizationFailed":
+            raise AuthError(f"not allowed to grant AcrPull on {registry_id.rsplit('/', 1)[-1]} to the cluster",
+                            f"ask an Owner to run: {acr_pull_fix_command(registry_id, principal_id)}",
+                            code="AuthorizationFailed") from e
+        raise _mapped(e, map_azure_error) from e
+    ctx.emit("info", "granted AcrPull on the registry to the pulling identity", principal_id=principal_id)
+    return True
+
+
+def delete_acr_pull(ctx: DeployContext, *, registry_id: str, principal_id: str) -> bool:
+    """Remove the assignment we made (deterministic name), if it is there."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    from .azure_common import map_azure_error
+
+    try:
+        out = authorization_client(ctx).role_assignments.delete(
+            registry_id, acr_pull_assignment_name(registry_id, principal_id))
+        return out is not None
+    except ResourceNotFoundError:
+        return False
+    except Exception as e:  # noqa: BLE001
+        raise _mapped(e, map_azure_error) from e
