@@ -1,0 +1,364 @@
+"""Plain-language reasons for each option, and "what would change the answer" (sensitivity).
+
+Sensitivity tries single changes to the profile - the decisions and
+requirements in CATEGORICAL, plus searches over peak_rps, max_request_seconds,
+availability_sla and the budget - and reports the ones that put another target
+first. Each try re-scores only what the change touches (Evaluator.probe; a test
+checks it agrees with scoring from scratch). The peak_rps threshold is found by
+stepping up (x10, x100) until the winner changes and then bisecting; the
+reported bound N was evaluated (at N the answer is unchanged), not extrapolated.
+"""
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Optional
+
+from .cost import CostModel
+from .criteria import HARD, PATHS, Inputs, cost_reason
+from .models import Cost, CriterionScore, Option, Sensitivity, Sizing
+from .prices import PriceBook
+from .sizing import BATCH_UTIL, HEADROOM, RHO_MAX, RUNTIME_MB, MEM_FACTOR, ServiceTime, p95_ms
+
+#: Decisions and requirements tried by sensitivity, in report order: for each
+#: input, the values to try (the current value is skipped). Workload facts
+#: that a user can't choose (framework, traffic pattern) are not varied, except
+#: the numeric searches below (peak_rps, max_request_seconds, availability, budget).
+CATEGORICAL: tuple[tuple[str, tuple[Any, ...]], ...] = (
+    ("skill", ("expert", "none")),
+    ("existing_aks", (True, False)),
+    ("gpu", ("required", "none")),
+    ("stz", (True, False)),
+    ("network", ("custom-vnet", "on-premises", "public")),
+    ("needs_k8s", (True, False)),
+    ("kind", ("data-science", "app-dev", "platform")),
+    ("existing_web_app", (True, False)),
+    ("mode", ("realtime", "batch")),
+    ("auth", ("entra", "key")),
+    ("rollout", ("shadow", "simple")),
+    ("drift", (True, False)),
+    ("from_registry", (True, False)),
+)
+PEAK_MAX = 1_000_000.0
+TIMEOUT_STEPS = (180.0, 230.0, 240.0, 300.0)
+
+
+_osa = object.__setattr__
+_FIELDS_SET: dict[type, set] = {}
+
+
+def make(cls: Any, **values: Any) -> Any:
+    """Build a pydantic model without validation (the engine's own values are already valid).
+
+    About 3x faster than `model_construct` for the ~80 small models of one
+    recommendation; every field must be given (all are "set"). tests/advisor check
+    the result dumps exactly like `model_validate` of the same data."""
+    m = cls.__new__(cls)
+    _osa(m, "__dict__", values)
+    fs = _FIELDS_SET.get(cls)
+    if fs is None:
+        fs = _FIELDS_SET[cls] = set(cls.model_fields)
+    _osa(m, "__pydantic_fields_set__", fs)
+    _osa(m, "__pydantic_extra__", None)
+    _osa(m, "__pydantic_private__", None)
+    return m
+
+
+def r1(x: float) -> float:
+    """x to one decimal (half up); faster than round(x, 1) and just as deterministic."""
+    return math.floor(x * 10.0 + 0.5) / 10.0
+
+
+def r2(x: float) -> float:
+    return math.floor(x * 100.0 + 0.5) / 100.0
+
+
+def _fmt_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
+def _nice_down(x: float) -> float:
+    """x rounded down to two significant figures (a safe 'more than N' bound)."""
+    if x <= 0:
+        return 0.0
+    e = math.floor(math.log10(x)) - 1
+    f = 10.0 ** e
+    return math.floor(x / f + 1e-9) * f
+
+
+def _nice_up(x: float) -> float:
+    if x <= 0:
+        return 0.0
+    e = math.floor(math.log10(x)) - 1
+    f = 10.0 ** e
+    return math.ceil(x / f - 1e-9) * f
+
+
+_CITATION = re.compile(r" \((?:Learn|GitHub|your notes|serving-anchors)[^()]*(?:\([^()]*\)[^()]*)*\)")
+
+
+def _short(reason: str, n: int = 160) -> str:
+    """The reason without its citations, cut at a word boundary (the full text is in the option)."""
+    text = _CITATION.sub("", reason).rstrip(".")
+    if len(text) <= n:
+        return text
+    return text[: n].rsplit(" ", 1)[0] + "…"
+
+
+# ---------------------------------------------------------------- options
+
+def sizing_notes(ev: Any, P: Inputs, e: Any, st: ServiceTime) -> list[str]:
+    plan = e.plan
+    T = ev.cat.targets[e.tid]
+    notes = [f"Service time {st.basis}."]
+    worker_gib = (RUNTIME_MB + MEM_FACTOR * P.size_mb) / 1024.0
+    if plan.batch:
+        node_rps = plan.workers * 1000.0 / plan.service_ms
+        notes.append(f"Per row in mini-batches: {plan.service_ms:.3f} ms per worker; {plan.workers} worker(s) per {plan.sku} node "
+                     f"= {node_rps:,.0f} rows/s per node.")
+        notes.append(f"Nodes = ceil({P.peak:g} rows/s / ({node_rps:,.0f} x {BATCH_UTIL:.0%})) = {plan.n_peak}; "
+                     f"the cluster scales to 0 between jobs (min 0, max {plan.n_max}).")
+        if plan.over_limit:
+            notes.append(f"More than {plan.limit} nodes: check your core quota before relying on this size.")
+        return notes
+    speed = ""
+    if plan.gpu_used:
+        speed = f" on the {plan.gpu_model} GPU (service time divided by the assumed GPU speed-up)"
+    notes.append(f"Workers per instance: {plan.workers}{speed} ({plan.vcpu:g} vCPU, {plan.mem_gib:g} GiB; each worker needs "
+                 f"~{worker_gib:.2f} GiB = {RUNTIME_MB:g} MB runtime + {MEM_FACTOR:g} x {P.size_mb:g} MB model).")
+    a = P.peak * plan.service_ms / 1000.0
+    if plan.latency_met:
+        notes.append(f"M/M/c at peak: a = {P.peak:g} rps x {plan.service_ms:.3f} ms = {a:.3f} busy workers; smallest c with "
+                     f"P(response > {P.p95:g} ms) <= 5% and utilisation <= {RHO_MAX:.0%}: c = {plan.c_peak}.")
+    else:
+        notes.append(f"M/M/c at peak: a = {a:.3f} busy workers; no c meets p95 <= {P.p95:g} ms because the service time alone "
+                     f"exceeds it, so c = {plan.c_peak} keeps utilisation at {RHO_MAX:.0%}.")
+    ha = ""
+    if T.id == "azureml" and P.sla >= 99.9:
+        ha = f", HA minimum {T.v('ha_min_instances')} for availability_sla >= 99.9 ({T.cite_short('ha_min_instances')})"
+    elif T.id in ("appservice", "containerapps", "aks") and plan.n_peak > -(-plan.c_peak // plan.workers):
+        ha = f", availability minimum {plan.n_min if plan.n_min else plan.n_peak}"
+    notes.append(f"Instances at peak = max(ceil({plan.c_peak} / {plan.workers}), 1{ha}) = {plan.n_peak}.")
+    avg = min(P.avg, P.peak)
+    if plan.autoscale:
+        notes.append(f"Autoscale: min {plan.n_min} (average {avg:g} rps needs {plan.c_base} worker(s)"
+                     f"{'; scales to zero' if plan.n_min == 0 else ''}), max {plan.n_max} "
+                     f"(ceil({plan.c_peak} x {HEADROOM:g} / {plan.workers}), limit {plan.limit}).")
+    else:
+        notes.append(f"No autoscale on the {plan.tier} tier: {plan.n_peak} instance(s) all the time.")
+    if plan.over_limit:
+        notes.append(f"{plan.n_peak} instances exceed the default limit of {plan.limit}: request an increase "
+                     f"({T.cite_short('max_instances')}).")
+    if T.id == "azureml":
+        sku = ev.cat.vm_skus[plan.sku]
+        if sku.quota_exempt:
+            notes.append(f"Quota: {plan.n_peak} x {int(sku.vcpu)} = {plan.quota_cores} cores ({sku.name} skips the 20% reserve; "
+                         f"{T.cite_short('quota_reserve')}).")
+        else:
+            notes.append(f"Quota: ceil(1.2 x {plan.n_peak}) x {int(sku.vcpu)} = {plan.quota_cores} cores of {sku.family} "
+                         f"(at autoscale max: {plan.quota_cores_max}); {T.cite_short('quota_reserve')}.")
+        notes.append(f"Set max_concurrent_requests_per_instance = WORKER_COUNT = {plan.workers} ({T.cite_short('workers')}).")
+    elif T.id == "aks":
+        notes.append("Deploy mode: plain Kubernetes manifests on a user node pool (not an Azure ML Kubernetes online endpoint).")
+        if P.auth == "entra":
+            notes.append(f"Entra ID: Kubernetes online endpoints accept key or aml_token only ({T.cite_short('auth')}); with plain "
+                         "manifests put Entra in front (API gateway or ingress auth).")
+        if P.from_registry:
+            notes.append(f"Registry/catalog model: not supported on Kubernetes online endpoints ({T.cite_short('registry_models')}); "
+                         "the model is downloaded and baked into the image instead.")
+    elif T.id == "appservice" and P.rollout != "simple":
+        notes.append(f"Rollout '{P.rollout}' needs deployment slots: Standard tier or above ({T.cite_short('rollout')}).")
+    return notes
+
+
+def build_option(ev: Any, P: Inputs, e: Any, cm: CostModel, st: ServiceTime) -> Option:
+    T = ev.cat.targets[e.tid]
+    plan = e.plan
+    crits = []
+    for c, r in zip(ev.soft, e.results):
+        crits.append(make(CriterionScore, name=c.id, score=r1(r[0]), weight=c.weight * r[1], reason=r[2], source=r[3]))
+    monthly, breakdown, assumptions = cm.full(P, T, plan, explain=True)
+    cs, cwf = e.cost_s, e.cost_wf
+    crits.append(make(CriterionScore, name="cost", score=r1(cs), weight=ev.cost_crit.weight * cwf,
+                      reason=cost_reason(P, monthly, cm.as_of), source=_price_source(cm.book)))
+    sizing = build_sizing(ev, P, e, st)
+    cost = make(Cost, monthly_usd=r2(monthly), breakdown=breakdown, assumptions=assumptions)
+    reasons = option_reasons(ev, P, e, T, monthly, sizing.predicted_p95_ms, crits)
+    return make(Option, target=e.tid, score=r1(e.score), criteria=crits, sizing=sizing, cost=cost, reasons=reasons)
+
+
+def build_sizing(ev: Any, P: Inputs, e: Any, st: ServiceTime) -> Sizing:
+    """models.Sizing for an evaluated target (predicted p95 from M/M/c at the provisioned worker count)."""
+    plan = e.plan
+    predicted = None
+    if not plan.batch:
+        c_actual = plan.n_peak * plan.workers
+        p = p95_ms(c_actual, P.peak, plan.service_ms) if P.peak > 0 else p95_ms(1, 0.0, plan.service_ms)
+        predicted = r1(p) if math.isfinite(p) else None
+    return make(
+        Sizing, sku=plan.sku, instances=plan.n_peak, min=plan.n_min, max=plan.n_max,
+        vcpus_per_instance=int(plan.vcpu), workers_per_instance=plan.workers,
+        service_ms=math.floor(plan.service_ms * 1000.0 + 0.5) / 1000.0, service_time_measured=st.measured,
+        predicted_p95_ms=predicted, quota_cores=plan.quota_cores,
+        notes=sizing_notes(ev, P, e, st))
+
+
+def _price_source(book: PriceBook) -> str:
+    """Where prices came from: the API URL, the bundled file (a path independent of the checkout), or the export."""
+    src = book.source.replace("\\", "/")
+    if not src:
+        return "advisor/data"
+    if "/advisor/data/" in src:
+        return "advisor/data/" + src.rsplit("/", 1)[-1]
+    return src
+
+
+def option_reasons(ev: Any, P: Inputs, e: Any, T: Any, monthly: float, predicted: Optional[float],
+                   crits: list[CriterionScore]) -> list[str]:
+    plan = e.plan
+    out = [f"{T.title}: {T.purpose}."]
+    counted = [c for c in crits if c.weight > 0]
+    strong = sorted((c for c in counted if c.score >= 85), key=lambda c: (-c.score * c.weight, c.name))[:3]
+    weak = sorted((c for c in counted if c.score < 50), key=lambda c: (c.score - 100) * c.weight)[:2]
+    if strong:
+        out.append("Strong on " + ", ".join(f"{c.name.replace('_', ' ')} ({c.score:g})" for c in strong) + ".")
+    for c in weak:
+        text = _short(c.reason, 260)
+        out.append(f"Weak on {c.name.replace('_', ' ')} ({c.score:g}): {text}{'' if text.endswith('…') else '.'}")
+    size = f"{plan.n_peak} x {plan.sku}"
+    if plan.batch:
+        size += f" node(s) per job (cluster min 0, max {plan.n_max})"
+    elif plan.autoscale and plan.n_min != plan.n_max:
+        size += f" (autoscale {plan.n_min}-{plan.n_max})"
+    lat = f", predicted p95 {predicted:g} ms vs {P.p95:g} ms target" if predicted is not None and P.mode != "batch" else ""
+    out.append(f"Size: {size}{lat}; about ${monthly:,.2f}/month.")
+    return out
+
+
+def inputs_summary(P: Inputs, st: ServiceTime, book: PriceBook) -> dict[str, str]:
+    src = book.source.rsplit("/", 1)[-1] if book.source else "advisor/data"
+    return {
+        "service_time": "measured" if st.measured else "estimated",
+        "service_time_basis": st.basis,
+        "service_ms_per_worker": f"{st.cpu_ms:.3f}",
+        "traffic": f"given: peak {P.peak:g} rps, average {P.avg:g} rps, {P.pattern} pattern, p95 target {P.p95:g} ms",
+        "prices": f"snapshot {book.as_of} ({src}); regions without a price fall back to eastus",
+    }
+
+
+# ---------------------------------------------------------------- sensitivity
+
+def _flip_text(ev: Any, P2: Inputs, base_w: Any, result: tuple) -> tuple[str, str]:
+    """(new winner id, explanation) for a probe whose winner differs."""
+    best, tid, mine = result
+    if best is None:
+        return "none", "No target would remain viable."
+    new_score = -best[0] / 1e6
+    if mine is None:
+        T = ev.cat.targets[base_w.tid]
+        why = [h.reason(P2, T) for h in HARD if h.test(P2, T)]
+        reason = why[0] if why else "no size fits the changed workload"
+        return tid, f"{base_w.tid} would be excluded ({_short(reason, 160)}); {tid} ranks first with {new_score:.1f}."
+    return tid, f"{tid} would rank first with {new_score:.1f} against {base_w.tid} {-mine[0] / 1e6:.1f}."
+
+
+def sensitivity(ev: Any, P: Inputs, evals: list, limit: int = 14) -> list[Sensitivity]:
+    """Single changes to the profile that put another target first."""
+    from .engine import winner
+
+    base_w = winner(evals)
+    if base_w is None:
+        return []
+    out: list[Sensitivity] = []
+    won = base_w.tid
+
+    def run(attr: str, value: Any) -> tuple[bool, Inputs, tuple]:
+        P2 = P.replace(**{attr: value})
+        result = ev.probe(P2, evals, attr, won)
+        return result[1] != won or result[0] is None, P2, result
+
+    def add(change: str, P2: Inputs, result: tuple, prefix: str = "") -> None:
+        new, text = _flip_text(ev, P2, base_w, result)
+        out.append(make(Sensitivity, change=change, new_winner=new, explanation=prefix + text))
+
+    for attr, values in CATEGORICAL:
+        cur = getattr(P, attr)
+        if not ev.may_flip(evals, base_w, attr):
+            continue
+        for v in values:
+            if v == cur:
+                continue
+            flipped, P2, result = run(attr, v)
+            if flipped:
+                add(f"{PATHS[attr]}={_fmt_value(v)}", P2, result)
+    _peak_search(P, run, add)
+    for t in TIMEOUT_STEPS:  # the next request-timeout limit above the current longest request
+        if t < P.max_req_s:
+            continue
+        flipped, P2, result = run("max_req_s", t + 1.0)
+        if flipped:
+            add(f"inference.max_request_seconds > {t:g}", P2, result)
+            break
+    nxt = next((x for x in (99.9, 99.95, 99.99) if x > P.sla), None)
+    if nxt is not None:  # the next availability level up
+        flipped, P2, result = run("sla", nxt)
+        if flipped:
+            add(f"scale.availability_sla={nxt:g}", P2, result)
+    if base_w.monthly > 1.0 and (P.budget is None or P.budget >= base_w.monthly):
+        b = _nice_down(base_w.monthly * 0.95)
+        flipped, P2, result = run("budget", b)
+        if flipped:
+            add(f"budget.monthly_usd < {_nice_up(base_w.monthly):g}", P2, result,
+                f"{won} costs ${base_w.monthly:,.2f}/month; with a budget of ${b:g}, ")
+    return out[:limit]
+
+
+PEAK_UP = (10.0, 100.0)
+PEAK_DOWN = (0.2,)
+
+
+def _peak_search(P: Inputs, run: Any, add: Any) -> None:
+    """peak_rps thresholds: x10 and x100 the current peak until the winner changes, then three
+    geometric bisections (the bound is within ~1.33x of the change); and /5 downwards."""
+    start = P.peak if P.peak > 0 else 0.5
+    lo = start
+    for f in PEAK_UP:
+        v = min(start * f, PEAK_MAX)
+        flipped, P2, probe = run("peak", v)
+        if flipped:
+            hi, hit = v, (P2, probe)
+            for _ in range(3):
+                mid = math.sqrt(lo * hi)
+                flipped, P3, probe3 = run("peak", mid)
+                if flipped:
+                    hi, hit = mid, (P3, probe3)
+                else:
+                    lo = mid
+            n = _nice_down(lo) if lo >= 1 else round(lo, 2)
+            add(f"inference.peak_rps > {n:g}", hit[0], hit[1], f"Up to {lo:.4g} rps nothing changes; at {hi:.4g} rps ")
+            break
+        lo = v
+        if v >= PEAK_MAX:
+            break
+    if P.peak > 0:
+        hi = P.peak
+        for f in PEAK_DOWN:
+            v = P.peak * f
+            flipped, P2, probe = run("peak", v)
+            if flipped:
+                lo_, hit = v, (P2, probe)
+                for _ in range(1):
+                    mid = math.sqrt(lo_ * hi)
+                    flipped, P3, probe3 = run("peak", mid)
+                    if flipped:
+                        lo_, hit = mid, (P3, probe3)
+                    else:
+                        hi = mid
+                n = _nice_up(hi) if hi >= 1 else round(hi, 3)
+                add(f"inference.peak_rps < {n:g}", hit[0], hit[1], f"Down to {hi:.4g} rps nothing changes; at {lo_:.4g} rps ")
+                break
+            hi = v

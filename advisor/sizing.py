@@ -1,0 +1,527 @@
+"""Sizing: SKU, instance count and autoscale range per target.
+
+The method, in order:
+
+1. Service time S per request on one worker (one vCPU, or one GPU): measured
+   when `profile.model.calibration` is present, otherwise estimated from the
+   framework and model size (`estimate_service`). GPU SKUs divide S by a
+   per-GPU speed-up for frameworks that use the GPU.
+2. Workers per instance: one per vCPU (managed endpoints: WORKER_COUNT =
+   max_concurrent_requests_per_instance), limited by memory: each worker holds
+   the runtime (~300 MB, measured in serving-anchors.md) plus the model.
+3. Servers needed at peak: the smallest c for which an M/M/c queue (Poisson
+   arrivals at peak_rps, exponential service with mean S, c workers fed from one
+   queue) answers 95% of requests within the p95 target, with utilisation at most
+   85%. This is Erlang C, not peak_rps x S: queueing delay grows sharply near
+   full utilisation.
+4. Instances = ceil(c / workers), raised to the target's HA minimum (managed
+   endpoints: 3 when availability_sla >= 99.9, per Learn), checked against the
+   target's limits (App Service 30, managed endpoint 50 per deployment...).
+5. Autoscale: min from the average rate (and HA), max = peak servers x 1.25
+   headroom.
+6. Among the SKUs that fit, the cheapest per month wins (ties: fewer
+   instances, then catalog order).
+
+Batch endpoints are sized by throughput instead: nodes = ceil(peak rows/s /
+(rows/s per node x 80%)).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Optional
+
+from .catalog import Target, VmSku
+
+Q = 0.05  # 1 - 0.95: the p95 tail
+RHO_MAX = 0.85  # highest utilisation accepted at peak
+HEADROOM = 1.25  # autoscale max above the peak need
+EXACT_A = 40.0  # offered load up to which Erlang C is computed exactly (recurrence); Halfin-Whitt above
+
+# Per-request service-time estimate on one vCPU when nothing was measured:
+# base + per_mb * size_mb (ms). Anchored on serving-anchors.md: a 100-tree
+# scikit-learn forest costs ~3 ms per predict call; linear models ~0.1 ms.
+BASE_MS = {"sklearn": 3.0, "xgboost": 1.5, "lightgbm": 1.5, "onnx": 2.0, "pytorch": 15.0,
+           "tensorflow": 15.0, "transformers": 40.0, "custom": 10.0}
+PER_MB_MS = {"sklearn": 0.02, "xgboost": 0.01, "lightgbm": 0.01, "onnx": 0.02, "pytorch": 0.05,
+             "tensorflow": 0.05, "transformers": 0.1, "custom": 0.05}
+SERVER_OVERHEAD_MS = 0.4  # HTTP + JSON per request in azmlinfsrv (serving-anchors.md: 0.39 ms)
+PAYLOAD_MS_PER_KB = 0.01  # JSON parse of the request body (assumption: ~100 MB/s)
+RUNTIME_MB = 300.0  # resident memory of one serving worker before the model (serving-anchors.md: ~290 MB)
+MEM_FACTOR = 1.5  # in-memory model size / file size (assumption)
+GPU_MEM_FACTOR = 1.2  # GPU memory needed / model file size (weights + activations, assumption)
+GPU_FRAMEWORKS = frozenset({"pytorch", "tensorflow", "transformers", "onnx", "custom"})
+GPU_SPEEDUP = {"T4": 6.0, "V100": 10.0, "A100": 20.0}  # vs one vCPU (assumption, per request)
+# rows per predict call in a batch job cost far less than one request each
+# (serving-anchors.md: the forest costs the same for 1 row or 64).
+BATCH_GAIN = {"sklearn": 20.0, "xgboost": 20.0, "lightgbm": 20.0, "onnx": 10.0, "pytorch": 4.0,
+              "tensorflow": 4.0, "transformers": 2.0, "custom": 4.0}
+BATCH_UTIL = 0.8
+MEM_USABLE = 0.8  # share of a VM / plan instance's memory left to the workers (assumption)
+ACA_MEM_USABLE = 0.9
+
+
+class ServiceTime:
+    __slots__ = ("cpu_ms", "per_row_ms", "measured", "basis", "cores_note")
+
+    def __init__(self, cpu_ms: float, per_row_ms: float, measured: bool, basis: str, cores_note: str = "") -> None:
+        self.cpu_ms = cpu_ms
+        self.per_row_ms = per_row_ms
+        self.measured = measured
+        self.basis = basis
+        self.cores_note = cores_note
+
+
+def estimate_service(framework: str, size_mb: float, payload_kb: float, calibration: Any = None) -> ServiceTime:
+    """Mean service time of one request on one worker (one vCPU), in ms."""
+    payload = PAYLOAD_MS_PER_KB * payload_kb
+    if calibration is not None:
+        call = calibration.service_ms_batch1
+        if calibration.max_rps_one_core:
+            ms = 1000.0 / calibration.max_rps_one_core
+            how = f"1000 / max_rps_one_core {calibration.max_rps_one_core:g}"
+        else:
+            ms = call + SERVER_OVERHEAD_MS + payload
+            how = f"predict {call:g} ms + server {SERVER_OVERHEAD_MS} ms + payload {payload:.2f} ms"
+        per_row = calibration.per_row_ms if calibration.per_row_ms > 0 else ms / BATCH_GAIN.get(framework, 4.0)
+        cpu = f" of {calibration.cpu}" if calibration.cpu else ""
+        when = f", measured {calibration.measured_at}" if calibration.measured_at else ""
+        basis = (f"measured: {ms:.2f} ms per request per worker ({how}) on {calibration.cores} core(s){cpu}{when}; "
+                 f"scaled to each SKU as one worker per vCPU, assuming a cloud vCPU is as fast as the benchmark core")
+        return ServiceTime(ms, per_row, True, basis)
+    base = BASE_MS.get(framework, 10.0)
+    per_mb = PER_MB_MS.get(framework, 0.05)
+    ms = base + per_mb * size_mb + SERVER_OVERHEAD_MS + payload
+    basis = (f"estimated: {ms:.2f} ms per request per vCPU = {base:g} ms ({framework}) + {per_mb:g} ms/MB x {size_mb:g} MB "
+             f"+ {SERVER_OVERHEAD_MS} ms server + {payload:.2f} ms payload; run `deploy-advisor benchmark --model URI` to measure it")
+    return ServiceTime(ms, ms / BATCH_GAIN.get(framework, 4.0), False, basis)
+
+
+# ---------------------------------------------------------------- queueing (M/M/c)
+
+def _hypo_tail(theta: float, mu: float, t: float) -> float:
+    """P(W + S > t) for independent W ~ Exp(theta), S ~ Exp(mu)."""
+    if abs(theta - mu) <= 1e-9 * mu:
+        return (1.0 + mu * t) * math.exp(-mu * t)
+    return (mu * math.exp(-theta * t) - theta * math.exp(-mu * t)) / (mu - theta)
+
+
+_SQRT2 = math.sqrt(2.0)
+_SQRT2PI = math.sqrt(2.0 * math.pi)
+
+
+def erlang_c_hw(c: int, a: float) -> float:
+    """Halfin-Whitt approximation of Erlang C for large offered loads:
+    P(wait) ~ 1 / (1 + beta * Phi(beta) / phi(beta)), beta = (c - a) / sqrt(a)."""
+    beta = (c - a) / math.sqrt(a)
+    if beta <= 0:
+        return 1.0
+    if beta > 37.0:
+        return 0.0
+    phi = math.exp(-0.5 * beta * beta) / _SQRT2PI
+    big_phi = 0.5 * (1.0 + math.erf(beta / _SQRT2))
+    return 1.0 / (1.0 + beta * big_phi / phi)
+
+
+def erlang_c(c: int, a: float) -> float:
+    """Probability that an arrival waits in M/M/c with offered load a = lambda/mu (a < c).
+
+    Exact (Erlang B recurrence, O(c)) up to a = EXACT_A; Halfin-Whitt above.
+    """
+    if a <= 0:
+        return 0.0
+    if a >= c:
+        return 1.0
+    if a > EXACT_A:
+        return erlang_c_hw(c, a)
+    b = 1.0
+    for k in range(1, c + 1):
+        b = a * b / (k + a * b)
+    rho = a / c
+    return b / (1.0 - rho * (1.0 - b))
+
+
+def response_tail(c: int, lam: float, s_ms: float, t_ms: float) -> float:
+    """P(response time > t_ms) in M/M/c: wait (Erlang C) plus own service."""
+    mu = 1000.0 / s_ms
+    a = lam / mu
+    if a >= c:
+        return 1.0
+    t = t_ms / 1000.0
+    pw = erlang_c(c, a)
+    return (1.0 - pw) * math.exp(-mu * t) + pw * _hypo_tail(c * mu - lam, mu, t)
+
+
+def min_servers(lam: float, s_ms: float, target_ms: float, q: float = Q, rho_max: float = RHO_MAX) -> tuple[int, bool]:
+    """Smallest c with P(response > target) <= q and utilisation <= rho_max.
+
+    Returns (c, met). When the target cannot be met at any c (the service time
+    alone breaks it: P(S > target) = exp(-target/S) > q), returns the c that
+    keeps utilisation at rho_max and met=False.
+    """
+    mu = 1000.0 / s_ms
+    a = lam / mu
+    c_util = max(1, math.ceil(a / rho_max - 1e-9))
+    t = target_ms / 1000.0
+    floor_tail = math.exp(-mu * t)
+    if floor_tail > q:
+        return c_util, False
+    if a <= 0.0:
+        return 1, True
+    if a > EXACT_A:
+        # Halfin-Whitt: P(wait) in O(1); the tail falls with c, so search up from c_util
+        def ok(c: int) -> bool:
+            pw = erlang_c_hw(c, a)
+            return (1.0 - pw) * floor_tail + pw * _hypo_tail(c * mu - lam, mu, t) <= q
+        if ok(c_util):
+            return c_util, True
+        lo, step = c_util, max(1, int(math.sqrt(a)))
+        hi = lo + step
+        while not ok(hi):
+            lo, hi = hi, hi + step
+            step *= 2
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if ok(mid):
+                hi = mid
+            else:
+                lo = mid
+        return hi, True
+    b = 1.0
+    k = 0
+    while True:
+        k += 1
+        b = a * b / (k + a * b)
+        if k < c_util:
+            continue
+        rho = a / k
+        pw = b / (1.0 - rho * (1.0 - b))
+        theta = k * mu - lam
+        if (1.0 - pw) * floor_tail + pw * _hypo_tail(theta, mu, t) <= q:
+            return k, True
+
+
+def p95_ms(c: int, lam: float, s_ms: float, q: float = Q) -> float:
+    """The q-quantile (p95) of response time in M/M/c, in ms (inf when unstable)."""
+    mu = 1000.0 / s_ms
+    a = lam / mu
+    if a >= c:
+        return math.inf
+    pw = erlang_c(c, a)
+    if pw < 1e-9:  # queueing is negligible: p95 of the exponential service alone
+        return math.log(1.0 / q) / mu * 1000.0
+    theta = c * mu - lam
+
+    def f(t: float) -> float:
+        return (1.0 - pw) * math.exp(-mu * t) + pw * _hypo_tail(theta, mu, t) - q
+
+    def dens(t: float) -> float:
+        d1 = (1.0 - pw) * mu * math.exp(-mu * t)
+        if abs(theta - mu) <= 1e-9 * mu:
+            d2 = mu * mu * t * math.exp(-mu * t)
+        else:
+            d2 = theta * mu / (mu - theta) * (math.exp(-theta * t) - math.exp(-mu * t))
+        return d1 + pw * d2
+
+    lo, hi = 0.0, math.log(1.0 / q) / mu
+    while f(hi) > 0.0:
+        lo, hi = hi, hi * 2.0
+    t = hi
+    for _ in range(60):
+        ft = f(t)
+        if ft > 0:
+            lo = t
+        else:
+            hi = t
+        d = dens(t)
+        nt = t + ft / d if d > 0 else (lo + hi) / 2
+        if not (lo < nt < hi):
+            nt = (lo + hi) / 2
+        if abs(nt - t) <= 1e-7 * max(t, 1e-6):
+            t = nt
+            break
+        t = nt
+    return t * 1000.0
+
+
+# ---------------------------------------------------------------- plans
+
+
+class Plan:
+    """One SKU's sizing for one target (internal; engine turns it into models.Sizing)."""
+
+    __slots__ = ("target", "sku", "vcpu", "mem_gib", "gpus", "gpu_model", "workers", "service_ms", "c_peak", "c_base",
+                 "n_peak", "n_min", "n_max", "latency_met", "autoscale", "tier", "hourly", "price_region",
+                 "quota_cores", "quota_cores_max", "monthly", "over_limit", "batch", "rows_month",
+                 "gpu_used", "limit", "n_base")
+
+    def __init__(self) -> None:
+        self.over_limit = False
+        self.batch = False
+        self.rows_month = 0.0
+        self.quota_cores: Optional[int] = None
+        self.quota_cores_max: Optional[int] = None
+        self.gpu_used = False
+        self.tier = ""
+        self.monthly = 0.0
+        self.limit = 0
+        self.n_base = 0
+
+
+def _ha_min(tid: str, sla: float, stz: bool, target: Target) -> int:
+    if tid == "azureml":
+        return int(target.v("ha_min_instances")) if sla >= 99.9 else 1
+    if tid == "aks":
+        return 3 if sla >= 99.95 else (2 if sla >= 99.9 else 1)
+    if tid == "appservice":
+        return int(target.v("zone_min_instances")) if sla >= 99.95 else (int(target.v("ha_min_instances")) if sla >= 99.9 else 1)
+    if tid == "containerapps":
+        if stz:
+            return 0
+        return int(target.v("ha_min_instances")) if sla >= 99.9 else 1
+    return 0  # batch
+
+
+class Cand:
+    """A SKU that fits the model, with its workers, service time and price (internal)."""
+
+    __slots__ = ("sku", "gpu_used", "workers", "s_ms", "per_row", "hourly", "region", "limit", "autoscale", "tier")
+
+    def __init__(self, sku: VmSku, gpu_used: bool, workers: int, s_ms: float, per_row: float, hourly: float,
+                 region: str, limit: int, autoscale: bool, tier: str) -> None:
+        self.sku, self.gpu_used, self.workers, self.s_ms, self.per_row = sku, gpu_used, workers, s_ms, per_row
+        self.hourly, self.region, self.limit, self.autoscale, self.tier = hourly, region, limit, autoscale, tier
+
+
+def candidate_skus(P: Any, target: Target) -> list[tuple[VmSku, bool]]:
+    """SKUs to try, each with whether the GPU is used. GPU 'required' keeps GPU SKUs only."""
+    out = []
+    tid = target.id
+    if tid == "appservice":
+        tiers = target.catalog.appservice_tiers
+        need_slots = P.rollout != "simple"
+        for s in target.skus:
+            if need_slots and not tiers[s.tier].slots:
+                continue  # blue-green / canary / shadow need deployment slots
+            if P.sla >= 99.95 and s.tier != "PremiumV3":
+                continue  # zone redundancy needs Premium v2/v3
+            out.append((s, False))
+        return out
+    if tid == "containerapps":
+        return [(s, False) for s in target.skus]
+    accel = P.framework in GPU_FRAMEWORKS
+    for s in target.skus:
+        if P.gpu == "required" and not s.is_gpu:
+            continue
+        out.append((s, s.is_gpu and accel))
+    return out
+
+
+def priced_skus(P: Any, target: Target, price: Callable[[VmSku], Optional[tuple[float, str]]]) -> tuple[tuple, tuple]:
+    """The target's SKUs for this profile with their price, limits and GPU use - the part that does
+    not depend on the model's size (the engine keeps it across recommendations).
+
+    Returns (rows, reasons): rows of (sku, gpu_used, hourly, price_region, limit, autoscale, tier)."""
+    tid = target.id
+    tiers = target.catalog.appservice_tiers if tid == "appservice" else None
+    rows = []
+    reasons = []
+    for sku, gpu_used in candidate_skus(P, target):
+        pr = price(sku)
+        if pr is None:
+            reasons.append(f"{sku.name}: no price in the snapshot")
+            continue
+        if tiers is not None:
+            t = tiers[sku.tier]
+            rows.append((sku, gpu_used, pr[0], pr[1], t.max_instances, t.autoscale, sku.tier))
+        else:
+            rows.append((sku, gpu_used, pr[0], pr[1], target.max_instances, True, ""))
+    return tuple(rows), tuple(reasons)
+
+
+def build_candidates(P: Any, target: Target, st: ServiceTime, priced: tuple[tuple, tuple]) -> tuple[list[Cand], list[str]]:
+    """SKUs that can hold the model, with workers and service time; SKUs dominated by a cheaper one
+    with at least as many workers (same service time, limits and autoscale) are dropped - they can
+    never be chosen."""
+    tid = target.id
+    usable = target.v("node_allocatable", None) if tid == "aks" else None
+    usable = float(usable) if usable else (ACA_MEM_USABLE if tid == "containerapps" else MEM_USABLE)
+    worker_gib = (RUNTIME_MB + MEM_FACTOR * P.size_mb) / 1024.0
+    rows, why = priced
+    reasons: list[str] = list(why)
+    out: list[Cand] = []
+    for sku, gpu_used, hourly, region, limit, autoscale, tier in rows:
+        if gpu_used:
+            need = P.size_mb * GPU_MEM_FACTOR / 1024.0
+            if need > sku.gpu_mem_gib:
+                reasons.append(f"{sku.name}: the model needs ~{need:.1f} GiB of GPU memory, the {sku.gpu_model} has {sku.gpu_mem_gib:g} GiB")
+                continue
+            workers = sku.gpus
+            speedup = GPU_SPEEDUP.get(sku.gpu_model, 5.0)
+            s_ms, per_row = st.cpu_ms / speedup, st.per_row_ms / speedup
+            if workers * worker_gib > sku.mem_gib * usable:
+                reasons.append(f"{sku.name}: not enough host memory for the model")
+                continue
+        else:
+            workers = min(int(sku.vcpu), int(sku.mem_gib * usable / worker_gib))
+            s_ms, per_row = st.cpu_ms, st.per_row_ms
+            if workers < 1:
+                reasons.append(f"{sku.name}: one worker needs ~{worker_gib:.2f} GiB; {sku.mem_gib:g} GiB x {usable:g} is usable")
+                continue
+        c = Cand(sku, gpu_used, workers, s_ms, per_row, hourly, region, limit, autoscale, tier)
+        if tid in ("azureml", "aks", "appservice"):
+            if any(k.s_ms == s_ms and k.hourly <= hourly and k.workers >= workers and k.limit >= limit
+                   and k.autoscale >= autoscale for k in out):
+                continue
+        out.append(c)
+    return out, reasons
+
+
+def choose(P: Any, target: Target, cands: list[Cand], cm: Any, cache: dict,
+           skipped: Optional[list] = None) -> Optional[Plan]:
+    """The cheapest candidate for this load (ties: fewer instances, then catalog order).
+
+    `cm` is a cost.CostModel; `plan.monthly` is the SKU-dependent monthly cost
+    (the AKS system pool and tier fee are added by the caller: cm.fixed_monthly)."""
+    tid = target.id
+    ha = _ha_min(tid, P.sla, P.stz, target)
+    peak = P.peak
+    avg = P.avg if P.avg < peak else peak
+    p95 = P.p95
+    best = None
+    best_cost = 0.0
+    best_n = 0
+    if tid == "azureml-batch":
+        rows = avg * 730 * 3600.0
+        for c in cands:
+            node_rps = c.workers * 1000.0 / c.per_row
+            nodes = max(1, math.ceil(peak / (node_rps * BATCH_UTIL) - 1e-9)) if peak > 0 else 1
+            cost = cm.batch_monthly(rows, c.per_row, c.workers, nodes, c.hourly)
+            if best is None or cost < best_cost - 1e-6 or (cost <= best_cost + 1e-6 and nodes < best_n):
+                best, best_cost, best_n = (c, c.per_row, nodes), cost, nodes
+        return None if best is None else _make_plan(P, target, best, best_cost)
+    aca = tid == "containerapps"
+    limited = tid in ("appservice", "aks")
+    steady = P.pattern == "steady"
+    ph = cm.peak_hours(P.pattern)
+    oh = 730.0 - ph
+    for c in cands:
+        w = c.workers
+        key = (c.s_ms, peak, avg, p95)
+        hit = cache.get(key)
+        if hit is None:
+            hit = (min_servers(peak, c.s_ms, p95), min_servers(avg, c.s_ms, p95) if avg > 0 else (0, True))
+            cache[key] = hit
+        (c_peak, met), (c_base, _m) = hit
+        if peak <= 0:
+            c_peak = 0
+        need = -(-c_peak // w)
+        n_peak = need if need > ha else ha
+        if n_peak < 1:
+            n_peak = 1
+        if limited and n_peak > c.limit:
+            if skipped is not None:
+                skipped.append((c, n_peak))
+            continue
+        nb = -(-c_base // w)
+        n_min = nb if nb > ha else ha
+        if n_min < 1:
+            n_min = 1
+        if n_min > n_peak:
+            n_min = n_peak
+        if aca:
+            n_base = n_min
+            if P.stz:
+                n_min = 0
+                n_base = nb if nb > 1 else 1
+                if n_base > n_peak:
+                    n_base = n_peak
+            cost = cm.aca_monthly(P, c.sku, n_peak, n_base, n_min)
+        else:
+            n_base = n_min
+            if not c.autoscale:
+                n_min = n_base = n_peak
+            if steady or not c.autoscale or n_base >= n_peak:
+                cost = n_peak * 730.0 * c.hourly
+            else:
+                cost = (n_peak * ph + n_base * oh) * c.hourly
+        if best is None or cost < best_cost - 1e-6 or (cost <= best_cost + 1e-6 and n_peak < best_n):
+            best, best_cost, best_n = (c, c_peak, met, c_base, n_peak, n_min, n_base), cost, n_peak
+    return None if best is None else _make_plan(P, target, best, best_cost)
+
+
+def _make_plan(P: Any, target: Target, sel: tuple, cost: float) -> Plan:
+    tid = target.id
+    c = sel[0]
+    sku = c.sku
+    plan = Plan()
+    plan.target, plan.sku, plan.vcpu, plan.mem_gib = tid, sku.name, sku.vcpu, sku.mem_gib
+    plan.gpus, plan.gpu_model, plan.gpu_used, plan.workers = sku.gpus, sku.gpu_model, c.gpu_used, c.workers
+    plan.hourly, plan.price_region, plan.limit, plan.autoscale, plan.tier = c.hourly, c.region, c.limit, c.autoscale, c.tier
+    cores = int(math.ceil(sku.vcpu))
+    if tid == "azureml-batch":
+        _c, per_row, nodes = sel
+        plan.batch = True
+        plan.service_ms = per_row
+        plan.c_peak, plan.c_base = nodes * c.workers, 0
+        plan.n_peak, plan.n_min, plan.n_max, plan.n_base = nodes, 0, nodes, 0
+        plan.latency_met = True
+        plan.rows_month = (P.avg if P.avg < P.peak else P.peak) * 730 * 3600.0
+        plan.over_limit = nodes > c.limit
+        plan.quota_cores = plan.quota_cores_max = nodes * cores
+        plan.monthly = cost
+        return plan
+    _c, c_peak, met, c_base, n_peak, n_min, n_base = sel
+    plan.service_ms = c.s_ms
+    n_max = max(n_peak, math.ceil(c_peak * HEADROOM / c.workers - 1e-9))
+    if not c.autoscale:
+        n_max = n_peak
+    plan.over_limit = n_peak > c.limit
+    if not plan.over_limit:
+        n_max = min(n_max, c.limit)
+    plan.c_peak, plan.c_base, plan.latency_met = c_peak, c_base, met
+    plan.n_peak, plan.n_min, plan.n_max, plan.n_base = n_peak, n_min, n_max, n_base
+    if tid == "azureml":
+        if sku.quota_exempt:
+            plan.quota_cores, plan.quota_cores_max = n_peak * cores, n_max * cores
+        else:  # ceil(1.2 x instances) x cores must be free [AD]
+            plan.quota_cores = math.ceil(1.2 * n_peak - 1e-9) * cores
+            plan.quota_cores_max = math.ceil(1.2 * n_max - 1e-9) * cores
+    elif tid == "aks":
+        plan.quota_cores, plan.quota_cores_max = n_peak * cores, n_max * cores
+    plan.monthly = cost
+    return plan
+
+
+def size_for(target: str, profile: Any, prices: Any = None) -> Any:
+    """models.Sizing for one target and a WorkloadProfile, even a target the advisor would exclude.
+
+    Raises ValueError for an unknown target or when no SKU fits (see engine.size_for)."""
+    from .engine import size_for as _size_for
+
+    return _size_for(target, profile, prices)
+
+
+def size_target(P: Any, target: Target, st: ServiceTime, cm: Any, cache: dict,
+                cands: Optional[tuple[list[Cand], list[str]]] = None) -> tuple[Optional[Plan], str]:
+    """Choose the cheapest SKU that fits. Returns (plan, "") or (None, reason).
+
+    GPU 'preferred' tries the GPU SKUs first and falls back to CPU when no GPU SKU fits."""
+    if cands is None:
+        cands = build_candidates(P, target, st, priced_skus(P, target, lambda sku: cm.price(target, sku)))
+    cl, reasons = cands
+    if P.gpu == "preferred" and any(c.gpu_used for c in cl):
+        best = choose(P, target, [c for c in cl if c.sku.is_gpu], cm, cache)
+        if best is not None:
+            return best, ""
+        cl = [c for c in cl if not c.sku.is_gpu]
+    skipped: list = []
+    best = choose(P, target, cl, cm, cache, skipped)
+    if best is None:
+        why = []
+        if skipped:  # report the SKU that came closest
+            c, n = min(skipped, key=lambda x: x[1] / x[0].limit)
+            src = target.cite_short("max_instances")
+            why.append(f"even {c.sku.name} needs {n} instances at peak; the limit is {c.limit} ({src})")
+        why += reasons[-1:]  # the largest SKU's reason (catalog order is smallest first)
+        return None, "; ".join(why) if why else "no SKU of this target applies"
+    return best, ""
