@@ -28,7 +28,7 @@ __all__ = [
     "ProfileError", "load_profile", "parse_profile", "parse_profile_text", "recommend", "targets", "settings_model",
     "resolve_model", "list_models", "register_model", "prepare_sample", "make_spec", "preflight", "plan", "apply",
     "deploy", "start_apply", "status", "invoke", "destroy", "list_deployments", "deployment_events", "logs",
-    "export", "credentials_missing", "context", "ledger", "benchmark",
+    "export", "credentials_missing", "context", "ledger", "benchmark", "drift",
 ]
 
 _ledgers: dict[Path, Ledger] = {}
@@ -436,6 +436,44 @@ def logs(name: str, ctx: Optional[DeployContext] = None, tail: int = 100) -> str
     if target is None:
         raise InputError(f"no deployment named {name!r}", "see `deploy-advisor list`")
     return registry.get(target).logs(name, ctx.for_deployment(name), tail=tail)
+
+
+def drift(name: str, ctx: Optional[DeployContext] = None, spec: Optional[DeploymentSpec] = None) -> list[str]:
+    """Every way the live deployment differs from the last applied plan (empty = in sync).
+
+    Re-plans the spec stored in the ledger (read-only) and reports each action that is
+    not a no-op, then the live status when it is not `running`. `spec` (e.g. from a
+    spec file) is the reference when the ledger has no record, as on a fresh CI runner.
+    Added for `status --check-drift` (issue 8).
+    """
+    import json
+
+    ctx = _ctx(ctx)
+    row = ledger(ctx.state_dir).get_deployment(name)
+    if row and row.get("spec"):
+        reference = DeploymentSpec.model_validate(row["spec"])
+    elif spec is not None:
+        reference = spec
+    else:
+        raise InputError(f"no deployment named {name!r} in the ledger",
+                         "pass its spec file (status -f deployment.yaml --check-drift) or see `deploy-advisor list`")
+    live = status(name, ctx, target=reference.target)
+    if row and row.get("status") == "destroyed":
+        return [] if live.state == "not-found" else [f"status: {live.state}, but the ledger says it was destroyed"]
+    diffs: list[str] = []
+    for a in plan(reference, ctx).actions:
+        if a.kind == "no-op":
+            continue
+        line = f"{a.kind} {a.resource_type} {a.resource}" + (f": {a.detail}" if a.detail else "")
+        if a.changes:
+            line += f" {json.dumps(a.changes, sort_keys=True, default=str)[:300]}"
+        diffs.append(line)
+    if live.state != "running":
+        diffs.append(f"status: {live.state} (expected running)" + (f": {live.message}" if live.message else ""))
+    recorded_url = (row or {}).get("endpoint_url") or ""
+    if recorded_url and live.endpoint_url and live.endpoint_url != recorded_url:
+        diffs.append(f"endpoint: {live.endpoint_url} (applied: {recorded_url})")
+    return diffs
 
 
 def export(the_plan: DeploymentPlan, out_dir: Path) -> list[Path]:

@@ -1,18 +1,28 @@
 """`deploy-advisor`: the headless way in (DESIGN.md §5).
 
 Exit codes: 0 ok / no change, 1 failed, 2 bad input (one line, no traceback),
-3 plan has changes (with --detailed-exitcode), 130 interrupted.
-`--output json` prints exactly one JSON document on stdout; progress goes to stderr.
+3 plan has changes (with --detailed-exitcode) or drift (status --check-drift), 130 interrupted.
+`--output json` prints exactly one JSON document on stdout; progress goes to stderr
+(JSON lines with --output json). Several specs at once (`-f DIR`) exit with the worst
+code of their items: interrupted > failed > bad input > changes > ok.
+
+Non-interactive by design: never prompts without a terminal (apply needs --yes
+there unless a saved plan is given). The first Ctrl-C stops starting new work and
+lets calls in flight stop at their next safe point (runs are marked interrupted,
+the next apply resumes them); the second aborts at once.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 EXAMPLES = """\
 examples:
@@ -23,7 +33,16 @@ examples:
   deploy-advisor plan --target azureml --model azureml:churn:3 --profile P.yaml -o out/
   deploy-advisor apply out/plan.json --yes
   deploy-advisor status demo ; deploy-advisor destroy demo --yes
+  deploy-advisor plan -f examples/specs/ --detailed-exitcode      # every *.yaml spec in the folder
+  deploy-advisor apply -f deployment.yaml --yes --output json     # in CI: one JSON document on stdout
+  deploy-advisor apply -f specs/ --parallel 8 --yes
+  deploy-advisor status -f specs/ --check-drift                   # exit 3 when live state drifted
+  deploy-advisor export --target azureml --model azureml:churn:3 --profile P.yaml --out deploy/
 """
+
+# Set on the first Ctrl-C: deployers check it (DeployContext.cancel) and stop at a safe point.
+CANCEL = threading.Event()
+
 
 
 class CliError(Exception):
@@ -41,6 +60,8 @@ class Out:
         self.json = fmt == "json"
         self.quiet = quiet
         self.t0 = time.monotonic()
+        self.prefix_names = False  # several deployments at once: say whose event it is
+        self._lock = threading.RLock()  # fleet workers print from several threads; the SIGINT handler too
 
     def doc(self, data: Any) -> None:
         print(json.dumps(data, indent=2, sort_keys=False, default=str))
@@ -51,11 +72,24 @@ class Out:
 
     def event(self, event) -> None:
         if self.json:
-            print(json.dumps({**event.to_dict(), "elapsed_s": round(time.monotonic() - self.t0, 3)}, default=str),
-                  file=sys.stderr, flush=True)
+            line = json.dumps({**event.to_dict(), "elapsed_s": round(time.monotonic() - self.t0, 3)}, default=str)
+            with self._lock:
+                print(line, file=sys.stderr, flush=True)
         elif not self.quiet and event.kind != "debug":
             mark = {"error": "!", "warning": "~", "done": "✓"}.get(event.kind, "·")
-            print(f"[{time.monotonic() - self.t0:6.1f}s] {mark} {event.message}", file=sys.stderr, flush=True)
+            who = f"{event.deployment}: " if self.prefix_names and event.deployment else ""
+            with self._lock:
+                print(f"[{time.monotonic() - self.t0:6.1f}s] {mark} {who}{event.message}", file=sys.stderr, flush=True)
+
+    def note(self, text: str, kind: str = "info") -> None:
+        """A line for people on stderr (stdout is the document's); a JSON event line with --output json."""
+        if self.json:
+            from .events import Event
+
+            self.event(Event(kind=kind, message=text))
+        elif not self.quiet:
+            with self._lock:
+                print(text, file=sys.stderr, flush=True)
 
 
 def _table(rows: list[list[str]], headers: list[str]) -> str:
@@ -86,10 +120,49 @@ def _profile(path: Optional[str]):
 
 
 def _ctx(args):
+    """Flags, then env (AZURE_SUBSCRIPTION_ID, AZURE_RESOURCE_GROUP, AZURE_LOCATION, DEPLOY_ADVISOR_HOME)."""
     from . import api
 
-    kw: dict[str, Any] = {"credential_kind": getattr(args, "credential", None) or "default"}
+    kw: dict[str, Any] = {"credential_kind": getattr(args, "credential", None) or "default", "cancel": CANCEL}
+    for flag, key in (("subscription", "subscription_id"), ("resource_group", "resource_group"),
+                      ("location", "location")):
+        value = getattr(args, flag, None)
+        if value:
+            kw[key] = value
     return api.context(**kw)
+
+
+_FLAG_ENV = (("subscription", "AZURE_SUBSCRIPTION_ID"), ("resource_group", "AZURE_RESOURCE_GROUP"),
+             ("location", "AZURE_LOCATION"), ("workspace", "AZUREML_WORKSPACE_NAME"))
+_SCOPE_RE = r"^[A-Za-z0-9][A-Za-z0-9._()-]{0,89}$"
+
+
+def _export_flags(args) -> None:
+    """Explicit flags win over the environment: export them so every part (the context, model
+    resolution, each plugin's settings defaults) sees the same value. Validated first: they reach
+    resource ids, URLs and exported workflows."""
+    import re
+
+    for flag, var in _FLAG_ENV:
+        value = getattr(args, flag, None)
+        if value is None:
+            continue
+        if not re.match(_SCOPE_RE, value):
+            raise CliError(f"--{flag.replace('_', '-')} {value!r}: use letters, digits, '.', '_', '-', '(' or ')'")
+        os.environ[var] = value
+
+
+@contextlib.contextmanager
+def _plain_sigint() -> Iterator[None]:
+    """While asking a question, Ctrl-C means 'no' at once (not 'finish what is running')."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 def _confirm(args, what: str) -> None:
@@ -98,9 +171,36 @@ def _confirm(args, what: str) -> None:
         return
     if not sys.stdin.isatty():
         raise CliError(f"refusing to {what} without a terminal: pass --yes")
-    answer = input(f"{what}? [y/N] ").strip().lower()
+    print(f"{what}? [y/N] ", end="", file=sys.stderr, flush=True)  # stdout holds only the document
+    try:
+        with _plain_sigint():
+            answer = sys.stdin.readline().strip().lower()
+    except KeyboardInterrupt:
+        answer = ""
     if answer not in ("y", "yes"):
         raise CliError("cancelled", code=1)
+
+
+def install_sigint_handler(out: Optional[Out] = None) -> None:
+    """First Ctrl-C: set CANCEL (no new work; calls in flight stop at a safe point). Second: abort."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signum, frame):
+        if CANCEL.is_set():
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt
+        CANCEL.set()
+        text = ("interrupting: no new work starts; calls in flight stop at their next safe point and are "
+                "recorded as interrupted (apply again to resume). Ctrl-C again to abort now.")
+        if out is not None and out.json:  # stderr stays JSON lines
+            from .events import Event
+
+            out.event(Event(kind="warning", message=text, data={"signal": "SIGINT"}))
+        else:
+            print(f"\ndeploy-advisor: {text}", file=sys.stderr, flush=True)
+
+    signal.signal(signal.SIGINT, handler)
 
 
 # ---------------------------------------------------------------- commands
@@ -209,15 +309,33 @@ def cmd_models(args, out: Out) -> int:
 
 
 def _spec_from_args(args):
+    return _spec_and_notes(args)[0]
+
+
+def _spec_and_notes(args):
+    """A DeploymentSpec from --target/--model/--profile/--name/--set; `auto` notes which target won and why."""
     from . import api
 
     profile = _profile(args.profile)
-    if args.model and args.target != "auto":
+    settings = _parse_sets(args.set)
+    if args.target == "auto":
+        from . import specs
+
+        loaded = specs.LoadedSpec(path=Path("command line"), doc=specs._InlineProfileSpec(model=args.model),
+                                  profile=profile, profile_source=args.profile or "defaults", model=args.model)
+        target, notes, profile = specs.choose_target(loaded, _ctx(args))
+        return api.make_spec(args.name, target, args.model, profile, settings), notes
+    if args.model:
         try:
             profile, _, _ = api.profile_with_model(profile, args.model, _ctx(args))
         except Exception:
             pass  # the deployer reports model problems with context
-    return api.make_spec(args.name, args.target, args.model, profile, _parse_sets(args.set))
+    return api.make_spec(args.name, args.target, args.model, profile, settings), []
+
+
+def _with_notes(plan, notes: list[str]):
+    plan.notes[:0] = [n for n in notes if n not in plan.notes]  # first: why this target
+    return plan
 
 
 def _print_findings(findings, out: Out) -> int:
@@ -255,19 +373,16 @@ def cmd_preflight(args, out: Out) -> int:
 def cmd_plan(args, out: Out) -> int:
     from . import api
 
-    spec = _spec_from_args(args)
+    if args.file:
+        return _plan_files(args, out)
+    if not (args.target and args.model):
+        raise CliError("plan: give --target and --model, or -f FILE|DIR (deployment specs)")
+    spec, notes = _spec_and_notes(args)
     ctx = _ctx(args)
     ctx.events = out.event
-    plan = api.plan(spec, ctx)
+    plan = _with_notes(api.plan(spec, ctx), notes)
     if args.out:
-        dest = Path(args.out)
-        if dest.suffix == ".json":
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_text(plan.to_json(), encoding="utf-8")
-            written = [dest]
-        else:
-            written = api.export(plan, dest)
-        print(f"wrote {len(written)} file(s) under {dest}", file=sys.stderr)
+        _write_plan(plan, Path(args.out), out)
     if out.json:
         out.doc(plan.model_dump(mode="json"))
     else:
@@ -275,6 +390,235 @@ def cmd_plan(args, out: Out) -> int:
     if args.detailed_exitcode and plan.has_changes:
         return 3
     return 0
+
+
+def _write_plan(plan, dest: Path, out: Optional[Out] = None) -> list[Path]:
+    from . import api
+
+    if dest.suffix == ".json":
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(plan.to_json(), encoding="utf-8")
+        written = [dest]
+    else:
+        written = api.export(plan, dest)
+    if out is not None and out.json:
+        out.note(f"wrote {len(written)} file(s) under {dest}")  # stderr stays JSON lines
+    else:
+        print(f"wrote {len(written)} file(s) under {dest}", file=sys.stderr)
+    return written
+
+
+# ---------------------------------------------------------------- spec files (-f FILE|DIR)
+
+def _load_specs(args):
+    from . import specs
+
+    return specs.load_all(args.file)
+
+
+def _single(args) -> bool:
+    """-f FILE (one file, not a folder) answers like the one-deployment commands; anything else
+    answers with a fleet summary."""
+    return len(args.file) == 1 and Path(args.file[0]).is_file()
+
+
+def _fleet_ctx(args, out: Out, loaded: list):
+    ctx = _ctx(args)
+    ctx.events = out.event
+    out.prefix_names = len(loaded) > 1
+    return ctx
+
+
+def _item_error(item) -> int:
+    msg = (item.error or f"{item.file}: {item.status}") + (f" (hint: {item.hint})" if item.hint else "")
+    print(f"deploy-advisor: error: {msg}", file=sys.stderr)
+    return item.exit_code
+
+
+def _detail(item) -> str:
+    if item.error:
+        return item.error[:120]
+    if item.drift:
+        return f"{len(item.drift)} difference(s): {item.drift[0][:80]}"
+    if item.result and item.result.get("endpoint_url"):
+        return item.result["endpoint_url"]
+    if item.plan is not None:
+        kinds: dict[str, int] = {}
+        for a in item.plan.actions:
+            kinds[a.kind] = kinds.get(a.kind, 0) + 1
+        return ", ".join(f"{n} {k}" for k, n in kinds.items()) or "nothing to do"
+    if item.result and item.result.get("message"):
+        return str(item.result["message"])[:120]
+    return ""
+
+
+def _report(report, out: Out, code: int) -> int:
+    """The fleet summary: one JSON document, or a table with each spec's outcome."""
+    if out.json:
+        doc = report.to_dict()
+        doc["exit_code"] = code
+        out.doc(doc)
+        return code
+    rows = [[i.file, i.name or "-", i.target or "-", i.status, _detail(i)] for i in report.items]
+    print(_table(rows, ["spec", "name", "target", "status", "detail"]))
+    for i in report.items:
+        if i.error and i.hint:
+            print(f"  {i.file}: hint: {i.hint}")
+        for d in i.drift or []:
+            print(f"  {i.name}: {d}")
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(report.counts().items()))
+    print(f"{len(report.items)} spec(s), --parallel {report.parallel}, {report.elapsed_s:.1f} s: {counts}"
+          + (" (interrupted)" if report.interrupted else "") + f"; exit {code}")
+    return code
+
+
+def _codes(report, detailed: bool) -> int:
+    from .fleet import worst
+
+    return worst([0 if (i.exit_code == 3 and not detailed) else i.exit_code for i in report.items])
+
+
+def _plan_files(args, out: Out) -> int:
+    from . import fleet
+
+    loaded = _load_specs(args)
+    ctx = _fleet_ctx(args, out, loaded)
+    install_sigint_handler(out)
+    report = fleet.plan_all(loaded, ctx, args.parallel)
+    code = _codes(report, args.detailed_exitcode)
+    if _single(args):
+        item = report.items[0]
+        if item.plan is None:
+            return _item_error(item)
+        if args.out:
+            _write_plan(item.plan, Path(args.out), out)
+        if out.json:
+            out.doc(item.plan.model_dump(mode="json"))
+        else:
+            _print_plan(item.plan, out)
+        return code
+    if args.out:
+        for item in report.items:
+            if item.plan is not None:
+                _write_plan(item.plan, Path(args.out) / item.name, out)
+    if not out.json:
+        for item in report.items:
+            if item.plan is not None:
+                _print_plan(item.plan, out)
+                out.line()
+    return _report(report, out, code)
+
+
+def _apply_files(args, out: Out) -> int:
+    """Plan every spec, confirm once (unless --yes), apply; an interrupted run of the same spec resumes.
+
+    With --yes nobody reviews the plans first, so each spec is planned and applied by one
+    worker without waiting for the others (no barrier between the phases).
+    """
+    from . import fleet
+
+    loaded = _load_specs(args)
+    ctx = _fleet_ctx(args, out, loaded)
+    install_sigint_handler(out)
+    if args.yes:
+        report = fleet.deploy_all(loaded, ctx, args.parallel)
+    else:
+        report = fleet.plan_all(loaded, ctx, args.parallel, resume=True)
+        changing = [i for i in report.items if i.plan is not None and i.changes and i.exit_code in (0, 3)]
+        if not out.json:
+            for item in report.items:
+                if item.plan is not None:
+                    _print_plan(item.plan, out)
+        if changing and not CANCEL.is_set():
+            n = sum(sum(1 for a in i.plan.actions if a.kind != "no-op") for i in changing)
+            names = ", ".join(i.name for i in changing[:5]) + (", ..." if len(changing) > 5 else "")
+            _confirm(args, f"apply {n} change(s) to {len(changing)} deployment(s) ({names})")
+        if not CANCEL.is_set():
+            fleet.apply_planned(report, ctx, args.parallel)
+    report.interrupted = report.interrupted or CANCEL.is_set()
+    code = _codes(report, detailed=False)
+    if _single(args):
+        item = report.items[0]
+        if item.result is None:
+            return _item_error(item)
+        from .models import DeploymentResult
+
+        if args.yes and not out.json and item.plan is not None:
+            _print_plan(item.plan, out)
+        _print_result(DeploymentResult.model_validate(item.result), out)
+        return code
+    return _report(report, out, code)
+
+
+def _destroy_files(args, out: Out) -> int:
+    from . import fleet
+
+    loaded = _load_specs(args)
+    ctx = _fleet_ctx(args, out, loaded)
+    named = fleet.resolve_all(loaded, ctx, args.parallel)
+    bad = [i for i in named.items if i.spec is None or i.exit_code]
+    if bad:
+        return _item_error(bad[0]) if _single(args) else _report(named, out, _codes(named, False))
+    names = ", ".join(i.name for i in named.items[:5]) + (", ..." if len(named.items) > 5 else "")
+    _confirm(args, f"destroy {len(named.items)} deployment(s) ({names}) and the resources deploy-advisor created")
+    install_sigint_handler(out)
+    report = fleet.destroy_all(loaded, ctx, args.parallel)
+    code = _codes(report, detailed=False)
+    if _single(args):
+        item = report.items[0]
+        if item.result is None:
+            return _item_error(item)
+        if out.json:
+            out.doc(item.result)
+        else:
+            print(item.result.get("message") or f"destroyed {item.name}")
+        return code
+    return _report(report, out, code)
+
+
+def _status_files(args, out: Out) -> int:
+    from . import fleet
+
+    loaded = _load_specs(args)
+    ctx = _fleet_ctx(args, out, loaded)
+    report = fleet.status_all(loaded, ctx, args.parallel, check_drift=args.check_drift)
+    code = _codes(report, detailed=True)
+    if _single(args):
+        item = report.items[0]
+        if item.result is None:
+            return _item_error(item)
+        from .models import Status
+
+        st = Status.model_validate(item.result)
+        if args.check_drift:
+            return _print_drift(st, item.drift or [], out)
+        _print_status(st, out)
+        return code
+    return _report(report, out, code)
+
+
+def _print_status(st, out: Out) -> None:
+    if out.json:
+        out.doc(st.model_dump(mode="json"))
+    else:
+        print(f"{st.name}: {st.state} ({st.target or 'unknown target'}) {st.endpoint_url}")
+        if st.message:
+            print(f"  {st.message}")
+
+
+def _print_drift(st, diffs: list[str], out: Out) -> int:
+    """Exit 3 when the live deployment differs from the last applied plan (like a plan with changes)."""
+    if out.json:
+        out.doc({"name": st.name, "target": st.target, "state": st.state, "in_sync": not diffs, "drift": diffs,
+                 "status": st.model_dump(mode="json")})
+    elif diffs:
+        print(f"{st.name}: DRIFT — {len(diffs)} difference(s) from the last applied plan:")
+        for d in diffs:
+            print(f"  - {d}")
+        print("  (apply the spec again to converge)")
+    else:
+        print(f"{st.name}: in sync with the last applied plan ({st.state})")
+    return 3 if diffs else 0
 
 
 def _print_result(result, out: Out) -> None:
@@ -292,10 +636,11 @@ def _print_result(result, out: Out) -> None:
 def cmd_deploy(args, out: Out) -> int:
     from . import api
 
-    spec = _spec_from_args(args)
+    spec, notes = _spec_and_notes(args)
     ctx = _ctx(args)
     ctx.events = out.event
-    plan = api.plan(spec, ctx)
+    install_sigint_handler(out)
+    plan = _with_notes(api.plan(spec, ctx), notes)
     if not out.json or args.dry_run:
         _print_plan(plan, Out("table") if not out.json else out)
     if args.dry_run:
@@ -321,8 +666,17 @@ def _apply(plan, ctx, out: Out) -> int:
 def cmd_apply(args, out: Out) -> int:
     from . import api
 
+    if args.file:
+        if args.plan:
+            raise CliError("apply: give a saved plan or -f FILE|DIR, not both")
+        return _apply_files(args, out)
+    if not args.plan:
+        raise CliError("apply: give a saved plan (plan.json or a `plan -o` folder) or -f FILE|DIR")
+    if Path(args.plan).is_dir():
+        args.plan = str(Path(args.plan) / "plan.json")
     ctx = _ctx(args)
     ctx.events = out.event
+    install_sigint_handler(out)
     plan = api.load_plan(args.plan)
     missing = api.credentials_missing(plan.target, ctx)
     if missing:
@@ -333,13 +687,19 @@ def cmd_apply(args, out: Out) -> int:
 def cmd_status(args, out: Out) -> int:
     from . import api
 
-    st = api.status(args.name, _ctx(args))
-    if out.json:
-        out.doc(st.model_dump(mode="json"))
-    else:
-        print(f"{st.name}: {st.state} ({st.target or 'unknown target'}) {st.endpoint_url}")
-        if st.message:
-            print(f"  {st.message}")
+    if args.file:
+        if args.name:
+            raise CliError("status: give a NAME or -f FILE|DIR, not both")
+        return _status_files(args, out)
+    if not args.name:
+        raise CliError("status: give a deployment NAME or -f FILE|DIR")
+    ctx = _ctx(args)
+    st = api.status(args.name, ctx)
+    if args.check_drift:
+        if st.state == "not-found" and not api.get_deployment(args.name, ctx):
+            raise CliError(f"no deployment named {args.name!r} in the ledger (see `deploy-advisor list`)", code=1)
+        return _print_drift(st, api.drift(args.name, ctx), out)
+    _print_status(st, out)
     return {"running": 0, "not-found": 1, "failed": 1}.get(st.state, 0)
 
 
@@ -372,7 +732,14 @@ def cmd_invoke(args, out: Out) -> int:
 def cmd_destroy(args, out: Out) -> int:
     from . import api
 
+    if args.file:
+        if args.name:
+            raise CliError("destroy: give a NAME or -f FILE|DIR, not both")
+        return _destroy_files(args, out)
+    if not args.name:
+        raise CliError("destroy: give a deployment NAME or -f FILE|DIR")
     ctx = _ctx(args)
+    install_sigint_handler(out)
     if api.get_deployment(args.name, ctx):
         _confirm(args, f"destroy {args.name}")
     res = api.destroy(args.name, ctx, events=out.event)
@@ -452,6 +819,51 @@ def cmd_prices(args, out: Out) -> int:
     return 0
 
 
+def cmd_export(args, out: Out) -> int:
+    from . import export as exporter
+
+    ctx = _ctx(args)
+    ctx.events = out.event
+    model_ref = None
+    if args.file:
+        from . import specs
+
+        loaded = specs.load_spec(args.file)
+        resolved = specs.resolve(loaded, ctx)
+        spec, notes = resolved.spec, resolved.notes
+        if loaded.model != loaded.doc.model:  # a local model folder: keep it relative to the new spec file
+            model_ref = os.path.relpath(loaded.model, Path(args.out).resolve())
+    else:
+        if not (args.target and args.model):
+            raise CliError("export: give --target and --model (and --profile), or -f deployment.yaml")
+        spec, notes = _spec_and_notes(args)
+    result = exporter.export_deployment(spec, Path(args.out), ctx, notes=notes, repo_path=args.repo_path,
+                                        branch=args.branch, environment=args.environment,
+                                        install=args.install or exporter.DEFAULT_INSTALL, model_ref=model_ref)
+    for w in result.warnings:
+        out.note(f"warning: {w}", kind="warning")
+    if out.json:
+        out.doc(result.to_dict())
+        return 0
+    print(f"Exported {result.plan.target} deployment {result.plan.name} (plan {result.plan.plan_id}) "
+          f"to {result.out_dir}/ — {len(result.files)} file(s):")
+    base = result.out_dir.resolve()
+    for rel in sorted(f.resolve().relative_to(base).as_posix() for f in result.files):
+        print(f"  {rel}")
+    print(f"Start with {result.out_dir / 'EXPORT.md'}.")
+    return 0
+
+
+def _parallel(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= n <= 64:
+        raise argparse.ArgumentTypeError("must be between 1 and 64")
+    return n
+
+
 # ---------------------------------------------------------------- parser
 
 def build_parser() -> argparse.ArgumentParser:
@@ -467,18 +879,30 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
     common.add_argument("--credential", choices=["default", "cli", "managed-identity", "environment", "workload-identity"],
                         default=os.environ.get("DEPLOY_ADVISOR_CREDENTIAL", "default"),
-                        help="which azure-identity credential to use (Azure targets)")
+                        help="which azure-identity credential to use (Azure targets); in CI pick one explicitly")
+    common.add_argument("--subscription", metavar="ID", help="Azure subscription id (default: AZURE_SUBSCRIPTION_ID)")
+    common.add_argument("--resource-group", metavar="RG", help="Azure resource group (default: AZURE_RESOURCE_GROUP)")
+    common.add_argument("--location", metavar="REGION", help="Azure region for new resources (default: AZURE_LOCATION)")
+    common.add_argument("--workspace", metavar="WS", help="Azure ML workspace (default: AZUREML_WORKSPACE_NAME); "
+                                                             "a spec's `settings.workspace` wins")
+    files = argparse.ArgumentParser(add_help=False)
+    files.add_argument("-f", "--file", action="append", default=[], metavar="FILE|DIR",
+                       help="deployment spec file(s); a folder means every *.yaml spec in it (repeatable)")
+    files.add_argument("--parallel", "-P", type=_parallel, default=4, metavar="N",
+                       help="with several specs: at most N at once (default 4)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    def add(name: str, help_text: str, func, **kw) -> argparse.ArgumentParser:
-        sp = sub.add_parser(name, help=help_text, description=help_text, parents=[common], **kw)
+    def add(name: str, help_text: str, func, with_files: bool = False, **kw) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_text, description=help_text,
+                            parents=[common, files] if with_files else [common], **kw)
         sp.set_defaults(func=func)
         return sp
 
-    def deploy_args(sp: argparse.ArgumentParser, target_default: Optional[str] = None) -> None:
-        sp.add_argument("--target", "-t", default=target_default, required=target_default is None,
+    def deploy_args(sp: argparse.ArgumentParser, target_default: Optional[str] = None, spec_files: bool = False) -> None:
+        required = target_default is None and not spec_files
+        sp.add_argument("--target", "-t", default=target_default, required=required,
                         help="local | azureml | aks | appservice | auto (= the advisor's top viable choice)")
-        sp.add_argument("--model", "-m", required=True,
+        sp.add_argument("--model", "-m", required=not spec_files,
                         help="models:/NAME/VERSION, azureml:NAME:VERSION, or a local MLflow model folder")
         sp.add_argument("--profile", "-p", help="workload profile YAML/JSON (default: all defaults)")
         sp.add_argument("--name", "-n", help="deployment name (3-32 lowercase letters, digits, dashes)")
@@ -507,26 +931,45 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("preflight", "Run a target's read-only checks for a deployment.", cmd_preflight)
     deploy_args(sp)
-    sp = add("plan", "Dry run: what apply would do, and the files it would use.", cmd_plan)
-    deploy_args(sp)
-    sp.add_argument("-o", "--out", help="write plan.json (if it ends in .json) or the plan + artifacts into a folder")
-    sp.add_argument("--detailed-exitcode", action="store_true", help="exit 3 when the plan has changes, 0 when none")
+    sp = add("plan", "Dry run: what apply would do, and the files it would use. "
+                     "Either --target/--model/--profile or -f deployment spec(s).", cmd_plan, with_files=True)
+    deploy_args(sp, spec_files=True)
+    sp.add_argument("-o", "--out", help="write plan.json (if it ends in .json) or the plan + artifacts into a folder "
+                                        "(with several specs: one subfolder per deployment)")
+    sp.add_argument("--detailed-exitcode", action="store_true",
+                    help="exit 3 when a plan has changes, 0 when none (with several specs: the worst of them)")
     sp = add("deploy", "Plan and apply in one step.", cmd_deploy)
     deploy_args(sp, target_default="local")
     sp.add_argument("--dry-run", action="store_true", help="plan only")
     sp.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation (required without a terminal)")
-    sp = add("apply", "Apply a saved plan (plan.json from `plan -o`).", cmd_apply)
-    sp.add_argument("plan", help="plan.json, or a folder written by `plan -o DIR`")
-    sp.add_argument("--yes", "-y", action="store_true", help="accepted for symmetry: a saved plan needs no confirmation")
-    for name, text, func in (("status", "Show a deployment's live state.", cmd_status),
+    sp = add("apply", "Apply a saved plan (plan.json from `plan -o`), or plan and apply deployment spec(s) with -f. "
+                      "An interrupted apply of the same spec resumes.", cmd_apply, with_files=True)
+    sp.add_argument("plan", nargs="?", help="plan.json, or a folder written by `plan -o DIR`")
+    sp.add_argument("--yes", "-y", action="store_true",
+                    help="apply without asking (required with -f outside a terminal; a saved plan needs none)")
+    for name, text, func in (("status", "Show a deployment's live state (NAME, or -f spec files).", cmd_status),
                              ("destroy", "Delete a deployment (only what deploy-advisor created).", cmd_destroy),
                              ("logs", "Show a deployment's recent server logs.", cmd_logs)):
-        sp = add(name, text, func)
-        sp.add_argument("name")
+        sp = add(name, text, func, with_files=name != "logs")
+        sp.add_argument("name", nargs="?" if name != "logs" else None)
         if name == "destroy":
             sp.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+        if name == "status":
+            sp.add_argument("--check-drift", action="store_true",
+                            help="re-plan and list every difference from the last applied plan; exit 3 on drift")
         if name == "logs":
             sp.add_argument("--tail", type=int, default=100)
+    sp = add("export", "Write everything needed to deploy without this tool: the target's artifacts, plan.json, "
+                       "deployment.yaml and a GitHub Actions workflow (OIDC sign-in, `apply -f`).", cmd_export)
+    deploy_args(sp, spec_files=True)
+    sp.add_argument("-f", "--file", help="export from a deployment spec instead of --target/--model/--profile")
+    sp.add_argument("--out", "-o", required=True, help="folder to write (created if missing)")
+    sp.add_argument("--repo-path", help="where --out will sit in your repository (default: its path relative to "
+                                        "the current folder); the workflow's `-f` and path filter use it")
+    sp.add_argument("--branch", default="main", help="branch whose pushes deploy (default main)")
+    sp.add_argument("--environment", help="GitHub environment for the deploy job (approvals, scoped secrets)")
+    sp.add_argument("--install", default=None, metavar="REQUIREMENT",
+                    help="what the workflow pip-installs (default deploy-advisor==0.1.0)")
     sp = add("invoke", "Send a scoring request to a deployment.", cmd_invoke)
     sp.add_argument("name")
     sp.add_argument("--data", "-d", help="JSON text, or a file holding it")
@@ -547,17 +990,28 @@ def main(argv: Optional[list[str]] = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    if args.command == "apply" and Path(args.plan).is_dir():
-        args.plan = str(Path(args.plan) / "plan.json")
     out = Out(args.output, quiet=args.quiet)
+    try:
+        _export_flags(args)
+    except CliError as e:
+        print(f"deploy-advisor: error: {e}", file=sys.stderr)
+        return e.code
     from advisor.models import ProfileError
 
     from .errors import DeployError
+    from .specs import SpecError
+    CANCEL.clear()  # main() may run more than once in a process (tests, library callers)
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGINT) if in_main else None
     try:
         return args.func(args, out)
     except CliError as e:
         print(f"deploy-advisor: error: {e}", file=sys.stderr)
         return e.code
+    except SpecError as e:  # one line per bad spec file, each naming the file and the field
+        for problem in e.problems:
+            print(f"deploy-advisor: error: {problem}", file=sys.stderr)
+        return 2
     except ProfileError as e:
         print(f"deploy-advisor: error: {e}", file=sys.stderr)
         return 2
@@ -567,6 +1021,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     except KeyboardInterrupt:
         print("deploy-advisor: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if in_main and previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 if __name__ == "__main__":
