@@ -190,7 +190,9 @@ def credentials_missing(ctx: DeployContext, *, subscription_id: Optional[str] = 
 
 def sdk_kwargs(ctx: DeployContext, **extra: Any) -> dict[str, Any]:
     """Keyword arguments for every Azure SDK client constructor (tests put transport= here)."""
-    kw = dict(ctx.client_kwargs or {})
+    # azure-core retries a throttled (429) answer only 3 times by default; ARM throttles in bursts, and a
+    # fleet apply makes many writes at once, so allow more (each waits the Retry-After ARM asks for).
+    kw = {"retry_status": 10, **(ctx.client_kwargs or {})}
     kw.update(extra)
     return kw
 
