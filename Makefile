@@ -10,7 +10,7 @@ PORT ?= 8501
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.txt
-	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -22,11 +22,14 @@ run: sample
 	$(BIN)/streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT)
 
 test: $(STAMP)
+	bash scripts/install-browser.sh
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/recommend.py
 	$(BIN)/python benchmarks/serve.py
+	$(BIN)/python benchmarks/fleet.py
+	$(BIN)/python benchmarks/ui.py
 
 clean:
 	rm -rf $(VENV)

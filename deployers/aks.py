@@ -117,7 +117,8 @@ class AKSSettings(BaseModel):
     replicas: Optional[int] = Field(None, ge=1, le=1000, description="Fixed replica count (turns the autoscaler off)")
     min_replicas: Optional[int] = Field(None, ge=1, le=1000, description="Autoscaler minimum replicas (default: sizing)")
     max_replicas: Optional[int] = Field(None, ge=1, le=1000, description="Autoscaler maximum replicas (default: sizing)")
-    target_cpu_percent: int = Field(70, ge=10, le=100, description="HorizontalPodAutoscaler CPU utilisation target")
+    target_cpu_percent: int = Field(70, ge=10, le=100, description="HorizontalPodAutoscaler CPU utilisation target (used only when the replica range "
+                                    "allows scaling, min < max)")
     cpu_request: Optional[str] = Field(None, pattern=r"^\d+(\.\d+)?m?$",
                                        description="CPU request of a scoring pod, e.g. 1500m (default: from the node size)")
     memory_request: Optional[str] = Field(None, pattern=r"^\d+(Mi|Gi)$",
@@ -645,6 +646,11 @@ class AKSDeployer(Deployer):
         registry = s.registry or default_registry_name(sub, rg)
         repo = s.repository or f"deploy-advisor/{_app_name(info.name)}"
         notes = []
+        if s.replicas is None and hi == lo:
+            # an HPA whose min equals its max never scales: leave it out and fix the replica count instead
+            notes.append(f"{lo} fixed replica(s), no HorizontalPodAutoscaler: the autoscale range is {lo}-{hi} "
+                         "(advisor sizing unless min_replicas/max_replicas are set); set max_replicas above "
+                         f"{lo} to autoscale")
         if vm is None:
             notes.append(f"{vm_name}: not in the advisor's catalog; pod requests use defaults until the live SKU "
                          "list is read")

@@ -19,6 +19,23 @@ def _kinds(plan) -> dict[str, str]:
     return {f"{a.resource_type}:{a.resource}": a.kind for a in plan.actions}
 
 
+# a load whose peak needs several nodes while the average needs the availability minimum: the advisor's
+# sizing gives an autoscale range, so the workload gets a HorizontalPodAutoscaler
+RANGE_PROFILE = {"inference": {"peak_rps": 2000, "average_rps": 10}}
+
+
+def _expected_objects(plan) -> list[tuple[str, str]]:
+    """(kind, API path) of every object the plan's replica range calls for, in apply order."""
+    autoscaled = plan.settings["max_replicas"] > plan.settings["min_replicas"]
+    out = [("Namespace", f"/api/v1/namespaces/{NAME}"),
+           ("Secret", f"/api/v1/namespaces/{NAME}/secrets/{NAME}-scoring-key"),
+           ("Deployment", f"/apis/apps/v1/namespaces/{NAME}/deployments/{NAME}"),
+           ("Service", f"/api/v1/namespaces/{NAME}/services/{NAME}")]
+    if autoscaled:
+        out.append(("HorizontalPodAutoscaler", f"/apis/autoscaling/v2/namespaces/{NAME}/horizontalpodautoscalers/{NAME}"))
+    return out + [("PodDisruptionBudget", f"/apis/policy/v1/namespaces/{NAME}/poddisruptionbudgets/{NAME}")]
+
+
 def test_first_deploy_creates_cluster_registry_image_and_workload(azure, ctx, make_spec, k8s, events):
     fake, acr, aks = azure
     plan = api.plan(make_spec(), ctx)
@@ -42,20 +59,31 @@ def test_first_deploy_creates_cluster_registry_image_and_workload(azure, ctx, ma
     assert pool["vmSize"] == plan.sizing.sku
     # the kubelet identity may pull from the registry
     assert fake.calls("PUT", r"/registries/myregistry/providers/Microsoft\.Authorization/roleAssignments/")
-    # every object went through server-side apply as deploy-advisor
+    # the workload follows the advisor's sizing: replica range, and one scoring pod per node
+    assert (plan.settings["min_replicas"], plan.settings["max_replicas"]) == (plan.sizing.min, plan.sizing.max)
+    assert (pool["minCount"], pool["maxCount"]) == (plan.sizing.min, plan.sizing.max)
+    # every object the sizing calls for went through server-side apply as deploy-advisor (an HPA only for a range)
     patches = k8s.calls("PATCH")
-    assert len(patches) == 6
+    expected = _expected_objects(plan)
+    assert [p["path"] for p in patches] == [path for _, path in expected]
     assert all(p["content_type"] == "application/apply-patch+yaml" for p in patches)
     assert all(p["query"]["fieldManager"] == ["deploy-advisor"] and p["query"]["force"] == ["true"] for p in patches)
     dep = k8s.get("Deployment", NAME, NAME)
     assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == plan.settings["image"]
+    hpa = k8s.get("HorizontalPodAutoscaler", NAME, NAME)
+    if plan.sizing.max > plan.sizing.min:  # the HPA owns the replica count
+        assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (plan.sizing.min, plan.sizing.max)
+        assert "replicas" not in dep["spec"]
+    else:  # min == max: a fixed replica count, no HPA that could never scale
+        assert hpa is None and dep["spec"]["replicas"] == plan.sizing.min
+        assert any("no HorizontalPodAutoscaler" in n for n in plan.notes)
 
     # unchanged spec: the new plan is all no-op and apply changes nothing (no rebuild, no PATCH)
     again = api.plan(make_spec(), ctx)
     assert {a.kind for a in again.actions} == {"no-op"}, [a for a in again.actions if a.kind != "no-op"]
     second = api.apply(again, ctx)
     assert second.status == "no-change" and second.endpoint_url == result.endpoint_url
-    assert len(k8s.calls("PATCH")) == 6 and len(fake.calls("POST", r"/scheduleRun$")) == 1
+    assert len(k8s.calls("PATCH")) == len(expected) and len(fake.calls("POST", r"/scheduleRun$")) == 1
 
     st = api.status(NAME, ctx)
     assert st.state == "running" and st.endpoint_url == result.endpoint_url
@@ -88,9 +116,15 @@ def test_rollout_that_never_becomes_ready_rolls_back_to_the_previous_manifests(a
 
 
 def test_failing_smoke_test_rolls_back_too(azure, ctx, make_spec, k8s):
-    assert api.apply(api.plan(make_spec(), ctx), ctx).status == "succeeded"
+    good = api.plan(make_spec(profile=RANGE_PROFILE), ctx)
+    assert good.sizing.max > good.sizing.min, good.sizing.notes  # the profile asks for an autoscale range
+    assert api.apply(good, ctx).status == "succeeded"
+    hpa = k8s.get("HorizontalPodAutoscaler", NAME, NAME)
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (good.sizing.min, good.sizing.max)
     k8s.score_error = 500
-    bad = api.apply(api.plan(make_spec(target_cpu_percent=60), ctx), ctx)
+    changed = api.plan(make_spec(profile=RANGE_PROFILE, target_cpu_percent=60), ctx)
+    assert _kinds(changed)[f"kubernetes/HorizontalPodAutoscaler:{NAME}/{NAME}"] == "update"
+    bad = api.apply(changed, ctx)
     assert bad.status == "failed" and "smoke test failed: HTTP 500" in bad.message
     hpa = k8s.get("HorizontalPodAutoscaler", NAME, NAME)
     assert hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] == 70  # the previous manifest
@@ -138,8 +172,9 @@ def test_destroy_leaves_an_existing_cluster_and_foreign_objects(azure, ctx, make
 
 
 def test_plan_is_refused_when_the_cluster_changed_since(azure, ctx, make_spec, k8s):
-    assert api.apply(api.plan(make_spec(), ctx), ctx).status == "succeeded"
-    plan = api.plan(make_spec(target_cpu_percent=50), ctx)
+    assert api.apply(api.plan(make_spec(profile=RANGE_PROFILE), ctx), ctx).status == "succeeded"
+    plan = api.plan(make_spec(profile=RANGE_PROFILE, target_cpu_percent=50), ctx)
+    assert plan.has_changes  # a real update (the HPA's target), planned against the cluster as it was
     del k8s.objects[("Service", NAME, NAME)]  # someone deleted the Service after the plan
     with pytest.raises(StalePlanError):
         api.apply(plan, ctx)

@@ -88,19 +88,27 @@ def test_preflight_without_credentials_says_how_to_sign_in(make_spec, isolated_h
     assert _find(findings, "node-fit")  # offline checks still run
 
 
-def test_offline_plan_exports_manifests_dockerfile_and_build_context(make_spec, isolated_home, monkeypatch, tmp_path):
+@pytest.mark.parametrize("profile", [{}, {"inference": {"peak_rps": 2000, "average_rps": 10}}],
+                         ids=["fixed-replicas", "autoscale-range"])
+def test_offline_plan_exports_manifests_dockerfile_and_build_context(make_spec, isolated_home, monkeypatch, tmp_path,
+                                                                     profile):
     monkeypatch.setenv("AZURE_CONFIG_DIR", str(tmp_path / "no-az"))
     for var in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "IDENTITY_ENDPOINT", "MSI_ENDPOINT"):
         monkeypatch.delenv(var, raising=False)
     ctx = DeployContext(state_dir=isolated_home)
     deployer = AKSDeployer()
-    plan = deployer.plan(make_spec(), ctx)
+    plan = deployer.plan(make_spec(profile=profile), ctx)
     assert plan.notes and "Azure state not read" in plan.notes[-1]
+    assert (plan.sizing.max > plan.sizing.min) is bool(profile), plan.sizing.notes  # both shapes are covered
     assert {a.kind for a in plan.actions} == {"create"}
     out = tmp_path / "export"
     written = {p.relative_to(out).as_posix() for p in deployer.export(plan, out)}
-    assert {"kubernetes/00-namespace.yaml", "kubernetes/02-deployment.yaml", "kubernetes/04-horizontalpodautoscaler.yaml",
-            "build/Dockerfile", "build/requirements.txt", "build/app/score.py", "build/app/serving.json",
+    # one manifest per object, numbered in apply order; an HPA only when the sizing gives a replica range
+    kinds = ["namespace", "secret", "deployment", "service"]
+    kinds += ["horizontalpodautoscaler"] * (plan.sizing.max > plan.sizing.min) + ["poddisruptionbudget"]
+    assert {p for p in written if p.startswith("kubernetes/")} == {f"kubernetes/{i:02d}-{k}.yaml"
+                                                                  for i, k in enumerate(kinds)}
+    assert {"build/Dockerfile", "build/requirements.txt", "build/app/score.py", "build/app/serving.json",
             "build/app/model/MLmodel", "build/app/model/model.pkl", "build/deployers/serving/__main__.py",
             "README.md"} <= written
     assert KEY_PLACEHOLDER in (out / "kubernetes/01-secret.yaml").read_text()
