@@ -23,7 +23,7 @@ run: sample
 
 test: $(STAMP)
 	bash scripts/install-browser.sh
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/recommend.py

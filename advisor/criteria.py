@@ -112,6 +112,14 @@ class Inputs:
         x.__dict__ = d
         return x
 
+    def with_value(self, attr: str, value: Any) -> "Inputs":
+        """A copy with one input changed (replace() for one attribute, without keyword arguments)."""
+        x = object.__new__(Inputs)
+        d = self.__dict__.copy()
+        d[attr] = value
+        x.__dict__ = d
+        return x
+
 
 
 def verdict(score: float) -> str:
@@ -223,12 +231,14 @@ class Criterion:
 
     `max_wf` is the largest weight factor `fn` can return (used to bound score changes)."""
 
-    __slots__ = ("id", "title", "weight", "deps", "fn", "table", "max_wf")
+    __slots__ = ("id", "title", "weight", "deps", "fn", "table", "max_wf", "lookup")
 
     def __init__(self, id: str, title: str, weight: float, deps: tuple[str, ...], fn: Callable[..., Result],
-                 table: Optional[dict] = None, max_wf: float = 1.0) -> None:
+                 table: Optional[dict] = None, max_wf: float = 1.0, lookup: Optional[tuple[str, dict]] = None) -> None:
         self.id, self.title, self.weight, self.deps, self.fn, self.table = id, title, weight, frozenset(deps), fn, table
         self.max_wf = max_wf
+        #: (input, {value: {target: result}}) when `fn` is that plain table lookup (the engine reads it directly)
+        self.lookup = lookup
 
 
 def _load_tables(cat: Catalog, path: Path = CRITERIA_FILE) -> dict[str, dict]:
@@ -472,6 +482,53 @@ def _c_quota(P: Inputs, T: Target, plan: Any, ex: bool) -> Result:
                        f"({cat.short('V')}).") if ex else "", cat.url("V")
 
 
+# ---------------------------------------------------------------- upper bounds without a plan
+# For sensitivity: the highest (score, weight factor) each plan-reading criterion can give a target,
+# knowing the profile but not the sizing. The weight factors are exact (they never depend on the plan).
+
+class _BestPlan:
+    """Stand-in plan for `_c_availability`: its only plan input is n_min (0 costs Container Apps 10 points)."""
+    n_min = 1
+
+
+def _ub_scalability(P: Inputs, T: Target) -> tuple[float, float]:
+    return (90.0 if T.id == "azureml-batch" else 95.0), 1.0  # only azureml-batch plans are batch plans
+
+
+def _ub_latency(P: Inputs, T: Target) -> tuple[float, float]:
+    if T.id == "azureml-batch":
+        return 90.0, 0.5
+    score = 95.0
+    lim = T.request_timeout_s
+    if lim is not None and P.max_req_s > 0.8 * lim:
+        score -= 20.0
+    return score, 0.3 if P.mode == "batch" else 1.0
+
+
+def _ub_availability(P: Inputs, T: Target) -> tuple[float, float]:
+    r = _c_availability(P, T, _BestPlan, False)
+    return r[0], r[1]
+
+
+def _ub_quota(P: Inputs, T: Target) -> tuple[float, float]:
+    return (90.0 if T.id in ("azureml", "aks", "azureml-batch") else 85.0), 1.0
+
+
+#: criterion id -> upper bound function, for the criteria that read the plan
+PLAN_UPPER_BOUNDS: dict[str, Callable[[Inputs, Target], tuple[float, float]]] = {
+    "scalability": _ub_scalability, "latency": _ub_latency, "availability": _ub_availability, "quota": _ub_quota,
+}
+
+
+#: For plan-reading criteria whose explained result depends only on a few discrete facts: a key of those
+#: facts (the engine memoizes the explained result on it). Keep in step with the functions above.
+PLAN_MEMO_KEYS: dict[str, Callable[[Inputs, Target, Any], tuple]] = {
+    "availability": lambda P, T, plan: (T.id, P.sla, plan.n_min),
+    "quota": lambda P, T, plan: (T.id, plan.sku, plan.gpus, plan.n_peak, plan.n_max, plan.quota_cores,
+                                 plan.quota_cores_max),
+}
+
+
 def cost_score(P: Inputs, monthly: float) -> tuple[float, float]:
     """(score, weight factor) for a monthly cost. Absolute, so it depends only on this target.
 
@@ -507,7 +564,7 @@ def criteria() -> tuple[Criterion, ...]:
     def table(cid: str) -> Criterion:
         spec = t[cid]
         return Criterion(cid, spec["title"], spec["weight"], (spec["attr"],), _table_fn(spec["results"], spec["attr"]), spec,
-                         max_wf=spec["max_wf"])
+                         max_wf=spec["max_wf"], lookup=(spec["attr"], spec["results"]))
 
     plan_deps = ("plan",)
     return (

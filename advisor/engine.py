@@ -10,17 +10,21 @@ then the fixed order azureml, aks, appservice, containerapps, azureml-batch.
 from __future__ import annotations
 
 import json
+import math
+from collections import Counter
 from operator import itemgetter
 from typing import Any, Optional
 
 from .catalog import TARGET_ORDER, Catalog, Target, get_catalog
 from .cost import CostModel, cost_model
-from .criteria import FIXED_COST_DEPS, HARD, SIZING_DEPS, Criterion, Inputs, cost_score, criteria
+from .criteria import FIXED_COST_DEPS, HARD, PLAN_MEMO_KEYS, PLAN_UPPER_BOUNDS, SIZING_DEPS, Criterion, Inputs, cost_score, criteria
 from .models import Excluded, Recommendation, Sizing, WorkloadProfile
 from .prices import PriceBook, default_prices, load_prices
-from .sizing import GPU_FRAMEWORKS, ServiceTime, build_candidates, estimate_service, priced_skus, size_target
+from .sizing import GPU_FRAMEWORKS, RHO_MAX, CandSet, CandTable, _ha_min, ServiceTime, estimate_service, priced_skus, size_fast, size_target
 
 _ORDER = {t: i for i, t in enumerate(TARGET_ORDER)}
+#: largest number of entries in each memo table (they are cleared when full)
+MEMO_MAX = 4096
 
 
 def rank_key(score: float, monthly: float, order: int) -> tuple[int, int, int]:
@@ -32,7 +36,7 @@ class TargetEval:
     """One target's evaluation (internal)."""
 
     __slots__ = ("tid", "order", "hard", "excluded", "plan", "results", "num", "den", "N", "D", "monthly", "score",
-                 "cost_s", "cost_wf")
+                 "cost_s", "cost_wf", "ubs", "cents")
 
     def __init__(self, tid: str) -> None:
         self.tid = tid
@@ -43,9 +47,31 @@ class TargetEval:
         self.results: list[tuple] = []
         self.num = self.den = self.N = self.D = 0.0
         self.monthly = self.score = self.cost_s = self.cost_wf = 0.0
+        self.ubs: dict = {}  # sensitivity: upper bounds on the score per changed input
+        self.cents = 0
 
     def rank_key(self) -> tuple:
         return rank_key(self.score, self.monthly, self.order)
+
+
+class _AttrSpec:
+    """What a change of one input touches (precomputed per input, for probes)."""
+
+    __slots__ = ("attr", "hard", "sized", "light", "pidx", "fixed", "cost")
+
+    def __init__(self, ev: "Evaluator", attr: str) -> None:
+        self.attr = attr
+        self.hard = tuple((i, HARD[i].test) for i in ev.hard_by_attr.get(attr, ()))
+        self.sized = ev.sized_by_attr.get(attr, frozenset())
+        soft = ev.soft
+        cidx = ev.crit_by_attr.get(attr, ())
+        #: criteria that read `attr` (recomputed when the plan is unchanged): (index, criterion, weight, table lookup)
+        self.light = tuple((i, soft[i], soft[i].weight, soft[i].lookup) for i in cidx)
+        #: criteria recomputed when the plan changes
+        self.pidx = tuple((i, soft[i], soft[i].weight) for i in ev.plan_idx_by_attr.get(attr, cidx))
+        self.fixed = attr in FIXED_COST_DEPS
+        #: the cost score can move without a new plan (budget, or the AKS fixed costs)
+        self.cost = attr == "budget" or self.fixed
 
 
 class Evaluator:
@@ -65,8 +91,7 @@ class Evaluator:
         self.targets: list[Target] = [self.cat.targets[t] for t in TARGET_ORDER]
         self._queue_cache: dict = {}
         self._plan_cache: dict = {}
-        self._cand_cache: dict = {}
-        self._priced_cache: dict = {}  # pure function of catalog + prices: kept across recommendations
+        self._tables: dict = {}  # CandTables: pure functions of catalog + prices, kept across recommendations
         self._service: Optional[tuple] = None
         self._cms: dict[str, CostModel] = {}
         self._getters = {tid: itemgetter(*deps) for tid, deps in SIZING_DEPS.items()}
@@ -86,16 +111,28 @@ class Evaluator:
                 self.sized_by_attr[d] = self.sized_by_attr.get(d, frozenset()) | {tid}
         self.plan_idx_by_attr = {a: tuple(sorted(set(self.crit_by_attr.get(a, ())) | set(self.plan_crits)))
                                  for a in set(self.crit_by_attr) | set(self.sized_by_attr)}
+        self._ub_fns = tuple(PLAN_UPPER_BOUNDS.get(c.id) if "plan" in c.deps else None for c in self.soft)
+        if any("plan" in c.deps and PLAN_UPPER_BOUNDS.get(c.id) is None for c in self.soft):
+            raise ValueError("every criterion that reads the plan needs an upper bound in PLAN_UPPER_BOUNDS")
+        self._specs: dict[str, _AttrSpec] = {}
+        # memoized pieces (keyed on categorical inputs only; see hard_all, rows, PLAN_MEMO_KEYS)
+        self._hard_key = itemgetter(*sorted({d for h in HARD for d in h.deps}))
+        self._hard_memo: dict = {}
+        self._row_specs = tuple(
+            (c, c.lookup, None if c.lookup is not None or "plan" in c.deps else itemgetter(*sorted(c.deps)),
+             None if c.lookup is not None or "plan" in c.deps else {})
+            for c in self.soft)
+        self._weights = tuple(c.weight for c in self.soft)
+        self._plan_memos = tuple((PLAN_MEMO_KEYS[c.id], {}) if c.id in PLAN_MEMO_KEYS else None for c in self.soft)
+        self.stats: Counter = Counter()  # probe_sized / probe_skipped, for the benchmark report
         self.max_weight_by_attr = {a: sum(self.soft[i].weight * self.soft[i].max_wf for i in idx)
                                    for a, idx in self.crit_by_attr.items()}
 
     # ------------------------------------------------------------ building blocks
     def begin(self) -> None:
         self._plan_cache = {}
-        self._cand_cache = {}
+        self._queue_cache = {}
         self._service = None
-        if len(self._queue_cache) > 50000:
-            self._queue_cache = {}
 
     def cm(self, region: str) -> CostModel:
         m = self._cms.get(region)
@@ -112,28 +149,37 @@ class Evaluator:
             self._service = hit
         return hit[1]
 
-    def plan(self, P: Inputs, T: Target) -> tuple[Any, str]:
+    def plan(self, P: Inputs, T: Target, why: bool = True) -> tuple[Any, Optional[str]]:
+        """(plan, "") or (None, reason). With why=False the reason may be None (not worded)."""
         tid = T.id
         key = (tid, self._getters[tid](P.__dict__))
         hit = self._plan_cache.get(key)
         if hit is None:
             cm = self._cms.get(P.region) or self.cm(P.region)
-            ckey = (tid, P.region, P.framework, P.size_mb, P.payload_kb, P.calib_key, P.gpu,
-                    P.rollout != "simple" if tid == "appservice" else None, P.sla >= 99.95 if tid == "appservice" else None)
-            cands = self._cand_cache.get(ckey)
-            if cands is None:
-                app = tid == "appservice"
-                pkey = (tid, P.region, P.gpu == "required", P.framework in GPU_FRAMEWORKS,
-                        P.rollout != "simple" if app else None, P.sla >= 99.95 if app else None)
-                priced = self._priced_cache.get(pkey)
-                if priced is None:
-                    priced = priced_skus(P, T, lambda sku: cm.price(T, sku))
-                    self._priced_cache[pkey] = priced
-                cands = build_candidates(P, T, self.service(P), priced)
-                self._cand_cache[ckey] = cands
-            hit = size_target(P, T, None, cm, self._queue_cache, cands)
+            plan = size_fast(P, T, self.candset(P, T, cm), self.service(P), cm, self._queue_cache)
+            hit = (plan, "" if plan is not None else None)
+            self._plan_cache[key] = hit
+        if hit[1] is None and why:
+            hit = (None, self._why_not(P, T))
             self._plan_cache[key] = hit
         return hit
+
+    def candset(self, P: Inputs, T: Target, cm: CostModel) -> CandSet:
+        """The SKUs that can serve this profile's model on T, with prices and worker counts."""
+        tid = T.id
+        app = tid == "appservice"
+        pkey = (tid, P.region, P.gpu == "required", P.framework in GPU_FRAMEWORKS,
+                P.rollout != "simple" if app else None, P.sla >= 99.95 if app else None)
+        table = self._tables.get(pkey)
+        if table is None:
+            table = self._tables[pkey] = CandTable(T, priced_skus(P, T, lambda sku: cm.price(T, sku)))
+        return table.get(P.size_mb)
+
+    def _why_not(self, P: Inputs, T: Target) -> str:
+        """The reason no SKU fits, worded by the reference sizing (sizing.size_target)."""
+        cm = self.cm(P.region)
+        plan, why = size_target(P, T, self.service(P), cm, {})
+        return why
 
     def _finish(self, P: Inputs, te: TargetEval) -> None:
         cs, cwf = cost_score(P, te.monthly)
@@ -141,98 +187,310 @@ class Evaluator:
         te.cost_s, te.cost_wf = cs, cwf
         te.N, te.D = te.num + cs * w, te.den + w
         te.score = te.N / te.D if te.D > 0 else 0.0
+        te.cents = int(te.monthly * 100.0 + 0.5)
 
-    def evaluate_target(self, P: Inputs, T: Target, explain: bool, hard: Optional[list] = None) -> TargetEval:
+    def hard_all(self, P: Inputs) -> tuple:
+        """Per target (in TARGET_ORDER): (hard constraint results, reasons). Memoized on the inputs the
+        constraints read (all categorical), so profiles that share them share the answer."""
+        d = P.__dict__
+        key = self._hard_key(d)
+        hit = self._hard_memo.get(key)
+        if hit is None:
+            hit = []
+            for T in self.targets:
+                hard = [h.test(P, T) for h in HARD]
+                hit.append((tuple(hard), tuple(h.reason(P, T) for h, x in zip(HARD, hard) if x)))
+            hit = tuple(hit)
+            if len(self._hard_memo) >= MEMO_MAX:
+                self._hard_memo.clear()
+            self._hard_memo[key] = hit
+            self.stats["hard_memo_miss"] += 1
+        else:
+            self.stats["hard_memo_hit"] += 1
+        return hit
+
+    def rows(self, P: Inputs) -> list:
+        """Per soft criterion: {target: result} when the criterion does not read the plan (a table row, or
+        memoized on the inputs it reads - all categorical), else None (computed per target and plan)."""
+        d = P.__dict__
+        out = []
+        for c, lk, getter, memo in self._row_specs:
+            if lk is not None:
+                out.append(lk[1][d[lk[0]]])
+            elif memo is None:
+                out.append(None)
+            else:
+                key = getter(d)
+                row = memo.get(key)
+                if row is None:
+                    if len(memo) >= MEMO_MAX:
+                        memo.clear()
+                    row = memo[key] = {T.id: c.fn(P, T, None, True) for T in self.targets}
+                out.append(row)
+        return out
+
+    def evaluate_target(self, P: Inputs, T: Target, explain: bool, hard: Optional[list] = None,
+                        rows: Optional[list] = None, reasons: Optional[tuple] = None) -> TargetEval:
         te = TargetEval(T.id)
-        te.hard = hard if hard is not None else [h.test(P, T) for h in HARD]
-        if True in te.hard:
-            te.excluded = [h.reason(P, T) for h, x in zip(HARD, te.hard) if x] if explain else ["excluded"]
+        if hard is None:
+            hard = [h.test(P, T) for h in HARD]
+        te.hard = hard
+        if True in hard:
+            if not explain:
+                te.excluded = ["excluded"]
+            elif reasons is not None:
+                te.excluded = list(reasons)
+            else:
+                te.excluded = [h.reason(P, T) for h, x in zip(HARD, hard) if x]
             return te
-        plan, why = self.plan(P, T)
+        plan, why = self.plan(P, T, explain)
         if plan is None:
             te.excluded = [f"No {T.title} size fits this workload: {why}."]
             return te
         te.plan = plan
+        if rows is None:
+            rows = self.rows(P)
+        tid = T.id
         num = den = 0.0
         res = []
-        for c in self.soft:
-            r = c.fn(P, T, plan, explain)
+        memos = self._plan_memos
+        for c, row, wt, pm in zip(self.soft, rows, self._weights, memos):
+            if row is not None:
+                r = row[tid]
+            elif explain and pm is not None:
+                key = pm[0](P, T, plan)
+                r = pm[1].get(key)
+                if r is None:
+                    if len(pm[1]) >= MEMO_MAX:
+                        pm[1].clear()
+                    r = pm[1][key] = c.fn(P, T, plan, True)
+            else:
+                r = c.fn(P, T, plan, explain)
             res.append(r)
-            w = c.weight * r[1]
+            w = wt * r[1]
             num += r[0] * w
             den += w
         te.results, te.num, te.den = res, num, den
-        te.monthly = plan.monthly + (self.cm(P.region).fixed_monthly(P, T.id) if T.id == "aks" else 0.0)
+        te.monthly = plan.monthly + (self.cm(P.region).fixed_monthly(P, tid) if tid == "aks" else 0.0)
         self._finish(P, te)
         return te
 
     def evaluate(self, P: Inputs, explain: bool = False) -> list[TargetEval]:
-        return [self.evaluate_target(P, T, explain) for T in self.targets]
+        rows = self.rows(P)
+        hard = self.hard_all(P)
+        return [self.evaluate_target(P, T, explain, list(h[0]), rows, h[1]) for T, h in zip(self.targets, hard)]
 
     # ------------------------------------------------------------ probes (sensitivity)
+    def spec(self, attr: str) -> "_AttrSpec":
+        sp = self._specs.get(attr)
+        if sp is None:
+            sp = self._specs[attr] = _AttrSpec(self, attr)
+        return sp
+
     def probe(self, P2: Inputs, base: list[TargetEval], attr: str, won: str) -> tuple:
         """The winner after changing one input: (best rank key, best target, rank key of `won` or None).
 
         Reuses the base evaluation: only the hard constraints, sizing and criteria
-        that read `attr` are recomputed; no reason text is built."""
-        hidx = self.hard_by_attr.get(attr, ())
-        cidx = self.crit_by_attr.get(attr, ())
-        sized = self.sized_by_attr.get(attr, ())
-        pidx = self.plan_idx_by_attr.get(attr, cidx)
-        fixed = attr in FIXED_COST_DEPS
-        soft = self.soft
-        cost_w = self.cost_crit.weight
+        that read `attr` are recomputed; no reason text is built. `won`'s key is
+        computed first; every other target is computed only when an upper bound on
+        its score (`_light_ub`, `score_ub`) could still beat the best key found so
+        far, best bound first. The answer is the same as evaluating every target
+        (tests/advisor/test_engine.py checks it against full re-evaluations)."""
+        sp = self._specs.get(attr) or self.spec(attr)
+        hard_tests = sp.hard
+        sized = sp.sized
         best = None
         best_tid = ""
+        rest = []
         mine = None
         for T, b in zip(self.targets, base):
             tid = T.id
-            key = None
+            hard = None
             if b.excluded:
-                if hidx or (tid in sized and True not in b.hard):
-                    hard = b.hard
-                    if hidx:
-                        hard = list(hard)
-                        for i in hidx:
-                            hard[i] = HARD[i].test(P2, T)
-                    if True not in hard:
-                        te = self.evaluate_target(P2, T, False, hard)
-                        if not te.excluded:
-                            key = te.rank_key()
-            else:
+                if not (hard_tests or (tid in sized and True not in b.hard)):
+                    continue
+                hard = b.hard
+                if hard_tests:
+                    hard = list(hard)
+                    for i, test in hard_tests:
+                        hard[i] = test(P2, T)
+                    if True in hard:
+                        continue
+                elif True in hard:
+                    continue
+            elif hard_tests:
                 excl = False
-                for i in hidx:
-                    if HARD[i].test(P2, T):
+                for i, test in hard_tests:
+                    if test(P2, T):
                         excl = True
                         break
-                if not excl:
-                    plan = b.plan
-                    if tid in sized:
-                        plan = self.plan(P2, T)[0]
-                    if plan is not None:
-                        num, den = b.num, b.den
-                        res = b.results
-                        for i in (cidx if plan is b.plan else pidx):
-                            c = soft[i]
-                            old = res[i]
-                            new = c.fn(P2, T, plan, False)
-                            w_old, w_new = c.weight * old[1], c.weight * new[1]
-                            num += new[0] * w_new - old[0] * w_old
-                            den += w_new - w_old
-                        if plan is b.plan:
-                            monthly = b.monthly
-                        else:
-                            monthly = plan.monthly + (b.monthly - b.plan.monthly)
-                        if fixed and tid == "aks":
-                            monthly = plan.monthly + self.cm(P2.region).fixed_monthly(P2, tid)
-                        cs, cwf = cost_score(P2, monthly)
-                        w = cost_w * cwf
-                        key = (-int((num + cs * w) / (den + w) * 1e6 + 0.5), int(monthly * 100.0 + 0.5), b.order)
-            if key is not None and (best is None or key < best):
-                best, best_tid = key, tid
+                if excl:
+                    continue
             if tid == won:
-                mine = key
+                mine = best = self._probe_key(P2, T, b, sp, hard)
+                if best is not None:
+                    best_tid = tid
+            else:
+                rest.append((T, b, hard))
+        if not rest:
+            return best, best_tid, mine
+        stats = self.stats
+        bounded = []
+        for T, b, hard in rest:
+            if b.excluded or T.id in sized:
+                ub = self.score_ub(P2, T, b, attr, None if best is None else -best[0])
+            else:
+                ub = b.ubs.get(attr) or self._light_ub(b, sp)
+            bounded.append((ub, T, b, hard))
+        if len(bounded) > 1:
+            bounded.sort(key=_first, reverse=True)
+        for ub, T, b, hard in bounded:
+            if best is not None and int(ub * 1e6 + 0.5) < -best[0]:
+                stats["probe_skipped"] += 1
+                continue
+            stats["probe_exact"] += 1
+            key = self._probe_key(P2, T, b, sp, hard)
+            if key is not None and (best is None or key < best):
+                best, best_tid = key, T.id
         return best, best_tid, mine
+
+    def _probe_key(self, P2: Inputs, T: Target, b: TargetEval, sp: "_AttrSpec", hard: Optional[list]) -> Optional[tuple]:
+        """Rank key of one target after the change (None when excluded): incremental when it was viable."""
+        if b.excluded:
+            te = self.evaluate_target(P2, T, False, hard)
+            return None if te.excluded else te.rank_key()
+        tid = T.id
+        plan = b.plan
+        num, den = b.num, b.den
+        res = b.results
+        if tid in sp.sized:
+            plan = self.plan(P2, T, False)[0]
+            if plan is None:
+                return None
+        if plan is b.plan:
+            d2 = P2.__dict__
+            for i, c, wt, lk in sp.light:
+                old = res[i]
+                new = lk[1][d2[lk[0]]][tid] if lk is not None else c.fn(P2, T, plan, False)
+                w_old, w_new = wt * old[1], wt * new[1]
+                num += new[0] * w_new - old[0] * w_old
+                den += w_new - w_old
+            monthly = b.monthly
+            if not sp.cost:
+                w = self.cost_crit.weight * b.cost_wf
+                return (-int((num + b.cost_s * w) / (den + w) * 1e6 + 0.5), b.cents, b.order)
+        else:
+            for i, c, wt in sp.pidx:
+                old = res[i]
+                new = c.fn(P2, T, plan, False)
+                w_old, w_new = wt * old[1], wt * new[1]
+                num += new[0] * w_new - old[0] * w_old
+                den += w_new - w_old
+            monthly = plan.monthly + (b.monthly - b.plan.monthly)
+        if sp.fixed and tid == "aks":
+            monthly = plan.monthly + self.cm(P2.region).fixed_monthly(P2, tid)
+        cs, cwf = cost_score(P2, monthly)
+        w = self.cost_crit.weight * cwf
+        return (-int((num + cs * w) / (den + w) * 1e6 + 0.5), int(monthly * 100.0 + 0.5), b.order)
+
+    def _light_ub(self, b: TargetEval, sp: "_AttrSpec") -> float:
+        """Upper bound on a viable target's score when `attr` changes and its plan does not: the criteria
+        that read `attr` at 100 with their largest weight (and cost too when `attr` moves it)."""
+        res = b.results
+        n0, d0 = b.N, b.D
+        W = 0.0
+        for i, c, wt, lk in sp.light:
+            w = wt * res[i][1]
+            n0 -= res[i][0] * w
+            d0 -= w
+            W += wt * c.max_wf
+        if sp.attr == "budget" or (sp.fixed and b.tid == "aks"):
+            w = self.cost_crit.weight * b.cost_wf
+            n0 -= b.cost_s * w
+            d0 -= w
+            W += self.cost_crit.weight * self.cost_crit.max_wf
+        if W <= 0.0:
+            hit = b.score
+        else:
+            hit = (n0 + 100.0 * W) / (d0 + W) if d0 + W > 0 else 100.0
+        hit = hit * (1.0 + 1e-9) + 1e-9
+        b.ubs[sp.attr] = hit
+        return hit
+
+    def score_ub(self, P: Inputs, T: Target, b: Optional[TargetEval] = None, attr: str = "",
+                 need: Optional[int] = None) -> float:
+        """An upper bound on T's score for P without sizing it: each criterion that reads the plan at its
+        highest possible score for P (PLAN_UPPER_BOUNDS; weights never depend on the plan) and cost at a
+        lower bound of the monthly cost (`monthly_lb`). With `b` (T's evaluation before the change of
+        `attr`, viable) the criteria that read neither the plan nor `attr` are taken from `b`. When `need`
+        is given and the bound with cost at its best already stays below it, the cost bound is skipped."""
+        soft = self.soft
+        num = den = 0.0
+        if b is not None and not b.excluded:
+            ch = self.crit_by_attr.get(attr, ())
+            res = b.results
+            for i, c in enumerate(soft):
+                ub = self._ub_fns[i]
+                if ub is not None:
+                    r = ub(P, T)
+                elif i in ch:
+                    r = c.fn(P, T, None, False)
+                else:
+                    r = res[i]
+                w = c.weight * r[1]
+                num += r[0] * w
+                den += w
+        else:
+            for c, ub in zip(soft, self._ub_fns):
+                r = c.fn(P, T, None, False) if ub is None else ub(P, T)
+                w = c.weight * r[1]
+                num += r[0] * w
+                den += w
+        cw = self.cost_crit.weight * (1.0 if P.budget is None else 2.0)
+        den += cw
+        if den <= 0:
+            return 1e-9
+        if need is not None:
+            top = (num + 100.0 * cw) / den * (1.0 + 1e-9) + 1e-9
+            if int(top * 1e6 + 0.5) < need:
+                return top
+        cs, _cwf = cost_score(P, self.monthly_lb(P, T))
+        return (num + cs * cw) / den * (1.0 + 1e-9) + 1e-9
+
+    def monthly_lb(self, P: Inputs, T: Target) -> float:
+        """A lower bound on T's monthly cost for P, from the utilisation cap alone (no queueing model):
+        at least ceil(peak load / 85% / workers) instances at peak and the availability minimum off-peak."""
+        tid = T.id
+        if tid == "containerapps":
+            return 0.0
+        cm = self._cms.get(P.region) or self.cm(P.region)
+        rows = self.candset(P, T, cm).rows
+        fixed = cm.fixed_monthly(P, tid) if tid == "aks" else 0.0
+        if not rows:
+            return fixed
+        if tid == "azureml-batch":  # every job starts at least one node
+            return min(r[4] for r in rows) * cm.jobs * cm.startup_h * (1.0 - 1e-9)
+        ha = _ha_min(tid, P.sla, P.stz, T)
+        h1 = ha if ha > 1 else 1
+        ph = cm.peak_hours(P.pattern)
+        oh = 730.0 - ph
+        cpu_ms = self.service(P).cpu_ms
+        lam = P.peak
+        cu: dict = {}
+        lb = math.inf
+        for r in rows:
+            sp = r[3]
+            c = cu.get(sp)
+            if c is None:
+                mu = 1000.0 / (cpu_ms / sp if r[1] else cpu_ms)
+                c = cu[sp] = max(1, math.ceil(lam / mu / RHO_MAX - 1e-9))
+            n = -(-c // r[2])
+            if n < h1:
+                n = h1
+            v = (n * ph + h1 * oh) * r[4]
+            if v < lb:
+                lb = v
+        return (lb + fixed) * (1.0 - 1e-9)
 
     def may_flip(self, base: list[TargetEval], win: TargetEval, attr: str) -> bool:
         """False when no value of `attr` can change the winner (bound on the criteria it feeds).
@@ -262,6 +520,10 @@ class Evaluator:
             else:
                 ubs.append((n0 + 100.0 * W) / (d0 + W))
         return any(ub >= lb_w - 1e-9 for ub in ubs)
+
+
+def _first(x: tuple) -> Any:
+    return x[0]
 
 
 def ranked(evals: list[TargetEval]) -> list[TargetEval]:

@@ -28,6 +28,7 @@ Batch endpoints are sized by throughput instead: nodes = ceil(peak rows/s /
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from typing import Any, Callable, Optional
 
 from .catalog import Target, VmSku
@@ -525,3 +526,257 @@ def size_target(P: Any, target: Target, st: ServiceTime, cm: Any, cache: dict,
         why += reasons[-1:]  # the largest SKU's reason (catalog order is smallest first)
         return None, "; ".join(why) if why else "no SKU of this target applies"
     return best, ""
+
+
+# ---------------------------------------------------------------- fast path (used by the engine)
+#
+# The functions above are the reference: written for reading, and used as-is when a workload fits no
+# SKU (to word the reason). The engine sizes through the classes below, which give exactly the same
+# plans (tests/advisor/test_fast_sizing.py compares them on thousands of generated profiles) with
+# less work per call:
+#
+# - the candidate list of a target depends on the model size only through each SKU's worker count
+#   (and whether a GPU SKU holds the model); those are step functions of size_mb, so a CandTable keeps
+#   one CandSet per distinct step pattern together with the range of sizes known to give it;
+# - `choose` for a fixed-price target (managed endpoint, AKS, App Service) depends on the load only
+#   through the integer server counts at peak and average, so its outcome is memoized per CandSet on
+#   those integers (a bounded cache: the counts are small integers shared by many different profiles).
+
+
+class CandSet:
+    """The candidate SKUs of one target for one step pattern of worker counts (internal).
+
+    rows: (sku, gpu_used, workers, speedup or 0.0 for CPU, hourly, price_region, limit, autoscale, tier),
+    in catalog order, dominated rows removed exactly as `build_candidates` does."""
+
+    __slots__ = ("rows", "gpu_rows", "cpu_rows", "any_gpu_used", "memo")
+
+    def __init__(self, rows: tuple) -> None:
+        self.rows = rows
+        self.gpu_rows = tuple(r for r in rows if r[0].gpus > 0)
+        self.cpu_rows = tuple(r for r in rows if not r[0].gpus > 0)
+        self.any_gpu_used = any(r[1] for r in rows)
+        self.memo: dict = {}
+
+
+class CandTable:
+    """All CandSets of one priced SKU list (one target, region, GPU requirement...), by model size.
+
+    The worker count of each SKU is non-increasing in size_mb (and so is whether a GPU SKU holds the
+    model), so a step pattern seen at sizes s1 < s2 holds for every size in [s1, s2]: the table keeps,
+    per pattern, the interval of sizes seen with it and answers sizes inside an interval without
+    recomputing. Exact: a size outside every interval is computed, then widens its pattern's interval."""
+
+    __slots__ = ("tid", "rows", "usable", "dominance", "los", "his", "sets", "by_sig", "hits", "misses")
+
+    def __init__(self, target: Target, priced: tuple[tuple, tuple]) -> None:
+        tid = target.id
+        self.tid = tid
+        usable = target.v("node_allocatable", None) if tid == "aks" else None
+        self.usable = float(usable) if usable else (ACA_MEM_USABLE if tid == "containerapps" else MEM_USABLE)
+        rows = []
+        for sku, gpu_used, hourly, region, limit, autoscale, tier in priced[0]:
+            speed = GPU_SPEEDUP.get(sku.gpu_model, 5.0) if gpu_used else 0.0
+            rows.append((sku, gpu_used, hourly, region, limit, autoscale, tier, speed, sku.mem_gib * self.usable,
+                         int(sku.vcpu), sku.gpus, sku.gpu_mem_gib))
+        self.rows = tuple(rows)
+        self.dominance = tid in ("azureml", "aks", "appservice")
+        self.los: list[float] = []
+        self.his: list[float] = []
+        self.sets: list[CandSet] = []
+        self.by_sig: dict[tuple, int] = {}
+        self.hits = self.misses = 0
+
+    def signature(self, size_mb: float) -> tuple:
+        worker_gib = (RUNTIME_MB + MEM_FACTOR * size_mb) / 1024.0
+        need = size_mb * GPU_MEM_FACTOR / 1024.0
+        sig = []
+        for r in self.rows:
+            if r[1]:
+                sig.append(0 if (need > r[11] or r[10] * worker_gib > r[8]) else r[10])
+            else:
+                w = int(r[8] / worker_gib)
+                sig.append(r[9] if r[9] < w else w)
+        return tuple(sig)
+
+    def get(self, size_mb: float) -> CandSet:
+        los = self.los
+        i = bisect_right(los, size_mb) - 1
+        if i >= 0 and size_mb <= self.his[i]:
+            self.hits += 1
+            return self.sets[i]
+        self.misses += 1
+        sig = self.signature(size_mb)
+        j = self.by_sig.get(sig)
+        if j is not None:  # widen the pattern's interval (no other pattern can lie in between: monotone)
+            if size_mb < los[j]:
+                los[j] = size_mb
+            if size_mb > self.his[j]:
+                self.his[j] = size_mb
+            return self.sets[j]
+        cs = self._build(sig)
+        k = bisect_right(los, size_mb)
+        los.insert(k, size_mb)
+        self.his.insert(k, size_mb)
+        self.sets.insert(k, cs)
+        self.by_sig = {s: (n if n < k else n + 1) for s, n in self.by_sig.items()}
+        self.by_sig[sig] = k
+        return cs
+
+    def _build(self, sig: tuple) -> CandSet:
+        out: list[tuple] = []
+        for r, w in zip(self.rows, sig):
+            if w < 1:
+                continue
+            sku, gpu_used, hourly, region, limit, autoscale, tier, speed = r[:8]
+            if self.dominance and any(k[3] == speed and k[4] <= hourly and k[2] >= w and k[6] >= limit
+                                      and k[7] >= autoscale for k in out):
+                continue
+            out.append((sku, gpu_used, w, speed, hourly, region, limit, autoscale, tier))
+        return CandSet(tuple(out))
+
+
+#: largest number of memoized `choose` outcomes kept per CandSet
+CHOOSE_MEMO_MAX = 4096
+
+
+def servers(cache: dict, lam: float, s_ms: float, p95: float) -> tuple[int, bool]:
+    """min_servers, memoized in `cache` (the engine keeps one per recommendation)."""
+    key = (lam, s_ms, p95)
+    hit = cache.get(key)
+    if hit is None:
+        hit = cache[key] = min_servers(lam, s_ms, p95)
+    return hit
+
+
+def choose_fast(P: Any, target: Target, cs: CandSet, subset: int, rows: tuple, st: ServiceTime, cm: Any,
+                qcache: dict, ha: int) -> Optional[Plan]:
+    """`choose` on a CandSet's rows: the same plan, the same arithmetic."""
+    tid = target.id
+    peak = P.peak
+    avg = P.avg if P.avg < peak else peak
+    if tid == "azureml-batch":
+        best = None
+        best_cost = 0.0
+        best_n = 0
+        rows_m = avg * 730 * 3600.0
+        cpu_row = st.per_row_ms
+        for r in rows:
+            per_row = cpu_row / r[3] if r[1] else cpu_row
+            w = r[2]
+            node_rps = w * 1000.0 / per_row
+            nodes = max(1, math.ceil(peak / (node_rps * BATCH_UTIL) - 1e-9)) if peak > 0 else 1
+            cost = cm.batch_monthly(rows_m, per_row, w, nodes, r[4])
+            if best is None or cost < best_cost - 1e-6 or (cost <= best_cost + 1e-6 and nodes < best_n):
+                best, best_cost, best_n = (r, per_row, nodes), cost, nodes
+        if best is None:
+            return None
+        r, per_row, nodes = best
+        return _make_plan(P, target, (Cand(r[0], r[1], r[2], per_row, per_row, r[4], r[5], r[6], r[7], r[8]), per_row,
+                                      nodes), best_cost)
+    p95 = P.p95
+    cpu_ms = st.cpu_ms
+    # server counts per service time (CPU rows share one; GPU rows one per GPU speed-up)
+    counts = {}
+    for r in rows:
+        sp = r[3]
+        if sp not in counts:
+            s_ms = cpu_ms / sp if r[1] else cpu_ms
+            cp = servers(qcache, peak, s_ms, p95)
+            cb = servers(qcache, avg, s_ms, p95) if avg > 0 else (0, True)
+            counts[sp] = (s_ms, 0 if peak <= 0 else cp[0], cp[1], cb[0])
+    if tid == "containerapps":
+        best = None
+        best_cost = 0.0
+        best_n = 0
+        stz = P.stz
+        for r in rows:
+            s_ms, c_peak, met, c_base = counts[r[3]]
+            w = r[2]
+            need = -(-c_peak // w)
+            n_peak = need if need > ha else ha
+            if n_peak < 1:
+                n_peak = 1
+            nb = -(-c_base // w)
+            n_min = nb if nb > ha else ha
+            if n_min < 1:
+                n_min = 1
+            if n_min > n_peak:
+                n_min = n_peak
+            n_base = n_min
+            if stz:
+                n_min = 0
+                n_base = nb if nb > 1 else 1
+                if n_base > n_peak:
+                    n_base = n_peak
+            cost = cm.aca_monthly(P, r[0], n_peak, n_base, n_min)
+            if best is None or cost < best_cost - 1e-6 or (cost <= best_cost + 1e-6 and n_peak < best_n):
+                best, best_cost, best_n = (r, n_peak, n_min, n_base), cost, n_peak
+        if best is None:
+            return None
+        r, n_peak, n_min, n_base = best
+        s_ms, c_peak, met, c_base = counts[r[3]]
+    else:
+        pattern = P.pattern
+        key = (subset, ha, pattern) + tuple(v for sp in counts for v in (sp, counts[sp][1], counts[sp][3]))
+        memo = cs.memo
+        hit = memo.get(key)
+        if hit is None:
+            hit = _choose_fixed(rows, counts, ha, tid in ("appservice", "aks"), pattern == "steady",
+                                cm.peak_hours(pattern))
+            if len(memo) >= CHOOSE_MEMO_MAX:
+                memo.clear()
+            memo[key] = hit
+        if hit is None:
+            return None
+        r, n_peak, n_min, n_base, best_cost = hit
+        s_ms, c_peak, met, c_base = counts[r[3]]
+    c = Cand(r[0], r[1], r[2], s_ms, 0.0, r[4], r[5], r[6], r[7], r[8])
+    return _make_plan(P, target, (c, c_peak, met, c_base, n_peak, n_min, n_base), best_cost)
+
+
+def _choose_fixed(rows: tuple, counts: dict, ha: int, limited: bool, steady: bool, ph: float) -> Optional[tuple]:
+    """The selection of `choose` for instance-priced targets, from the server counts alone."""
+    oh = 730.0 - ph
+    best = None
+    best_cost = 0.0
+    best_n = 0
+    for r in rows:
+        _s, c_peak, _m, c_base = counts[r[3]]
+        w = r[2]
+        need = -(-c_peak // w)
+        n_peak = need if need > ha else ha
+        if n_peak < 1:
+            n_peak = 1
+        if limited and n_peak > r[6]:
+            continue
+        nb = -(-c_base // w)
+        n_min = nb if nb > ha else ha
+        if n_min < 1:
+            n_min = 1
+        if n_min > n_peak:
+            n_min = n_peak
+        n_base = n_min
+        autoscale = r[7]
+        if not autoscale:
+            n_min = n_base = n_peak
+        hourly = r[4]
+        if steady or not autoscale or n_base >= n_peak:
+            cost = n_peak * 730.0 * hourly
+        else:
+            cost = (n_peak * ph + n_base * oh) * hourly
+        if best is None or cost < best_cost - 1e-6 or (cost <= best_cost + 1e-6 and n_peak < best_n):
+            best, best_cost, best_n = (r, n_peak, n_min, n_base), cost, n_peak
+    return None if best is None else best + (best_cost,)
+
+
+def size_fast(P: Any, target: Target, cs: CandSet, st: ServiceTime, cm: Any, qcache: dict) -> Optional[Plan]:
+    """`size_target` on a CandSet (None when no SKU fits; the engine asks size_target for the reason)."""
+    ha = _ha_min(target.id, P.sla, P.stz, target)
+    rows = cs.rows
+    if P.gpu == "preferred" and cs.any_gpu_used:
+        best = choose_fast(P, target, cs, 1, cs.gpu_rows, st, cm, qcache, ha)
+        if best is not None:
+            return best
+        return choose_fast(P, target, cs, 2, cs.cpu_rows, st, cm, qcache, ha)
+    return choose_fast(P, target, cs, 0, rows, st, cm, qcache, ha)

@@ -797,10 +797,13 @@ def cmd_benchmark(args, out: Out) -> int:
         return 0
     print(f"service time: {calibration.service_ms_batch1:.2f} ms for 1 row, +{calibration.per_row_ms:.3f} ms per extra row"
           f" (on {calibration.cores} core(s) of {calibration.cpu or 'this CPU'})")
-    if curve:
-        keys = list(curve[0].keys())
-        print(_table([[_fmt(row.get(k)) for k in keys] for row in curve], keys))
-    print("stored with the model's facts: `recommend --model` and `plan` now size from these measurements")
+    for kind, title in (("batch", "In process, by batch size:"), ("http", "Over HTTP on 127.0.0.1, by concurrency:")):
+        rows = [row for row in curve if row.get("kind", "batch") == kind]
+        if rows:
+            keys = [k for k in rows[0] if k != "kind"]
+            print(f"\n{title}")
+            print(_table([[_fmt(row.get(k)) for k in keys] for row in rows], keys))
+    print("\nstored with the model's facts: `recommend --model` and `plan` now size from these measurements")
     return 0
 
 

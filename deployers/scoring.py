@@ -86,7 +86,7 @@ def request_example(model_info: ModelInfo, model_dir: Optional[Path] = None) -> 
             return None
     if example is None:
         return None
-    if isinstance(example, dict) and ("input_data" in example or "data" in example and "columns" not in example):
+    if isinstance(example, dict) and ("input_data" in example or ("data" in example and "columns" not in example)):
         return example
     if isinstance(example, (dict, list)):
         return {"input_data": example}
