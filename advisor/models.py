@@ -218,8 +218,11 @@ def describe_validation_error(err: ValidationError, source: str = "") -> str:
     elif kind == "literal_error":
         expected = first.get("ctx", {}).get("expected", "")
         msg = f"must be one of {expected} (got {got!r})"
+    elif kind == "value_error":  # our own validators: their message is already written for users
+        msg = str(first.get("ctx", {}).get("error", first["msg"]))
     else:
-        msg = f"{first['msg'].lower()} (got {got!r})"
+        text = first["msg"]
+        msg = f"{text[:1].lower()}{text[1:]} (got {got!r})"
     prefix = f"{source}: " if source else ""
     return f"{prefix}{path}: {msg}"
 

@@ -29,13 +29,14 @@ import time
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from advisor.models import ModelInfo, Sizing
 
+from .azure_common import VM_SIZE, Location, RegistryName, ResourceGroup, SubscriptionId, VmSize
 from .base import DeployContext, Deployer
 from .errors import AuthError, DeployError, InputError, NotFoundError, RemoteError, StalePlanError
 from .models import (DeploymentPlan, DeploymentResult, DeploymentSpec, DestroyResult, Finding, InvokeResult,
@@ -56,9 +57,6 @@ SELECTOR_KEYS = ("app.kubernetes.io/instance", "app.kubernetes.io/component")
 ORDER = ("Namespace", "Secret", "Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget")
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 CLUSTER_RE = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9])?$")
-RG_RE = re.compile(r"^[-\w._()]{1,89}[-\w_()]$")
-SUB_RE = re.compile(r"^[0-9a-fA-F-]{36}$")
-VM_RE = re.compile(r"^Standard_[A-Za-z0-9_]{2,60}$")
 
 # AKS node reservations (kube-reserved CPU by core count; memory 20 MiB x max pods + 50 MiB, capped at
 # 25% of the node, plus a 100 MiB eviction threshold), https://learn.microsoft.com/azure/aks/node-resource-reservations
@@ -77,12 +75,10 @@ class AKSSettings(BaseModel):
     """Every field is a `--set key=value` on the CLI and a form field in the UI."""
     model_config = ConfigDict(extra="forbid")
 
-    subscription: Optional[str] = Field(None, pattern=SUB_RE.pattern,
-                                        description="Azure subscription id (default: AZURE_SUBSCRIPTION_ID)")
-    resource_group: Optional[str] = Field(None, pattern=RG_RE.pattern,
-                                          description="Resource group of the cluster (default: AZURE_RESOURCE_GROUP)")
-    location: Optional[str] = Field(None, pattern=r"^[a-z][a-z0-9]{1,40}$",
-                                    description="Azure region for new resources (default: the profile's region)")
+    subscription: SubscriptionId = Field(None, description="Azure subscription id (default: AZURE_SUBSCRIPTION_ID)")
+    resource_group: ResourceGroup = Field(None, description="Resource group of the cluster (default: "
+                                                            "AZURE_RESOURCE_GROUP)")
+    location: Location = Field(None, description="Azure region for new resources (default: the profile's region)")
     cluster_name: str = Field("deploy-advisor-aks", pattern=CLUSTER_RE.pattern,
                               description="AKS cluster to deploy to (created when missing and create_cluster allows)")
     create_cluster: Optional[bool] = Field(
@@ -93,19 +89,19 @@ class AKSSettings(BaseModel):
     tier: Optional[Literal["Free", "Standard"]] = Field(
         None, description="AKS pricing tier; default Standard (financially backed uptime SLA) when the profile "
                           "asks for 99.9% or more, else Free")
-    node_vm_size: Optional[str] = Field(None, pattern=VM_RE.pattern,
-                                        description="VM size of the nodes running the scoring pods (default: the advisor's SKU)")
-    system_vm_size: str = Field("Standard_DS2_v2", pattern=VM_RE.pattern,
-                                description="VM size of the system pool when the scoring pods run on a GPU pool")
+    node_vm_size: VmSize = Field(None, description="VM size of the nodes running the scoring pods (default: the "
+                                                   "advisor's SKU)")
+    system_vm_size: Annotated[str, VM_SIZE] = Field("Standard_DS2_v2", description="VM size of the system pool when "
+                                                                                   "the scoring pods run on a GPU pool")
     node_min: Optional[int] = Field(None, ge=1, le=1000, description="Cluster autoscaler minimum nodes (default: from sizing)")
     node_max: Optional[int] = Field(None, ge=1, le=1000, description="Cluster autoscaler maximum nodes (default: from sizing)")
     gpu_pool_name: str = Field("gpu", pattern=r"^[a-z][a-z0-9]{0,11}$",
                                description="Name of the GPU node pool (created with the taint sku=gpu:NoSchedule)")
-    registry: Optional[str] = Field(None, pattern=r"^[a-zA-Z0-9]{5,50}$",
-                                    description="Azure Container Registry name for the image (default: one derived "
-                                                "from the subscription and resource group, created when missing)")
-    registry_resource_group: Optional[str] = Field(None, pattern=RG_RE.pattern,
-                                                   description="Resource group of the registry (default: resource_group)")
+    registry: RegistryName = Field(None, description="Azure Container Registry name for the image (default: one "
+                                                     "derived from the subscription and resource group, created "
+                                                     "when missing)")
+    registry_resource_group: ResourceGroup = Field(None, description="Resource group of the registry (default: "
+                                                                     "resource_group)")
     repository: Optional[str] = Field(None, pattern=r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$",
                                       description="Image repository (default: deploy-advisor/<model name>)")
     image: Optional[str] = Field(None, max_length=400,

@@ -108,8 +108,19 @@ def settings_model(target: str) -> type[BaseModel]:
     return registry.get_class(target).Settings
 
 
-def credentials_missing(target: str, ctx: Optional[DeployContext] = None) -> Optional[str]:
-    return registry.get(target).credentials_missing(_ctx(ctx))
+def credentials_missing(target: str, ctx: Optional[DeployContext] = None,
+                        spec: Optional[DeploymentSpec] = None) -> Optional[str]:
+    """None when apply can run; otherwise the exact way to sign in. A spec's own
+    `subscription` / `resource_group` settings count as configured scope."""
+    ctx = _ctx(ctx)
+    if spec is not None:
+        from dataclasses import replace
+
+        scope = {k: v for k, v in (("subscription_id", spec.settings.get("subscription")),
+                                   ("resource_group", spec.settings.get("resource_group"))) if v}
+        if scope:
+            ctx = replace(ctx, **scope)
+    return registry.get(target).credentials_missing(ctx)
 
 
 # ---------------------------------------------------------------- models

@@ -27,12 +27,13 @@ import time
 from contextlib import contextmanager
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Annotated, Any, Iterator, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from advisor.models import ModelInfo, Sizing, WorkloadProfile, describe_validation_error
 
+from .azure_common import Location, Matches, RegistryName, ResourceGroup, SubscriptionId
 from .base import DeployContext, Deployer
 from .errors import (AuthError, ConflictError, DeployError, InputError, RemoteError, StalePlanError)
 from .models import (DeploymentPlan, DeploymentResult, DeploymentSpec, DestroyResult, Finding, InvokeResult,
@@ -82,11 +83,7 @@ BASIC_BY_VCPU = {1: "B1", 2: "B2", 4: "B3"}
 PREMIUM_BY_VCPU = {1: "P0v3", 2: "P1v3", 4: "P2v3", 8: "P3v3"}
 
 APP_RE = re.compile(r"^(?=.{2,60}$)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
-PLAN_RE = re.compile(r"^[A-Za-z0-9-]{1,60}$")
 SLOT_RE = re.compile(r"^(?=.{2,59}$)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
-RG_RE = r"^[-\w._()]{0,89}[-\w_()]$"
-SUB_RE = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-LOCATION_RE = r"^[a-z][a-z0-9]{1,40}$"
 SKU_RE = r"^[A-Za-z0-9]{2,8}$"
 
 
@@ -182,16 +179,17 @@ def startup_command(port: int, key_file: str = KEY_FILE) -> str:
 class AppServiceSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    subscription: Optional[str] = Field(None, pattern=SUB_RE, description=(
+    subscription: SubscriptionId = Field(None, description=(
         "Azure subscription id (default: AZURE_SUBSCRIPTION_ID)"))
-    resource_group: Optional[str] = Field(None, pattern=RG_RE, description=(
+    resource_group: ResourceGroup = Field(None, description=(
         "Resource group for the plan and the app (default: AZURE_RESOURCE_GROUP); it must exist"))
-    location: Optional[str] = Field(None, pattern=LOCATION_RE, description=(
+    location: Location = Field(None, description=(
         "Azure region (default: AZURE_LOCATION, else the profile's region)"))
     app_name: Optional[str] = Field(None, description=(
         "Web app name, globally unique as <app>.azurewebsites.net: 2-60 lowercase letters, digits, hyphens "
         "(default: the deployment name)"))
-    plan_name: Optional[str] = Field(None, description=(
+    plan_name: Annotated[Optional[str], Matches(r"[A-Za-z0-9-]{1,60}", "plan_name must be 1-60 letters, digits "
+                                                                        "and hyphens")] = Field(None, description=(
         "App Service plan name (default: <app>-plan). An existing plan not created by deploy-advisor is used "
         "as it is and never deleted"))
     sku: Optional[str] = Field(None, pattern=SKU_RE, description=(
@@ -201,9 +199,9 @@ class AppServiceSettings(BaseModel):
         "Plan instance count (default: from sizing; at most 3 on Basic, 10 on Standard, 30 on Premium)"))
     autoscale_min: Optional[int] = Field(None, ge=1, le=30, description="Autoscale minimum instances (default: sizing min)")
     autoscale_max: Optional[int] = Field(None, ge=1, le=30, description="Autoscale maximum instances (default: sizing max)")
-    registry: Optional[str] = Field(None, pattern=r"^[A-Za-z0-9]{5,50}$", description=(
+    registry: RegistryName = Field(None, description=(
         "Azure Container Registry name to build the scoring image in (ACR Tasks) and pull it from"))
-    registry_resource_group: Optional[str] = Field(None, pattern=RG_RE, description=(
+    registry_resource_group: ResourceGroup = Field(None, description=(
         "Resource group of the registry (default: the app's resource group)"))
     repository: Optional[str] = Field(None, description="Image repository in the registry (default: deploy-advisor/<name>)")
     image: Optional[str] = Field(None, description=(
@@ -237,31 +235,13 @@ class AppServiceSettings(BaseModel):
             raise ValueError("'production' is the name of the main slot")
         return v
 
-    @field_validator("plan_name")
+    @field_validator("repository", "image")
     @classmethod
-    def _plan(cls, v: Optional[str]) -> Optional[str]:
-        if v is not None and not PLAN_RE.match(v):
-            raise ValueError("plan_name must be 1-60 letters, digits and hyphens")
-        return v
-
-    @field_validator("repository")
-    @classmethod
-    def _repo(cls, v: Optional[str]) -> Optional[str]:
+    def _image_ref(cls, v: Optional[str], info: Any) -> Optional[str]:
         if v is not None:
-            from .images import validate_repository
+            from .images import validate_image, validate_repository
             try:
-                validate_repository(v)
-            except InputError as e:
-                raise ValueError(e.message) from None
-        return v
-
-    @field_validator("image")
-    @classmethod
-    def _image(cls, v: Optional[str]) -> Optional[str]:
-        if v is not None:
-            from .images import validate_image
-            try:
-                validate_image(v)
+                (validate_repository if info.field_name == "repository" else validate_image)(v)
             except InputError as e:
                 raise ValueError(e.message) from None
         return v
@@ -565,14 +545,13 @@ class AppServiceDeployer(Deployer):
             if setting is not None and is_ours(setting.tags, r.deployment) and setting.profiles:
                 cap = setting.profiles[0].capacity
                 auto = {"min": int(cap.minimum), "max": int(cap.maximum), "default": int(cap.default)}
-            capacity = int(sku.get("capacity") or 1)
-            if auto and auto["min"] <= capacity <= auto["max"]:
-                capacity = "autoscale"  # the count autoscale chose is not drift
+            sku_name, count = normalize_sku(str(sku.get("name") or "")), int(sku.get("capacity") or 1)
+            # the count autoscale chose is not drift
+            capacity = "autoscale" if auto and auto["min"] <= count <= auto["max"] else count
             out["plan_owned"] = owned
-            out["plan"] = {"sku": normalize_sku(str(sku.get("name") or "")), "capacity": capacity,
-                           "linux": bool(plan.reserved)} if owned else "unmanaged"
-            out["plan_info"] = {"sku": normalize_sku(str(sku.get("name") or "")), "linux": bool(plan.reserved),
-                                "sites": plan.number_of_sites, "ours": owned, "capacity": int(sku.get("capacity") or 1)}
+            out["plan"] = {"sku": sku_name, "capacity": capacity, "linux": bool(plan.reserved)} if owned else "unmanaged"
+            out["plan_info"] = {"sku": sku_name, "linux": bool(plan.reserved), "sites": plan.number_of_sites,
+                                "ours": owned, "capacity": count}
             out["autoscale"] = auto
         with _azure(f"read web app {app}"):
             site = _missing(lambda: cl.web.web_apps.get(rg, app))

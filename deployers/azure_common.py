@@ -1,5 +1,5 @@
 """What every Azure deployer shares: credentials, SDK keyword arguments, LRO waiting,
-ARM error mapping, ownership tags and secret scrubbing.
+ARM error mapping, ownership tags, secret scrubbing and the validated Azure names in settings.
 
 Azure SDK imports stay inside functions so importing this module is cheap and
 works without the Azure packages (the advisor and the UI start fast).
@@ -12,11 +12,10 @@ import re
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional
+from typing import Annotated, Any, Callable, Iterable, Optional
 
 from .base import DeployContext
-from .errors import (AuthError, ConflictError, DeployError, DeployTimeout, InputError, Interrupted,
-                     NotFoundError, QuotaError, RemoteError)
+from .errors import AuthError, ConflictError, DeployError, InputError, NotFoundError, QuotaError, RemoteError
 
 ARM_SCOPE = "https://management.azure.com/.default"
 ARM_URL = "https://management.azure.com"
@@ -26,6 +25,51 @@ TAG_DEPLOYMENT = "deploy-advisor-deployment"
 CREDENTIAL_KINDS = ("default", "cli", "managed-identity", "environment", "workload-identity")
 SIGN_IN = ("run `az login` (or set AZURE_CLIENT_ID / AZURE_TENANT_ID / AZURE_CLIENT_SECRET for a service "
            "principal)")
+
+# ----------------------------------------------------------------- Azure names in settings
+
+
+class Matches:
+    """Annotated metadata for a settings field: the whole value matches `pattern`, else one line saying the rule.
+
+    Works on `str` and `Optional[str]` fields (None passes), keeps the pattern in the JSON schema, and
+    leaves the field's annotation a plain `str` / `Optional[str]` (what the UI's form builder reads).
+    """
+
+    def __init__(self, pattern: str, rule: str):
+        self.pattern, self.rule = pattern, rule
+        self._rx = re.compile(pattern)
+
+    def _check(self, value: Optional[str]) -> Optional[str]:
+        if value is not None and not self._rx.fullmatch(value):
+            raise ValueError(self.rule)
+        return value
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> Any:
+        from pydantic_core import core_schema
+
+        return core_schema.no_info_after_validator_function(self._check, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: Any, handler: Any) -> Any:
+        out = handler(schema)
+        out["pattern"] = f"^(?:{self.pattern})$"
+        return out
+
+
+GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+VM_SIZE = Matches(r"Standard_[A-Za-z0-9_]{2,60}", "VM sizes look like Standard_DS3_v2")
+SubscriptionId = Annotated[Optional[str], Matches(GUID, "a subscription id is a GUID "
+                                                        "(8-4-4-4-12 hex digits)")]
+# 1-90 letters, digits, - _ . ( ), not ending with a period (\w: Azure allows Unicode letters too)
+ResourceGroup = Annotated[Optional[str], Matches(r"[-\w.()]{0,89}[-\w()]",
+                                                 "resource group names have 1-90 letters, digits, '-', '_', '.', "
+                                                 "'(' or ')' and do not end with '.'")]
+Location = Annotated[Optional[str], Matches(r"[a-z][a-z0-9]{1,40}", "regions are Azure region names such as "
+                                                                    "eastus or westeurope (lowercase, no spaces)")]
+VmSize = Annotated[Optional[str], VM_SIZE]
+RegistryName = Annotated[Optional[str], Matches(r"[A-Za-z0-9]{5,50}", "registry names have 5-50 letters and "
+                                                                      "digits (Azure Container Registry)")]
+
 
 # ----------------------------------------------------------------- ownership tags
 
@@ -199,6 +243,9 @@ def sdk_kwargs(ctx: DeployContext, **extra: Any) -> dict[str, Any]:
 
 # ----------------------------------------------------------------- errors
 
+_BUSY = "another operation is running on this resource: wait for it, then apply again"
+_CHECK_VALUE = "Azure rejected the request: check the value named in the message"
+_CHECK_SUBSCRIPTION = "check AZURE_SUBSCRIPTION_ID"
 # ARM error code -> (error class, hint). Codes are matched case-insensitively.
 ERROR_TABLE: dict[str, tuple[type[DeployError], str]] = {
     "outofquota": (QuotaError, "not enough vCPU quota for this VM family in the region (Azure ML reserves 20% extra "
@@ -217,25 +264,27 @@ ERROR_TABLE: dict[str, tuple[type[DeployError], str]] = {
                                              "vault)"),
     "invalidauthenticationtoken": (AuthError, SIGN_IN),
     "expiredauthenticationtoken": (AuthError, SIGN_IN),
-    "resourcenotfound": (NotFoundError, "check the subscription, resource group and workspace names"),
+    "resourcenotfound": (NotFoundError, "check the subscription, resource group and resource (workspace, cluster, "
+                                        "app) names"),
     "resourcegroupnotfound": (NotFoundError, "create the resource group or fix AZURE_RESOURCE_GROUP"),
     "notfound": (NotFoundError, "check the subscription, resource group and resource names"),
     "usererror": (InputError, "the service rejected the request: check the settings named in the message"),
-    "conflict": (ConflictError, "another operation is running on this resource: wait for it, then apply again"),
-    "anotheroperationinprogress": (ConflictError, "another operation is running on this resource: wait for it, "
-                                                  "then apply again"),
+    "conflict": (ConflictError, _BUSY),
+    "anotheroperationinprogress": (ConflictError, _BUSY),
     "operationcanceled": (RemoteError, "the operation was canceled (often by a newer one): wait a minute and "
                                        "apply again"),
     "badargument": (InputError, "a setting was rejected by Azure: check the value named in the message"),
-    "badrequest": (InputError, "Azure rejected the request: check the value named in the message"),
+    "badrequest": (InputError, _CHECK_VALUE),
     "invalidrequestcontent": (InputError, "Azure rejected the request body: check the settings"),
-    "validationerror": (InputError, "Azure rejected the request: check the value named in the message"),
+    "validationerror": (InputError, _CHECK_VALUE),
     "toomanyrequests": (RemoteError, "Azure is throttling this subscription: wait a minute and apply again "
                                      "(the run resumes where it stopped)"),
-    "missingsubscriptionregistration": (RemoteError, "register the resource provider: `az provider register "
-                                                     "--namespace Microsoft.MachineLearningServices`"),
-    "subscriptionnotfound": (InputError, "check AZURE_SUBSCRIPTION_ID"),
-    "invalidsubscriptionid": (InputError, "check AZURE_SUBSCRIPTION_ID"),
+    "missingsubscriptionregistration": (RemoteError, "register the resource provider named in the message: `az "
+                                                     "provider register --namespace NAMESPACE` (e.g. "
+                                                     "Microsoft.MachineLearningServices, Microsoft.ContainerService, "
+                                                     "Microsoft.Web)"),
+    "subscriptionnotfound": (InputError, _CHECK_SUBSCRIPTION),
+    "invalidsubscriptionid": (InputError, _CHECK_SUBSCRIPTION),
     "skunotavailable": (QuotaError, "this VM size is not offered in the region right now: pick another size or "
                                     "region"),
     "workspacemanagednetworknotready": (RemoteError, "provision the workspace managed network first: "
@@ -327,7 +376,6 @@ def wait(poller: Any, ctx: DeployContext, what: str, key: Optional[str] = None, 
     """
     start = time.monotonic()
     if key:
-        token = None
         try:
             token = poller.continuation_token()
         except Exception:  # NoPolling / synchronous operations have no token
@@ -346,9 +394,7 @@ def wait(poller: Any, ctx: DeployContext, what: str, key: Optional[str] = None, 
                 emit(ctx, "progress", f"{what}: {_status(poller)} ({now - start:.0f}s)", operation=what,
                      elapsed_s=round(now - start, 1), status=_status(poller))
         result = poller.result()
-    except (Interrupted, DeployTimeout):
-        raise
-    except DeployError:
+    except DeployError:  # Interrupted, DeployTimeout, or already mapped
         raise
     except Exception as exc:
         err = map_azure_error(exc, what)
@@ -376,6 +422,17 @@ def pending(ctx: DeployContext, key: str) -> Optional[str]:
 def completed(ctx: DeployContext, key: str) -> bool:
     entry = (ctx.checkpoints or {}).get(key)
     return isinstance(entry, dict) and bool(entry.get("done"))
+
+
+def done_or_resumed(ctx: DeployContext, key: str, what: str) -> bool:
+    """True when the operation recorded under `key` needs no new request: an earlier run finished it,
+    or it was still running and has now been resumed from its continuation token and waited for."""
+    if completed(ctx, key):
+        return True
+    if pending(ctx, key):
+        resume(ctx, key, what)
+        return True
+    return False
 
 
 def arm_pipeline_client(ctx: DeployContext) -> Any:

@@ -17,7 +17,7 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -31,7 +31,7 @@ from .models import (DeploymentPlan, DeploymentResult, DeploymentSpec, DestroyRe
                      PlannedAction, Status, fingerprint)
 
 TEMPLATES = Path(os.environ.get("DEPLOY_ADVISOR_TEMPLATES") or Path(__file__).resolve().parents[1] / "templates")
-ENDPOINT_NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]$")  # 3-32, letter first [K]
+ENDPOINT_NAME_RE = re.compile(r"(?!.*--)[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]")  # 3-32, letter first, no "--" [K]
 MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 AZUREML_MODEL_RE = re.compile(r"^azureml:(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]{0,254}):(?P<version>[A-Za-z0-9_.-]{1,64})$")
 COLORS = ("blue", "green")
@@ -75,25 +75,29 @@ SKUS: dict[str, tuple[int, float, int]] = {
 }
 SMALL_SKUS = {"Standard_DS1_v2", "Standard_DS2_v2", "Standard_F2s_v2", "Standard_D2as_v4", "Standard_D2a_v4",
               "Standard_E2s_v3"}  # below DS3_v2 / F4s_v2: the SDK itself warns these may be too small
-AUTH_MODES = {"key": "key", "aml_token": "aml_token", "aad_token": "aad_token"}
+EndpointName = Annotated[Optional[str], ac.Matches(ENDPOINT_NAME_RE.pattern, (
+    "endpoint names have 3-32 characters: letters, digits and single dashes, starting with a letter and ending "
+    "with a letter or digit"))]
+WorkspaceName = Annotated[Optional[str], ac.Matches(r"[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}",
+                                                    "workspace names have 3-33 letters, digits, '-' or '_'")]
 
 
 class AzureMLSettings(BaseModel):
     """Azure ML managed online endpoint settings (CLI `--set k=v`, the UI form)."""
     model_config = ConfigDict(extra="forbid")
 
-    subscription: Optional[str] = Field(None, description="Azure subscription id (default: AZURE_SUBSCRIPTION_ID or "
+    subscription: ac.SubscriptionId = Field(None, description="Azure subscription id (default: AZURE_SUBSCRIPTION_ID or "
                                                           "the workspace config.json)")
-    resource_group: Optional[str] = Field(None, description="Resource group of the workspace (default: "
+    resource_group: ac.ResourceGroup = Field(None, description="Resource group of the workspace (default: "
                                                             "AZURE_RESOURCE_GROUP or config.json)")
-    workspace: Optional[str] = Field(None, description="Azure ML workspace name (default: AZUREML_WORKSPACE_NAME or "
+    workspace: WorkspaceName = Field(None, description="Azure ML workspace name (default: AZUREML_WORKSPACE_NAME or "
                                                        "config.json)")
-    endpoint_name: Optional[str] = Field(None, description="Online endpoint name, 3-32 letters/digits/dashes, unique "
+    endpoint_name: EndpointName = Field(None, description="Online endpoint name, 3-32 letters/digits/dashes, unique "
                                                            "in the region (default: the deployment name)")
     auth_mode: Optional[Literal["key", "aml_token", "aad_token"]] = Field(
         None, description="Data-plane auth: key, aml_token or aad_token (Entra ID); default from the profile's "
                           "security.auth")
-    instance_type: Optional[str] = Field(None, description="VM size, e.g. Standard_DS3_v2 (default: the advisor's "
+    instance_type: ac.VmSize = Field(None, description="VM size, e.g. Standard_DS3_v2 (default: the advisor's "
                                                            "sizing)")
     instance_count: Optional[int] = Field(None, ge=1, le=50, description="Instances of the deployment (default: the "
                                                                          "advisor's sizing)")
@@ -128,42 +132,6 @@ class AzureMLSettings(BaseModel):
                                                          "example)")
     environment_image: str = Field(DEFAULT_IMAGE, description="Base image for custom (non-MLflow) models")
 
-    @field_validator("endpoint_name")
-    @classmethod
-    def _ep(cls, v: Optional[str]) -> Optional[str]:
-        if v is not None and (not ENDPOINT_NAME_RE.match(v) or "--" in v):
-            raise ValueError("endpoint names have 3-32 characters: letters, digits and single dashes, starting with "
-                             "a letter and ending with a letter or digit")
-        return v
-
-    @field_validator("subscription")
-    @classmethod
-    def _sub(cls, v: Optional[str]) -> Optional[str]:
-        if v is not None and not re.fullmatch(r"[0-9a-fA-F-]{36}", v):
-            raise ValueError("a subscription id is a GUID")
-        return v
-
-    @field_validator("resource_group")
-    @classmethod
-    def _rg(cls, v: Optional[str]) -> Optional[str]:
-        if v is not None and not re.fullmatch(r"[-\w._()]{1,90}", v):
-            raise ValueError("resource group names have 1-90 letters, digits, '-', '_', '.', '(' or ')'")
-        return v
-
-    @field_validator("workspace")
-    @classmethod
-    def _ws(cls, v: Optional[str]) -> Optional[str]:
-        if v is not None and not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}", v):
-            raise ValueError("workspace names have 3-33 letters, digits, '-' or '_'")
-        return v
-
-    @field_validator("instance_type")
-    @classmethod
-    def _it(cls, v: Optional[str]) -> Optional[str]:
-        if v is not None and not re.fullmatch(r"Standard_[A-Za-z0-9_]{2,40}", v):
-            raise ValueError("instance types look like Standard_DS3_v2")
-        return v
-
     @field_validator("smoke_input")
     @classmethod
     def _smoke(cls, v: Optional[str]) -> Optional[str]:
@@ -178,11 +146,13 @@ class AzureMLSettings(BaseModel):
 # ----------------------------------------------------------------- small helpers
 
 
-def _workspace_config() -> dict[str, str]:
-    """subscription / resource group / workspace from config.json, searched as MLClient.from_config does."""
+def workspace_config() -> dict[str, str]:
+    """subscription / resource group / workspace from config.json, searched as MLClient.from_config does
+    (also what model resolution uses for `azureml:NAME:VERSION`)."""
     here = Path.cwd()
     for folder in (here, *here.parents):
-        for cfg in (folder / ".azureml" / "config.json", folder / "config.json"):
+        for cfg in (folder / ".azureml" / "config.json", folder / "aml_config" / "config.json",
+                    folder / "config.json"):
             if cfg.is_file():
                 try:
                     data = json.loads(cfg.read_text(encoding="utf-8"))
@@ -244,6 +214,24 @@ def plan_timeout_ms(endpoint: Any) -> Optional[int]:
     return best
 
 
+def _with_traffic(ep: Any, traffic: dict, mirror: dict) -> Any:
+    """The endpoint with exactly these traffic / mirror shares: every deployment not named gets 0."""
+    ep.traffic = {**{k: 0 for k in (ep.traffic or {})}, **traffic}
+    ep.mirror_traffic = {**{k: 0 for k in (ep.mirror_traffic or {})}, **mirror}
+    return ep
+
+
+def _endpoint_or_none(ml: Any, c: "_Coords") -> Any:
+    from azure.core.exceptions import ResourceNotFoundError
+
+    try:
+        return ml.online_endpoints.get(c.endpoint)
+    except ResourceNotFoundError:
+        return None
+    except Exception as e:
+        raise ac.map_azure_error(e, f"endpoint {c.endpoint}") from e
+
+
 class _Coords(BaseModel):
     subscription: str
     resource_group: str
@@ -264,12 +252,13 @@ class AzureMLDeployer(Deployer):
 
     # ------------------------------------------------------------- coordinates and clients
     def _coords(self, settings: AzureMLSettings, name: str, ctx: DeployContext, *, strict: bool = True) -> _Coords:
-        cfg = _workspace_config()
-        sub = settings.subscription or ctx.subscription_id or os.environ.get("AZURE_SUBSCRIPTION_ID") or cfg.get(
-            "subscription", "")
-        rg = settings.resource_group or ctx.resource_group or os.environ.get("AZURE_RESOURCE_GROUP") or cfg.get(
-            "resource_group", "")
-        ws = settings.workspace or os.environ.get("AZUREML_WORKSPACE_NAME") or cfg.get("workspace", "")
+        # ctx already holds AZURE_SUBSCRIPTION_ID / AZURE_RESOURCE_GROUP from the environment (DeployContext)
+        sub = settings.subscription or ctx.subscription_id
+        rg = settings.resource_group or ctx.resource_group
+        ws = settings.workspace or os.environ.get("AZUREML_WORKSPACE_NAME")
+        if not (sub and rg and ws):  # config.json only fills what is missing
+            cfg = workspace_config()
+            sub, rg, ws = sub or cfg.get("subscription"), rg or cfg.get("resource_group"), ws or cfg.get("workspace")
         if strict:
             missing = [k for k, v in (("AZURE_SUBSCRIPTION_ID", sub), ("AZURE_RESOURCE_GROUP", rg),
                                       ("AZUREML_WORKSPACE_NAME", ws)) if not v]
@@ -394,20 +383,13 @@ class AzureMLDeployer(Deployer):
     # ------------------------------------------------------------- remote state
     def _read(self, ml: Any, c: _Coords, ctx: DeployContext, *, monitor: bool = True) -> dict:
         """What planning needs from Azure, as plain data (its fingerprint guards against stale plans)."""
-        from azure.core.exceptions import ResourceNotFoundError
-
         state: dict[str, Any] = {"endpoint": None, "deployments": {}, "autoscale": None}
         try:
             ws = ml.workspaces.get(c.workspace)
             state["location"] = str(getattr(ws, "location", "") or "")
         except Exception as e:
             raise ac.map_azure_error(e, f"workspace {c.workspace}") from e
-        try:
-            ep = ml.online_endpoints.get(c.endpoint)
-        except ResourceNotFoundError:
-            ep = None
-        except Exception as e:
-            raise ac.map_azure_error(e, f"endpoint {c.endpoint}") from e
+        ep = _endpoint_or_none(ml, c)
         if ep is not None:
             tags = dict(ep.tags or {})
             state["endpoint"] = {
@@ -465,7 +447,7 @@ class AzureMLDeployer(Deployer):
         c = self._coords(s, spec.name, ctx, strict=False)
         gathered["coords"] = c
         ep = c.endpoint
-        if ENDPOINT_NAME_RE.match(ep) and "--" not in ep:
+        if ENDPOINT_NAME_RE.fullmatch(ep):
             add("name", "pass", f"endpoint name {ep!r} follows the rules (3-32, letter first, letters/digits/dashes)")
         else:
             add("name", "fail", f"endpoint name {ep!r} breaks the naming rules",
@@ -939,12 +921,8 @@ class AzureMLDeployer(Deployer):
     def _endpoint(self, plan: DeploymentPlan, ml: Any, ctx: DeployContext, c: _Coords, original: dict) -> None:
         from azure.ai.ml.entities import ManagedOnlineEndpoint
 
-        key = "endpoint"
-        if ac.completed(ctx, key):
-            return
-        what = f"endpoint {c.endpoint}"
-        if ac.pending(ctx, key):
-            ac.resume(ctx, key, what)
+        key, what = "endpoint", f"endpoint {c.endpoint}"
+        if ac.done_or_resumed(ctx, key, what):
             return
         ac.emit(ctx, "step", f"{plan.settings['steps']['endpoint']} {what} (auth {plan.settings['auth_mode']})")
         entity = ManagedOnlineEndpoint(name=c.endpoint, auth_mode=plan.settings["auth_mode"],
@@ -1001,12 +979,8 @@ class AzureMLDeployer(Deployer):
 
     def _deployment(self, plan: DeploymentPlan, ml: Any, ctx: DeployContext, c: _Coords, dep: dict) -> None:
         name = dep["name"]
-        key = f"deployment:{name}"
-        if ac.completed(ctx, key):
-            return
-        what = f"deployment {c.endpoint}/{name}"
-        if ac.pending(ctx, key):
-            ac.resume(ctx, key, what)
+        key, what = f"deployment:{name}", f"deployment {c.endpoint}/{name}"
+        if ac.done_or_resumed(ctx, key, what):
             return
         d = plan.settings["desired"]
         ac.emit(ctx, "step", f"{'scale' if dep['op'] == 'scale' else 'create'} {what}: "
@@ -1103,20 +1077,15 @@ class AzureMLDeployer(Deployer):
             self._smoke(plan, ml, ctx, c, name)
 
     def _traffic(self, ml: Any, ctx: DeployContext, c: _Coords, stage: dict, key: str) -> None:
-        if ac.completed(ctx, key):
-            return
         what = f"traffic of {c.endpoint}"
-        if ac.pending(ctx, key):
-            ac.resume(ctx, key, what)
+        if ac.done_or_resumed(ctx, key, what):
             return
         desc = ", ".join(f"{k} {v}%" for k, v in stage["traffic"].items())
         if stage["mirror"]:
             desc += "; mirror " + ", ".join(f"{k} {v}%" for k, v in stage["mirror"].items())
         ac.emit(ctx, "step", f"traffic: {desc}", traffic=stage["traffic"], mirror=stage["mirror"])
         try:
-            ep = ml.online_endpoints.get(c.endpoint)
-            ep.traffic = {**{k: 0 for k in (ep.traffic or {})}, **stage["traffic"]}
-            ep.mirror_traffic = {**{k: 0 for k in (ep.mirror_traffic or {})}, **stage["mirror"]}
+            ep = _with_traffic(ml.online_endpoints.get(c.endpoint), stage["traffic"], stage["mirror"])
             poller = ml.online_endpoints.begin_create_or_update(ep)
         except DeployError:
             raise
@@ -1135,9 +1104,8 @@ class AzureMLDeployer(Deployer):
             if now == want:
                 return
             ac.emit(ctx, "step", f"restoring the previous traffic map {want[0]}")
-            ep.traffic = {**{k: 0 for k in (ep.traffic or {})}, **want[0]}
-            ep.mirror_traffic = {**{k: 0 for k in (ep.mirror_traffic or {})}, **want[1]}
-            ac.wait(ml.online_endpoints.begin_create_or_update(ep), ctx, f"restore traffic of {c.endpoint}")
+            ac.wait(ml.online_endpoints.begin_create_or_update(_with_traffic(ep, *want)), ctx,
+                    f"restore traffic of {c.endpoint}")
         except Exception as e:  # report, keep the original failure as the error
             ac.emit(ctx, "error", f"could not restore traffic: {ac.map_azure_error(e).one_line()}")
 
@@ -1154,10 +1122,9 @@ class AzureMLDeployer(Deployer):
             except DeployError as e2:
                 ac.emit(ctx, "error", f"could not delete the failed deployment {name}: {e2.one_line()}")
         elif created and keep:
-            c_ = c
             err.hint = (f"{err.hint}; the failed deployment {name} was kept at 0% traffic: read its logs with "
                         f"`deploy-advisor logs {plan.spec.name}` or `az ml online-deployment get-logs -e "
-                        f"{c_.endpoint} -n {name} -g {c_.resource_group} -w {c_.workspace} --lines 200`")
+                        f"{c.endpoint} -n {name} -g {c.resource_group} -w {c.workspace} --lines 200`")
         ac.emit(ctx, "error", f"rollout failed; traffic left as it was ({original['traffic'] or 'none'})",
                 code=err.code, hint=err.hint)
         raise err
@@ -1165,11 +1132,8 @@ class AzureMLDeployer(Deployer):
     def _delete_deployment(self, ml: Any, ctx: DeployContext, c: _Coords, name: str, key: str) -> None:
         from azure.core.exceptions import ResourceNotFoundError
 
-        if ac.completed(ctx, key):
-            return
         what = f"delete deployment {c.endpoint}/{name}"
-        if ac.pending(ctx, key):
-            ac.resume(ctx, key, what)
+        if ac.done_or_resumed(ctx, key, what):
             return
         ac.emit(ctx, "step", what)
         try:
@@ -1360,12 +1324,7 @@ class AzureMLDeployer(Deployer):
         ctx = ctx if ctx.deployment else ctx.for_deployment(name)
         ml = self._ml(ctx, c)
         deleted: list[str] = []
-        try:
-            ep = ml.online_endpoints.get(c.endpoint)
-        except ResourceNotFoundError:
-            ep = None
-        except Exception as e:
-            raise ac.map_azure_error(e, f"endpoint {c.endpoint}") from e
+        ep = _endpoint_or_none(ml, c)
         if ep is not None and not ac.is_ours(ep.tags, name):
             raise ConflictError(f"endpoint {c.endpoint} is not tagged as created by deploy-advisor for {name}",
                                 "nothing was deleted; delete it yourself if it is really yours")

@@ -416,6 +416,19 @@ def _load_specs(args):
     return specs.load_all(args.file)
 
 
+def _use_files(args, single: Optional[str], verb: str, short: str, long: str) -> bool:
+    """True for -f FILE|DIR; a CliError when both it and the single NAME / plan, or neither, were given."""
+    if args.file and single:
+        raise CliError(f"{verb}: give {short} or -f FILE|DIR, not both")
+    if not args.file and not single:
+        raise CliError(f"{verb}: give {long} or -f FILE|DIR")
+    return bool(args.file)
+
+
+def _some_names(items) -> str:
+    return ", ".join(i.name for i in items[:5]) + (", ..." if len(items) > 5 else "")
+
+
 def _single(args) -> bool:
     """-f FILE (one file, not a folder) answers like the one-deployment commands; anything else
     answers with a fleet summary."""
@@ -531,8 +544,7 @@ def _apply_files(args, out: Out) -> int:
                     _print_plan(item.plan, out)
         if changing and not CANCEL.is_set():
             n = sum(sum(1 for a in i.plan.actions if a.kind != "no-op") for i in changing)
-            names = ", ".join(i.name for i in changing[:5]) + (", ..." if len(changing) > 5 else "")
-            _confirm(args, f"apply {n} change(s) to {len(changing)} deployment(s) ({names})")
+            _confirm(args, f"apply {n} change(s) to {len(changing)} deployment(s) ({_some_names(changing)})")
         if not CANCEL.is_set():
             fleet.apply_planned(report, ctx, args.parallel)
     report.interrupted = report.interrupted or CANCEL.is_set()
@@ -559,8 +571,8 @@ def _destroy_files(args, out: Out) -> int:
     bad = [i for i in named.items if i.spec is None or i.exit_code]
     if bad:
         return _item_error(bad[0]) if _single(args) else _report(named, out, _codes(named, False))
-    names = ", ".join(i.name for i in named.items[:5]) + (", ..." if len(named.items) > 5 else "")
-    _confirm(args, f"destroy {len(named.items)} deployment(s) ({names}) and the resources deploy-advisor created")
+    _confirm(args, f"destroy {len(named.items)} deployment(s) ({_some_names(named.items)}) and the resources "
+                   "deploy-advisor created")
     install_sigint_handler(out)
     report = fleet.destroy_all(loaded, ctx, args.parallel)
     code = _codes(report, detailed=False)
@@ -647,7 +659,7 @@ def cmd_deploy(args, out: Out) -> int:
         if out.json:
             out.doc(plan.model_dump(mode="json"))
         return 0
-    missing = api.credentials_missing(spec.target, ctx)
+    missing = api.credentials_missing(spec.target, ctx, spec)
     if missing:
         raise CliError(f"cannot apply to {spec.target}: {missing}", code=1)
     if plan.has_changes:
@@ -666,19 +678,15 @@ def _apply(plan, ctx, out: Out) -> int:
 def cmd_apply(args, out: Out) -> int:
     from . import api
 
-    if args.file:
-        if args.plan:
-            raise CliError("apply: give a saved plan or -f FILE|DIR, not both")
+    if _use_files(args, args.plan, "apply", "a saved plan", "a saved plan (plan.json or a `plan -o` folder)"):
         return _apply_files(args, out)
-    if not args.plan:
-        raise CliError("apply: give a saved plan (plan.json or a `plan -o` folder) or -f FILE|DIR")
     if Path(args.plan).is_dir():
         args.plan = str(Path(args.plan) / "plan.json")
     ctx = _ctx(args)
     ctx.events = out.event
     install_sigint_handler(out)
     plan = api.load_plan(args.plan)
-    missing = api.credentials_missing(plan.target, ctx)
+    missing = api.credentials_missing(plan.target, ctx, plan.spec)
     if missing:
         raise CliError(f"cannot apply to {plan.target}: {missing}", code=1)
     return _apply(plan, ctx, out)  # a saved plan is the confirmation
@@ -687,12 +695,8 @@ def cmd_apply(args, out: Out) -> int:
 def cmd_status(args, out: Out) -> int:
     from . import api
 
-    if args.file:
-        if args.name:
-            raise CliError("status: give a NAME or -f FILE|DIR, not both")
+    if _use_files(args, args.name, "status", "a NAME", "a deployment NAME"):
         return _status_files(args, out)
-    if not args.name:
-        raise CliError("status: give a deployment NAME or -f FILE|DIR")
     ctx = _ctx(args)
     st = api.status(args.name, ctx)
     if args.check_drift:
@@ -700,7 +704,9 @@ def cmd_status(args, out: Out) -> int:
             raise CliError(f"no deployment named {args.name!r} in the ledger (see `deploy-advisor list`)", code=1)
         return _print_drift(st, api.drift(args.name, ctx), out)
     _print_status(st, out)
-    return {"running": 0, "not-found": 1, "failed": 1}.get(st.state, 0)
+    from .fleet import STATUS_EXIT
+
+    return STATUS_EXIT.get(st.state, 0)
 
 
 def cmd_invoke(args, out: Out) -> int:
@@ -732,12 +738,8 @@ def cmd_invoke(args, out: Out) -> int:
 def cmd_destroy(args, out: Out) -> int:
     from . import api
 
-    if args.file:
-        if args.name:
-            raise CliError("destroy: give a NAME or -f FILE|DIR, not both")
+    if _use_files(args, args.name, "destroy", "a NAME", "a deployment NAME"):
         return _destroy_files(args, out)
-    if not args.name:
-        raise CliError("destroy: give a deployment NAME or -f FILE|DIR")
     ctx = _ctx(args)
     install_sigint_handler(out)
     if api.get_deployment(args.name, ctx):

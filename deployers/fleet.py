@@ -161,16 +161,21 @@ def run_bounded(jobs: list[Callable[[], None]], parallel: int, cancel: threading
     return started
 
 
-def _timed(item: FleetItem, fn: Callable[[], None]) -> Callable[[], None]:
+def _timed(item: FleetItem, fn: Callable[[FleetItem], None]) -> Callable[[], None]:
     def job() -> None:
         t0 = time.monotonic()
         try:
-            fn()
+            fn(item)
         except BaseException as e:  # noqa: BLE001 - each spec reports its own error
             item.fail(e)
         finally:
             item.elapsed_s += time.monotonic() - t0
     return job
+
+
+def _run_each(items: list[FleetItem], one: Callable[[FleetItem], None], parallel: int, ctx: DeployContext) -> None:
+    """one(item) for every item on the bounded pool; each item records its own outcome and time."""
+    run_bounded([_timed(i, one) for i in items], parallel, ctx.cancel)
 
 
 def _items(loaded: list[LoadedSpec]) -> list[FleetItem]:
@@ -183,6 +188,12 @@ def _resolve(item: FleetItem, ctx: DeployContext, overrides: Optional[dict[str, 
     item.notes = list(r.notes)
 
 
+def _name_taken(item: FleetItem, other: FleetItem) -> None:
+    item.status, item.exit_code, item.plan = "bad-input", 2, None
+    item.error = f"{item.file}: name: {item.name!r} is also the deployment of {other.file}"
+    item.hint = "give each spec its own `name:`"
+
+
 def _dedupe(items: list[FleetItem]) -> None:
     """Two specs that resolve to one deployment name would fight over it: refuse both."""
     seen: dict[str, FleetItem] = {}
@@ -193,10 +204,8 @@ def _dedupe(items: list[FleetItem]) -> None:
         if other is None:
             seen[it.name] = it
             continue
-        for bad, peer in ((it, other), (other, it)):
-            bad.status, bad.exit_code, bad.plan = "bad-input", 2, None
-            bad.error = f"{bad.file}: name: {bad.name!r} is also the deployment of {peer.file}"
-            bad.hint = "give each spec its own `name:`"
+        _name_taken(it, other)
+        _name_taken(other, it)
 
 
 # ---------------------------------------------------------------- commands
@@ -230,11 +239,7 @@ def plan_all(loaded: list[LoadedSpec], ctx: DeployContext, parallel: int = 4, *,
     """Resolve and plan every spec (read-only). With resume, an interrupted run's plan is reused."""
     t0 = time.monotonic()
     items = _items(loaded)
-
-    def one(item: FleetItem) -> None:
-        _plan_one(item, ctx, overrides, resume)
-
-    run_bounded([_timed(i, lambda i=i: one(i)) for i in items], parallel, ctx.cancel)
+    _run_each(items, lambda item: _plan_one(item, ctx, overrides, resume), parallel, ctx)
     _dedupe(items)
     return FleetReport("plan", items, parallel, interrupted=ctx.cancel.is_set(), elapsed_s=time.monotonic() - t0)
 
@@ -261,7 +266,7 @@ def _plan_resolved(item: FleetItem, ctx: DeployContext, resume: bool) -> None:
 def _apply_one(item: FleetItem, ctx: DeployContext) -> None:
     from . import api
 
-    missing = api.credentials_missing(item.target, ctx)
+    missing = api.credentials_missing(item.target, ctx, item.plan.spec if item.plan else None)
     if missing:
         item.status, item.exit_code = "failed", 1
         item.error, item.hint = f"cannot apply to {item.target}: {missing}", "sign in, then apply again"
@@ -289,9 +294,7 @@ def deploy_all(loaded: list[LoadedSpec], ctx: DeployContext, parallel: int = 4, 
         with claim_lock:  # two specs resolving to one name must not both deploy it
             other = claimed.setdefault(item.name, item)
         if other is not item:
-            item.status, item.exit_code = "bad-input", 2
-            item.error = f"{item.file}: name: {item.name!r} is also the deployment of {other.file}"
-            item.hint = "give each spec its own `name:`"
+            _name_taken(item, other)
             return
         _plan_resolved(item, ctx, resume=True)
         if ctx.cancel.is_set():
@@ -299,7 +302,7 @@ def deploy_all(loaded: list[LoadedSpec], ctx: DeployContext, parallel: int = 4, 
             return
         _apply_one(item, ctx)
 
-    run_bounded([_timed(i, lambda i=i: one(i)) for i in items], parallel, ctx.cancel)
+    _run_each(items, one, parallel, ctx)
     return FleetReport("apply", items, parallel, interrupted=ctx.cancel.is_set(), elapsed_s=time.monotonic() - t0)
 
 
@@ -309,11 +312,7 @@ def apply_planned(report: FleetReport, ctx: DeployContext, parallel: int = 4) ->
     todo = [i for i in report.items if i.plan is not None and i.exit_code in (0, 3)]
     for i in todo:
         i.status, i.exit_code = "not-started", 130
-
-    def one(item: FleetItem) -> None:
-        _apply_one(item, ctx)
-
-    run_bounded([_timed(i, lambda i=i: one(i)) for i in todo], parallel, ctx.cancel)
+    _run_each(todo, lambda item: _apply_one(item, ctx), parallel, ctx)
     report.command = "apply"
     report.interrupted = report.interrupted or ctx.cancel.is_set()
     report.elapsed_s += time.monotonic() - t0
@@ -336,7 +335,7 @@ def destroy_all(loaded: list[LoadedSpec], ctx: DeployContext, parallel: int = 4,
         item.status = "absent" if res.already_absent else "destroyed"
         item.exit_code = 0
 
-    run_bounded([_timed(i, lambda i=i: one(i)) for i in items], parallel, ctx.cancel)
+    _run_each(items, one, parallel, ctx)
     _dedupe(items)
     return FleetReport("destroy", items, parallel, interrupted=ctx.cancel.is_set(), elapsed_s=time.monotonic() - t0)
 
@@ -350,7 +349,7 @@ def resolve_all(loaded: list[LoadedSpec], ctx: DeployContext, parallel: int = 4,
         _resolve(item, ctx, overrides)
         item.status, item.exit_code = "resolved", 0
 
-    run_bounded([_timed(i, lambda i=i: one(i)) for i in items], parallel, ctx.cancel)
+    _run_each(items, one, parallel, ctx)
     _dedupe(items)
     return FleetReport("resolve", items, parallel, interrupted=ctx.cancel.is_set())
 
@@ -378,6 +377,6 @@ def status_all(loaded: list[LoadedSpec], ctx: DeployContext, parallel: int = 4, 
             item.status = "drift" if item.drift else "in-sync"
             item.exit_code = 3 if item.drift else 0
 
-    run_bounded([_timed(i, lambda i=i: one(i)) for i in items], parallel, ctx.cancel)
+    _run_each(items, one, parallel, ctx)
     _dedupe(items)
     return FleetReport("status", items, parallel, interrupted=ctx.cancel.is_set(), elapsed_s=time.monotonic() - t0)

@@ -702,19 +702,6 @@ def prepare_sample(state_dir: Path, ctx: Optional[DeployContext] = None) -> Mode
 # ----------------------------------------------------------------------------- Azure ML
 
 
-def _workspace_config() -> tuple[Optional[str], Optional[str], Optional[str]]:
-    """subscription, resource group, workspace from config.json, searched as MLClient.from_config does."""
-    here = Path.cwd()
-    for folder in (here, *here.parents):
-        for sub in (".azureml", "aml_config", ""):
-            cfg = folder / sub / "config.json" if sub else folder / "config.json"
-            if cfg.is_file():
-                data = _read_json(cfg)
-                if isinstance(data, dict) and data.get("workspace_name"):
-                    return (data.get("subscription_id"), data.get("resource_group"), data.get("workspace_name"))
-    return None, None, None
-
-
 def _not_configured(ref: str, why: str, code: str = "AzureMLNotConfigured") -> ModelResolutionError:
     """The one line the api shows before falling back to the profile's model facts."""
     return ModelResolutionError(
@@ -750,8 +737,10 @@ def _resolve_azureml(ref: str, state_dir: Path, ctx: Optional[DeployContext]) ->
     ctx = ctx or DeployContext(state_dir=state_dir)
     sub, rg, ws = ctx.subscription_id, ctx.resource_group, os.environ.get("AZUREML_WORKSPACE_NAME") or None
     if short and not (sub and rg and ws):
-        c_sub, c_rg, c_ws = _workspace_config()
-        sub, rg, ws = sub or c_sub, rg or c_rg, ws or c_ws
+        from .azureml import workspace_config  # the deployer's rule: both find the same workspace
+
+        cfg = workspace_config()
+        sub, rg, ws = sub or cfg.get("subscription"), rg or cfg.get("resource_group"), ws or cfg.get("workspace")
         if not (sub and rg and ws):
             missing = [k for k, v in (("subscription", sub), ("resource group", rg), ("workspace", ws)) if not v]
             raise _not_configured(ref, f"Azure ML is not configured (missing: {', '.join(missing)})")

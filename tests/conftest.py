@@ -1,9 +1,12 @@
-"""Shared fixtures: an isolated state dir for every test, and the sample model prepared once."""
+"""Shared fixtures: an isolated state dir for every test, and the sample model prepared once;
+helpers for the Azure deployer tests (no sign-in, an event recorder, a DEBUG log, files as text)."""
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +24,56 @@ def isolated_home(tmp_path, monkeypatch):
     for var in ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "AZUREML_WORKSPACE_NAME", "AZURE_LOCATION"):
         monkeypatch.delenv(var, raising=False)
     return home
+
+
+@pytest.fixture
+def no_azure_sign_in(tmp_path, monkeypatch):
+    """No az CLI token cache and no credential environment variables: nothing to sign in with."""
+    monkeypatch.setenv("AZURE_CONFIG_DIR", str(tmp_path / "no-az-cli"))
+    for var in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH",
+                "AZURE_USERNAME", "AZURE_PASSWORD", "AZURE_FEDERATED_TOKEN_FILE", "IDENTITY_ENDPOINT", "MSI_ENDPOINT"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture
+def events():
+    from deployers.events import EventRecorder
+
+    return EventRecorder()
+
+
+@pytest.fixture
+def debug_log(tmp_path) -> Path:
+    """A file receiving every log record (root logger at DEBUG) while the test runs: secrets must not reach it."""
+    path = tmp_path / "run.log"
+    handler = logging.FileHandler(path)
+    handler.setLevel(logging.DEBUG)
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield path
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+        handler.close()
+
+
+def file_texts(folder: Path) -> dict[Path, str]:
+    """Every file under `folder` as text, bytes decoded as latin-1 so a SQLite DB or WAL is searchable too."""
+    return {p: p.read_bytes().decode("latin-1") for p in Path(folder).rglob("*") if p.is_file()}
+
+
+def wait_for(pred, timeout: float = 30.0):
+    """pred()'s first truthy value, polled every 50 ms; AssertionError after `timeout` seconds."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = pred()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
 
 
 @pytest.fixture(scope="session")

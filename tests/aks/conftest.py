@@ -6,11 +6,10 @@ from pathlib import Path
 import pytest
 
 from deployers.base import DeployContext
-from deployers.events import EventRecorder
 from deployers.models import DeploymentSpec
 from tests.fakes import acr as acr_fake
 from tests.fakes import aks as aks_fake
-from tests.fakes.azure import SUBSCRIPTION, FakeAzure, FakeCredential, client_kwargs
+from tests.fakes.azure import FakeAzure, fake_context
 from tests.fakes.kubernetes_api import FakeKubernetes
 
 CANARY = "CANARY-KEY-7f3a9c"  # never allowed in plans, results, events, the ledger or exported files
@@ -54,15 +53,9 @@ def azure(k8s):
 
 
 @pytest.fixture
-def events():
-    return EventRecorder()
-
-
-@pytest.fixture
 def ctx(azure, events, isolated_home) -> DeployContext:
     fake, _, _ = azure
-    return DeployContext(state_dir=isolated_home, credential=FakeCredential(), subscription_id=SUBSCRIPTION,
-                         resource_group="rg", client_kwargs=client_kwargs(fake), events=events)
+    return fake_context(fake, isolated_home, events)
 
 
 @pytest.fixture

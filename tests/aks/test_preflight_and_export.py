@@ -76,11 +76,7 @@ def test_preflight_acr_pull_missing_and_not_assignable(azure, ctx, make_spec):
             f"ServicePrincipal --role AcrPull --scope {reg['id']}") in f.hint
 
 
-def test_preflight_without_credentials_says_how_to_sign_in(make_spec, isolated_home, monkeypatch, tmp_path):
-    monkeypatch.setenv("AZURE_CONFIG_DIR", str(tmp_path / "no-az"))
-    for var in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "IDENTITY_ENDPOINT", "MSI_ENDPOINT",
-                "AZURE_FEDERATED_TOKEN_FILE"):
-        monkeypatch.delenv(var, raising=False)
+def test_preflight_without_credentials_says_how_to_sign_in(make_spec, isolated_home, no_azure_sign_in):
     ctx = DeployContext(state_dir=isolated_home)
     findings = AKSDeployer().preflight(make_spec(), ctx)
     cred = _find(findings, "credentials")[0]
@@ -90,11 +86,8 @@ def test_preflight_without_credentials_says_how_to_sign_in(make_spec, isolated_h
 
 @pytest.mark.parametrize("profile", [{}, {"inference": {"peak_rps": 2000, "average_rps": 10}}],
                          ids=["fixed-replicas", "autoscale-range"])
-def test_offline_plan_exports_manifests_dockerfile_and_build_context(make_spec, isolated_home, monkeypatch, tmp_path,
-                                                                     profile):
-    monkeypatch.setenv("AZURE_CONFIG_DIR", str(tmp_path / "no-az"))
-    for var in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "IDENTITY_ENDPOINT", "MSI_ENDPOINT"):
-        monkeypatch.delenv(var, raising=False)
+def test_offline_plan_exports_manifests_dockerfile_and_build_context(make_spec, isolated_home, no_azure_sign_in,
+                                                                     tmp_path, profile):
     ctx = DeployContext(state_dir=isolated_home)
     deployer = AKSDeployer()
     plan = deployer.plan(make_spec(profile=profile), ctx)

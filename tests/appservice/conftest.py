@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 
 from deployers.base import DeployContext
-from deployers.events import EventRecorder
 from deployers.models import DeploymentSpec
 from tests.fakes import acr as acr_fake
 from tests.fakes.appservice import install
-from tests.fakes.azure import SUBSCRIPTION, FakeAzure, FakeCredential, client_kwargs
+from tests.fakes.azure import FakeAzure, fake_context
 
 IMAGE_V1 = "myregistry.azurecr.io/deploy-advisor/fraud:v1"
 IMAGE_V2 = "myregistry.azurecr.io/deploy-advisor/fraud:v2"
@@ -38,15 +37,8 @@ def acr(fake):
 
 
 @pytest.fixture
-def events() -> EventRecorder:
-    return EventRecorder()
-
-
-@pytest.fixture
 def ctx(fake, web, acr, events, isolated_home) -> DeployContext:
-    return DeployContext(state_dir=isolated_home, credential=FakeCredential(), subscription_id=SUBSCRIPTION,
-                         resource_group="rg", location="eastus", events=events,
-                         client_kwargs=client_kwargs(fake))
+    return fake_context(fake, isolated_home, events, location="eastus")
 
 
 @pytest.fixture

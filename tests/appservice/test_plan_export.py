@@ -62,11 +62,7 @@ def test_exported_arm_template_matches_what_apply_sends(ctx, fake, web, model_di
     assert "az deployment group create -g rg" in readme and "az acr build -r myregistry" in readme
 
 
-def test_plan_without_azure_sign_in_still_plans_and_exports(model_dir, isolated_home, tmp_path, monkeypatch):
-    monkeypatch.setenv("AZURE_CONFIG_DIR", str(tmp_path / "no-az"))
-    for var in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "IDENTITY_ENDPOINT", "MSI_ENDPOINT",
-                "AZURE_FEDERATED_TOKEN_FILE"):
-        monkeypatch.delenv(var, raising=False)
+def test_plan_without_azure_sign_in_still_plans_and_exports(model_dir, isolated_home, no_azure_sign_in):
     ctx = DeployContext(state_dir=isolated_home)
     spec = make_spec(model_dir)
     plan = api.plan(spec, ctx)

@@ -3,7 +3,6 @@ crashed mid-swap resumes without swapping twice; an image built with ACR Tasks i
 from __future__ import annotations
 
 import json
-import logging
 
 import pytest
 
@@ -12,55 +11,44 @@ from deployers.appservice import KEY_SETTING, AppServiceDeployer
 from deployers.base import DeployContext
 from deployers.errors import DeployError, RemoteError
 from tests.appservice.conftest import EXAMPLE, IMAGE_V1, IMAGE_V2, make_spec
+from tests.conftest import file_texts
 
 APP = "fraud-app"
 CANARY = "CANARY-scoring-key-7f3c9a1e5b2d4c6a8e0f"
 IMAGE_V3 = "myregistry.azurecr.io/deploy-advisor/fraud:v3"
 
 
-def test_canary_key_never_leaks(ctx, fake, web, model_dir, tmp_path, capsys, events):
-    log_file = tmp_path / "run.log"
-    handler = logging.FileHandler(log_file)
-    handler.setLevel(logging.DEBUG)
-    root = logging.getLogger()
-    old_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    try:
-        profile = {"operations": {"integrations": ["app-insights"]}}
-        plan1 = api.plan(make_spec(model_dir, profile=profile), ctx)
-        api.apply(plan1, ctx)
-        first_key = web.app_settings(APP)[KEY_SETTING]
-        insights = web.app_settings(APP)["APPLICATIONINSIGHTS_CONNECTION_STRING"]
-        assert insights.startswith("InstrumentationKey=")
-        # the key Azure holds from now on is the canary: the deployer must read it back and reuse it
-        web.settings[(APP, "production")][KEY_SETTING] = CANARY
-        web.logs[APP] = f"2026-01-01T00:00:00 starting\nDEBUG key={CANARY}\nREADY http://0.0.0.0:8080\n"
-        plan2 = api.plan(make_spec(model_dir, profile=profile, image=IMAGE_V2), ctx)
-        result2 = api.apply(plan2, ctx)
-        assert result2.status == "succeeded"
-        assert web.app_settings(APP)[KEY_SETTING] == CANARY  # clients' key unchanged across the swap
-        assert api.invoke(APP, {"input_data": EXAMPLE}, ctx).status_code == 200
-        logs = api.logs(APP, ctx)
-        assert "READY" in logs and "scm.azurewebsites.net/api/logstream" in logs
-        status = api.status(APP, ctx)
-        # a broken model server that echoes the request back in its error
-        web.scorer = lambda app, slot, payload: (500, {"error": f"bad input; headers: Bearer {CANARY}"})
-        plan3 = api.plan(make_spec(model_dir, profile=profile, image=IMAGE_V3), ctx)
-        with pytest.raises(RemoteError) as err:
-            api.apply(plan3, ctx)
-        assert err.value.code == "StagingUnhealthy"
-        web.scorer = None
-        destroyed = api.destroy(APP, ctx)
-        out, errout = capsys.readouterr()
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(old_level)
-        handler.close()
+def test_canary_key_never_leaks(ctx, fake, web, model_dir, tmp_path, capsys, events, debug_log):
+    profile = {"operations": {"integrations": ["app-insights"]}}
+    plan1 = api.plan(make_spec(model_dir, profile=profile), ctx)
+    api.apply(plan1, ctx)
+    first_key = web.app_settings(APP)[KEY_SETTING]
+    insights = web.app_settings(APP)["APPLICATIONINSIGHTS_CONNECTION_STRING"]
+    assert insights.startswith("InstrumentationKey=")
+    # the key Azure holds from now on is the canary: the deployer must read it back and reuse it
+    web.settings[(APP, "production")][KEY_SETTING] = CANARY
+    web.logs[APP] = f"2026-01-01T00:00:00 starting\nDEBUG key={CANARY}\nREADY http://0.0.0.0:8080\n"
+    plan2 = api.plan(make_spec(model_dir, profile=profile, image=IMAGE_V2), ctx)
+    result2 = api.apply(plan2, ctx)
+    assert result2.status == "succeeded"
+    assert web.app_settings(APP)[KEY_SETTING] == CANARY  # clients' key unchanged across the swap
+    assert api.invoke(APP, {"input_data": EXAMPLE}, ctx).status_code == 200
+    logs = api.logs(APP, ctx)
+    assert "READY" in logs and "scm.azurewebsites.net/api/logstream" in logs
+    status = api.status(APP, ctx)
+    # a broken model server that echoes the request back in its error
+    web.scorer = lambda app, slot, payload: (500, {"error": f"bad input; headers: Bearer {CANARY}"})
+    plan3 = api.plan(make_spec(model_dir, profile=profile, image=IMAGE_V3), ctx)
+    with pytest.raises(RemoteError) as err:
+        api.apply(plan3, ctx)
+    assert err.value.code == "StagingUnhealthy"
+    web.scorer = None
+    destroyed = api.destroy(APP, ctx)
+    out, errout = capsys.readouterr()
     assert fake.calls("POST", "^/score$", host=r"azurewebsites\.net$")  # the key was really used on the wire
     secrets = {"canary key": CANARY, "first key": first_key, "App Insights": insights}
     haystacks = {
-        "stdout": out, "stderr": errout, "log file": log_file.read_text(errors="replace"),
+        "stdout": out, "stderr": errout, "log file": debug_log.read_text(errors="replace"),
         "events": json.dumps([e.to_dict() for e in events.events], default=str),
         "plans": plan1.to_json() + plan2.to_json() + plan3.to_json(),
         "results": result2.model_dump_json() + status.model_dump_json() + destroyed.model_dump_json(),
@@ -69,9 +57,8 @@ def test_canary_key_never_leaks(ctx, fake, web, model_dir, tmp_path, capsys, eve
     }
     for p in api.export(plan2, tmp_path / "export"):
         haystacks[f"export {p.name}"] = p.read_text(errors="replace")
-    for p in ctx.state_dir.rglob("*"):  # the ledger DB (and its WAL), the deployer's state file
-        if p.is_file():
-            haystacks[f"state {p.name}"] = p.read_bytes().decode("latin-1")
+    for p, text in file_texts(ctx.state_dir).items():  # the ledger DB (and its WAL), the deployer's state file
+        haystacks[f"state {p.name}"] = text
     assert any(name.startswith("state ") and ".db" in name for name in haystacks)
     for what, secret in secrets.items():
         for where, text in haystacks.items():

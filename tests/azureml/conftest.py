@@ -8,10 +8,9 @@ import pytest
 
 from advisor.models import WorkloadProfile
 from deployers.base import DeployContext
-from deployers.events import EventRecorder
 from deployers.models import DeploymentSpec
 from tests.fakes import azureml as amlfake
-from tests.fakes.azure import SUBSCRIPTION, FakeAzure, FakeCredential, client_kwargs
+from tests.fakes.azure import FakeAzure, fake_context
 
 WS = "mlw-test"
 SMOKE = json.dumps({"input_data": [[5.1, 3.5, 1.4, 0.2], [6.2, 2.9, 4.3, 1.3]]})
@@ -21,12 +20,9 @@ SIZED = {"workspace": WS, "instance_type": "Standard_DS3_v2", "instance_count": 
 
 
 @pytest.fixture(autouse=True)
-def _no_cloud_env(monkeypatch, tmp_path):
+def _no_cloud_env(no_azure_sign_in, monkeypatch):
     """No real az CLI cache or Azure env leaks into a test (the fake credential is injected)."""
-    monkeypatch.setenv("AZURE_CONFIG_DIR", str(tmp_path / "no-az-cli"))
-    for var in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_FEDERATED_TOKEN_FILE",
-                "IDENTITY_ENDPOINT", "MSI_ENDPOINT", "AZUREML_WORKSPACE_NAME", "AZUREML_CURRENT_CLOUD"):
-        monkeypatch.delenv(var, raising=False)
+    monkeypatch.delenv("AZUREML_CURRENT_CLOUD", raising=False)
 
 
 @pytest.fixture
@@ -44,19 +40,12 @@ def aml(fake: FakeAzure) -> amlfake.AzureMLFake:
 
 
 @pytest.fixture
-def events() -> EventRecorder:
-    return EventRecorder()
-
-
-@pytest.fixture
 def ctx(fake, aml, isolated_home, events) -> DeployContext:
     return make_ctx(fake, isolated_home, events)
 
 
 def make_ctx(fake: FakeAzure, home, events=None, name: str = "fraud-scoring", **kw: Any) -> DeployContext:
-    return DeployContext(state_dir=home, credential=FakeCredential(), subscription_id=SUBSCRIPTION,
-                         resource_group="rg", client_kwargs=client_kwargs(fake), events=events or EventRecorder(),
-                         **kw).for_deployment(name)
+    return fake_context(fake, home, events, **kw).for_deployment(name)
 
 
 def make_spec(model: str = "azureml:fraud:1", rollout: str = "blue-green", name: str = "fraud-scoring",

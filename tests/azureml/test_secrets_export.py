@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ from deployers import api
 from deployers.azureml import AzureMLDeployer
 from deployers.errors import AuthError
 from deployers.events import Event
+from tests.conftest import file_texts
 
 from .conftest import WS, make_ctx, make_spec
 
@@ -18,51 +18,36 @@ EP = "fraud-scoring"
 CANARY = "CANARY-KEY-6f1e2d3c4b5a"
 
 
-def test_canary_keys_never_reach_output_logs_ledger_plans_or_exports(fake, aml, isolated_home, tmp_path, capsys):
+def test_canary_keys_never_reach_output_logs_ledger_plans_or_exports(fake, aml, isolated_home, tmp_path, capsys,
+                                                                       debug_log):
     aml.primary_key = CANARY
     aml.secondary_key = CANARY + "-2"
-    log_file = tmp_path / "run.log"
-    handler = logging.FileHandler(log_file)
-    handler.setLevel(logging.DEBUG)
-    root = logging.getLogger()
-    old_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
 
     def sink(event: Event) -> None:  # what a CLI would print: messages to stderr, data as JSON to stdout
         import sys
         print(event.message, file=sys.stderr)
         print(json.dumps(event.to_dict(), default=str))
 
-    try:
-        ctx = make_ctx(fake, isolated_home, events=sink)
-        plan = api.plan(make_spec(), ctx)
-        out_dir = tmp_path / "exported"
-        api.export(plan, out_dir)
-        result = api.apply(plan, ctx)
-        print(result.model_dump_json())
-        print(api.status(EP, ctx).model_dump_json())
-        print(api.invoke(EP, {"input_data": [[1, 2, 3, 4]]}, ctx).model_dump_json())
-        print(api.logs(EP, ctx))
-        second = api.plan(make_spec("azureml:fraud:2"), ctx)
-        print(api.apply(second, ctx).model_dump_json())
-        print(api.destroy(EP, ctx).model_dump_json())
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(old_level)
-        handler.close()
+    ctx = make_ctx(fake, isolated_home, events=sink)
+    plan = api.plan(make_spec(), ctx)
+    out_dir = tmp_path / "exported"
+    api.export(plan, out_dir)
+    result = api.apply(plan, ctx)
+    print(result.model_dump_json())
+    print(api.status(EP, ctx).model_dump_json())
+    print(api.invoke(EP, {"input_data": [[1, 2, 3, 4]]}, ctx).model_dump_json())
+    print(api.logs(EP, ctx))
+    second = api.plan(make_spec("azureml:fraud:2"), ctx)
+    print(api.apply(second, ctx).model_dump_json())
+    print(api.destroy(EP, ctx).model_dump_json())
 
     # the canary really was served and used: otherwise this test proves nothing
     assert fake.calls("POST", "/listKeys$")
     assert any(r.auth == CANARY for r in fake.calls("POST", "/score$", host="inference"))
     captured = capsys.readouterr()
-    places = {"stdout": captured.out, "stderr": captured.err, "log file": log_file.read_text(errors="replace")}
-    for path in Path(isolated_home).rglob("*"):
-        if path.is_file():
-            places[str(path)] = path.read_bytes().decode("latin-1")
-    for path in out_dir.rglob("*"):
-        if path.is_file():
-            places[str(path)] = path.read_text()
+    places = {"stdout": captured.out, "stderr": captured.err, "log file": debug_log.read_text(errors="replace")}
+    places.update({str(path): text for path, text in file_texts(isolated_home).items()})
+    places.update({str(path): text for path, text in file_texts(out_dir).items()})
     places["plan json"] = plan.to_json() + second.to_json()
     assert len(places) > 5 and any("ledger" in k or k.endswith(".db") or ".sqlite" in k for k in places), \
         sorted(places)

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.conftest import VENV_BIN, cli
+from tests.conftest import VENV_BIN, cli, wait_for
 
 from .conftest import json_lines, write_spec
 
@@ -83,16 +83,6 @@ def test_check_drift_notices_a_killed_local_server_and_exports_hold_no_key(tmp_p
         cli("destroy", "drift-local", "--yes")
 
 
-def _wait_for(pred, timeout=30.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
-
-
 def test_ctrl_c_once_stops_new_work_marks_runs_interrupted_and_the_next_apply_resumes(tmp_path, fleet_env):
     from deployers import api
 
@@ -109,7 +99,7 @@ def test_ctrl_c_once_stops_new_work_marks_runs_interrupted_and_the_next_apply_re
         started = [r for r in runs if r]
         return len(started) == 2 and all((r.get("checkpoints") or {}).get("steps_done", 0) >= 1 for r in started)
 
-    _wait_for(two_in_flight_with_progress)
+    wait_for(two_in_flight_with_progress)
     t0 = time.monotonic()
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=30)
@@ -150,7 +140,7 @@ def test_second_ctrl_c_aborts_at_once(tmp_path, fleet_env):
                              "--yes"], env={**os.environ, **fleet_env}, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     led = api.ledger()
-    _wait_for(lambda: led.last_run("stuck"))
+    wait_for(lambda: led.last_run("stuck"))
     proc.send_signal(signal.SIGINT)
     time.sleep(0.5)
     assert proc.poll() is None  # the first Ctrl-C lets the call in flight finish

@@ -19,7 +19,7 @@ from .conftest import write_spec
     ("target: filestore\nmodel: m\nprofile:\n  scale: {colour: blue}\n", "profile.scale.colour: unknown field"),
     ("target: filestore\nmodel: m\nsettings: {delay_s: -2}\n", "settings.delay_s: must be >= 0"),
     ("target: filestore\nmodel: m\nsettings: {bogus: 1}\n", "settings.bogus: unknown field"),
-    ("target: filestore\nmodel: m\nname: Bad_Name\n", "name: value error, invalid deployment name"),
+    ("target: filestore\nmodel: m\nname: Bad_Name\n", "name: invalid deployment name"),
     ("target: nowhere\nmodel: m\n", "target: unknown target 'nowhere'"),
     ("target: auto\nmodel: m\nsettings: {delay_s: 1}\n", "settings.delay_s: with `target: auto`, key the settings"),
     ("target: filestore\nmodel: m\nprofile: 42\n", "profile: must be a mapping or a path"),

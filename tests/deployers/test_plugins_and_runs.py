@@ -7,11 +7,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
-from tests.conftest import VENV_BIN, cli
+from tests.conftest import VENV_BIN, cli, wait_for
 
 
 @pytest.fixture
@@ -68,16 +67,6 @@ def test_apply_is_idempotent_and_stale_plans_are_refused(plugin_env):
     assert api.status("echo-one").state == "not-found"
 
 
-def _wait_for(pred, timeout=30.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
-
-
 def test_kill_9_mid_apply_then_apply_again_resumes(plugin_env, tmp_path, isolated_home):
     from deployers import api
 
@@ -94,7 +83,7 @@ def test_kill_9_mid_apply_then_apply_again_resumes(plugin_env, tmp_path, isolate
         run = led.last_run("slow")
         return run and (run.get("checkpoints") or {}).get("steps_done", 0) >= 1
 
-    _wait_for(first_step_done)
+    wait_for(first_step_done)
     # a second apply while the first holds the lock fails fast and names the holder
     busy = cli("apply", str(plan_file), env=plugin_env, timeout=30)
     assert busy.returncode == 1 and "is being changed by run" in busy.stderr and f"pid {proc.pid}" in busy.stderr

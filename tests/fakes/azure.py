@@ -700,3 +700,14 @@ def client_kwargs(fake: FakeAzure, **extra: Any) -> dict[str, Any]:
     kw: dict[str, Any] = {"transport": fake, "polling_interval": 0, "retry_backoff_factor": 0.01}
     kw.update(extra)
     return kw
+
+
+def fake_context(fake: FakeAzure, state_dir: Any, events: Any = None, **kw: Any) -> Any:
+    """A DeployContext signed in (FakeCredential) to SUBSCRIPTION / resource group "rg", talking to `fake`.
+    (Added for the shared test fixtures; backwards compatible.)"""
+    from deployers.base import DeployContext
+    from deployers.events import EventRecorder
+
+    return DeployContext(state_dir=state_dir, credential=FakeCredential(), subscription_id=SUBSCRIPTION,
+                         resource_group="rg", client_kwargs=client_kwargs(fake),
+                         events=events if events is not None else EventRecorder(), **kw)
