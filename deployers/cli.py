@@ -234,7 +234,7 @@ def cmd_recommend(args, out: Out) -> int:
     for o in rec.options[:3]:
         print(f"\n{o.target}:")
         for r in o.reasons[:4]:
-            print(f"  + {r}")
+            print(f"  • {r}")
     if rec.excluded:
         print("\nExcluded:")
         for e in rec.excluded:
