@@ -123,6 +123,10 @@ class Evaluator:
              None if c.lookup is not None or "plan" in c.deps else {})
             for c in self.soft)
         self._weights = tuple(c.weight for c in self.soft)
+        #: per soft criterion: {id(result): (result, SharedCriterionScore, info)} when its explained results are
+        #: memoized objects (table rows, `rows`, PLAN_MEMO_KEYS), else None (explain.build_option)
+        self.cs_memos = tuple({} if ("plan" not in c.deps or c.id in PLAN_MEMO_KEYS) else None for c in self.soft)
+        self._cost_memo: dict = {}
         self._plan_memos = tuple((PLAN_MEMO_KEYS[c.id], {}) if c.id in PLAN_MEMO_KEYS else None for c in self.soft)
         self.stats: Counter = Counter()  # probe_sized / probe_skipped, for the benchmark report
         self.max_weight_by_attr = {a: sum(self.soft[i].weight * self.soft[i].max_wf for i in idx)
@@ -174,6 +178,24 @@ class Evaluator:
         if table is None:
             table = self._tables[pkey] = CandTable(T, priced_skus(P, T, lambda sku: cm.price(T, sku)))
         return table.get(P.size_mb)
+
+    def full_cost(self, cm: CostModel, P: Inputs, T: Target, plan: Any) -> tuple[float, dict, list]:
+        """cm.full(P, T, plan) with explanations. For instance-priced targets the answer depends only on
+        the plan's discrete facts and a few categorical inputs, so it is memoized on them."""
+        tid = T.id
+        if tid == "containerapps" or tid == "azureml-batch":
+            return cm.full(P, T, plan, True)
+        key = (cm, tid, plan.sku, plan.hourly, plan.price_region, plan.autoscale, plan.tier, plan.n_peak, plan.n_base,
+               P.pattern, P.existing_aks, P.sla, P.network == "on-premises")
+        hit = self._cost_memo.get(key)
+        if hit is None:
+            if len(self._cost_memo) >= MEMO_MAX:
+                self._cost_memo.clear()
+            hit = self._cost_memo[key] = cm.full(P, T, plan, True)
+            self.stats["cost_memo_miss"] += 1
+        else:
+            self.stats["cost_memo_hit"] += 1
+        return hit[0], dict(hit[1]), list(hit[2])
 
     def _why_not(self, P: Inputs, T: Target) -> str:
         """The reason no SKU fits, worded by the reference sizing (sizing.size_target)."""

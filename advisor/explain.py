@@ -14,6 +14,8 @@ import math
 import re
 from typing import Any, Optional
 
+from pydantic import BaseModel, ConfigDict
+
 from .cost import CostModel
 from .criteria import HARD, PATHS, Inputs, cost_reason
 from .models import Cost, CriterionScore, Option, Sensitivity, Sizing
@@ -45,23 +47,50 @@ TIMEOUT_STEPS = (180.0, 230.0, 240.0, 300.0)
 
 _osa = object.__setattr__
 _FIELDS_SET: dict[type, set] = {}
+_new_object = object.__new__
+_SET_DICT = BaseModel.__dict__["__dict__"].__set__
+_SET_FIELDS_SET = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_SET_EXTRA = BaseModel.__dict__["__pydantic_extra__"].__set__
+_SET_PRIVATE = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
-def make(cls: Any, **values: Any) -> Any:
-    """Build a pydantic model without validation (the engine's own values are already valid).
-
-    About 3x faster than `model_construct` for the ~80 small models of one
-    recommendation; every field must be given (all are "set"). tests/advisor check
-    the result dumps exactly like `model_validate` of the same data."""
-    m = cls.__new__(cls)
-    _osa(m, "__dict__", values)
+def new(cls: Any, values: dict) -> Any:
+    """Build a pydantic model from a dict of all its fields, without validation (the engine's own
+    values are already valid): what `model_construct` does, minus the defaults and checks.
+    tests/advisor check the result dumps exactly like `model_validate` of the same data."""
+    m = _new_object(cls)
+    _SET_DICT(m, values)
     fs = _FIELDS_SET.get(cls)
     if fs is None:
         fs = _FIELDS_SET[cls] = set(cls.model_fields)
-    _osa(m, "__pydantic_fields_set__", fs)
-    _osa(m, "__pydantic_extra__", None)
-    _osa(m, "__pydantic_private__", None)
+    _SET_FIELDS_SET(m, fs)
+    _SET_EXTRA(m, None)
+    _SET_PRIVATE(m, None)
     return m
+
+
+def make(cls: Any, **values: Any) -> Any:
+    """`new(cls, values)` with keyword arguments; every field must be given (all are "set")."""
+    return new(cls, values)
+
+
+class SharedCriterionScore(CriterionScore):
+    """A CriterionScore that many recommendations share (its content depends only on categorical inputs,
+    so the engine builds it once): frozen, so no caller can change it under the others; equal to a
+    CriterionScore with the same fields and serialised exactly like one."""
+
+    model_config = ConfigDict(frozen=True)
+
+    def __eq__(self, other: Any) -> bool:
+        if isinstance(other, CriterionScore):
+            return self.__dict__ == other.__dict__
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.__dict__.values()))
+
+
+SharedCriterionScore.__name__ = SharedCriterionScore.__qualname__ = "CriterionScore"
 
 
 def r1(x: float) -> float:
@@ -179,16 +208,37 @@ def build_option(ev: Any, P: Inputs, e: Any, cm: CostModel, st: ServiceTime) -> 
     T = ev.cat.targets[e.tid]
     plan = e.plan
     crits = []
-    for c, r in zip(ev.soft, e.results):
-        crits.append(make(CriterionScore, name=c.id, score=r1(r[0]), weight=c.weight * r[1], reason=r[2], source=r[3]))
-    monthly, breakdown, assumptions = cm.full(P, T, plan, explain=True)
+    infos = []  # (score, weight, name, reason) per criterion, for option_reasons
+    for c, r, memo in zip(ev.soft, e.results, ev.cs_memos):
+        share = memo is not None
+        hit = memo.get(id(r)) if share else None
+        if hit is None or hit[0] is not r:
+            score, weight = r1(r[0]), c.weight * r[1]
+            info = (score, weight, c.id, r[2])
+            cs = new(SharedCriterionScore if share else CriterionScore,
+                     {"name": c.id, "score": score, "weight": weight, "reason": r[2], "source": r[3]})
+            if share:
+                if len(memo) >= 8192:
+                    memo.clear()
+                memo[id(r)] = (r, cs, info)
+                ev.stats["criterion_memo_miss"] += 1
+        else:
+            cs, info = hit[1], hit[2]
+            ev.stats["criterion_memo_hit"] += 1
+        crits.append(cs)
+        infos.append(info)
+    monthly, breakdown, assumptions = ev.full_cost(cm, P, T, plan)
     cs, cwf = e.cost_s, e.cost_wf
-    crits.append(make(CriterionScore, name="cost", score=r1(cs), weight=ev.cost_crit.weight * cwf,
-                      reason=cost_reason(P, monthly, cm.as_of), source=_price_source(cm.book)))
+    score, weight = r1(cs), ev.cost_crit.weight * cwf
+    reason = cost_reason(P, monthly, cm.as_of)
+    crits.append(new(CriterionScore, {"name": "cost", "score": score, "weight": weight, "reason": reason,
+                                      "source": _price_source(cm.book)}))
+    infos.append((score, weight, "cost", reason))
     sizing = build_sizing(ev, P, e, st)
-    cost = make(Cost, monthly_usd=r2(monthly), breakdown=breakdown, assumptions=assumptions)
-    reasons = option_reasons(ev, P, e, T, monthly, sizing.predicted_p95_ms, crits)
-    return make(Option, target=e.tid, score=r1(e.score), criteria=crits, sizing=sizing, cost=cost, reasons=reasons)
+    cost = new(Cost, {"monthly_usd": r2(monthly), "breakdown": breakdown, "assumptions": assumptions})
+    reasons = option_reasons(ev, P, e, T, monthly, sizing.predicted_p95_ms, infos)
+    return new(Option, {"target": e.tid, "score": r1(e.score), "criteria": crits, "sizing": sizing, "cost": cost,
+                        "reasons": reasons})
 
 
 def build_sizing(ev: Any, P: Inputs, e: Any, st: ServiceTime) -> Sizing:
@@ -199,36 +249,75 @@ def build_sizing(ev: Any, P: Inputs, e: Any, st: ServiceTime) -> Sizing:
         c_actual = plan.n_peak * plan.workers
         p = p95_ms(c_actual, P.peak, plan.service_ms) if P.peak > 0 else p95_ms(1, 0.0, plan.service_ms)
         predicted = r1(p) if math.isfinite(p) else None
-    return make(
-        Sizing, sku=plan.sku, instances=plan.n_peak, min=plan.n_min, max=plan.n_max,
-        vcpus_per_instance=int(plan.vcpu), workers_per_instance=plan.workers,
-        service_ms=math.floor(plan.service_ms * 1000.0 + 0.5) / 1000.0, service_time_measured=st.measured,
-        predicted_p95_ms=predicted, quota_cores=plan.quota_cores,
-        notes=sizing_notes(ev, P, e, st))
+    return new(Sizing, {
+        "sku": plan.sku, "instances": plan.n_peak, "min": plan.n_min, "max": plan.n_max,
+        "vcpus_per_instance": int(plan.vcpu), "workers_per_instance": plan.workers,
+        "service_ms": math.floor(plan.service_ms * 1000.0 + 0.5) / 1000.0, "service_time_measured": st.measured,
+        "predicted_p95_ms": predicted, "quota_cores": plan.quota_cores,
+        "notes": sizing_notes(ev, P, e, st)})
+
+
+_PRICE_SOURCES: dict[str, str] = {}
 
 
 def _price_source(book: PriceBook) -> str:
     """Where prices came from: the API URL, the bundled file (a path independent of the checkout), or the export."""
+    hit = _PRICE_SOURCES.get(book.source)
+    if hit is not None:
+        return hit
     src = book.source.replace("\\", "/")
     if not src:
-        return "advisor/data"
-    if "/advisor/data/" in src:
-        return "advisor/data/" + src.rsplit("/", 1)[-1]
-    return src
+        out = "advisor/data"
+    elif "/advisor/data/" in src:
+        out = "advisor/data/" + src.rsplit("/", 1)[-1]
+    else:
+        out = src
+    _PRICE_SOURCES[book.source] = out
+    return out
+
+
+_SHORT: dict[tuple[str, int], str] = {}
+
+
+def _short_memo(reason: str, n: int) -> str:
+    key = (reason, n)
+    hit = _SHORT.get(key)
+    if hit is None:
+        if len(_SHORT) >= 8192:
+            _SHORT.clear()
+        hit = _SHORT[key] = _short(reason, n)
+    return hit
+
+
+def _first(x: tuple) -> Any:
+    return x[0]
 
 
 def option_reasons(ev: Any, P: Inputs, e: Any, T: Any, monthly: float, predicted: Optional[float],
-                   crits: list[CriterionScore]) -> list[str]:
+                   crits: list) -> list[str]:
+    """Reasons for one option. `crits`: (score, weight, name, reason) per criterion, in display order
+    (CriterionScore objects are accepted too)."""
     plan = e.plan
     out = [f"{T.title}: {T.purpose}."]
-    counted = [c for c in crits if c.weight > 0]
-    strong = sorted((c for c in counted if c.score >= 85), key=lambda c: (-c.score * c.weight, c.name))[:3]
-    weak = sorted((c for c in counted if c.score < 50), key=lambda c: (c.score - 100) * c.weight)[:2]
+    strong = []
+    weak = []
+    for c in crits:
+        if not isinstance(c, tuple):
+            c = (c.score, c.weight, c.name, c.reason)
+        score, weight = c[0], c[1]
+        if weight > 0:
+            if score >= 85:
+                strong.append(((-score * weight, c[2]), c))
+            elif score < 50:
+                weak.append(((score - 100) * weight, c))
     if strong:
-        out.append("Strong on " + ", ".join(f"{c.name.replace('_', ' ')} ({c.score:g})" for c in strong) + ".")
-    for c in weak:
-        text = _short(c.reason, 260)
-        out.append(f"Weak on {c.name.replace('_', ' ')} ({c.score:g}): {text}{'' if text.endswith('…') else '.'}")
+        strong.sort(key=_first)
+        out.append("Strong on " + ", ".join(f"{c[2].replace('_', ' ')} ({c[0]:g})" for _k, c in strong[:3]) + ".")
+    if weak:
+        weak.sort(key=_first)
+        for _k, c in weak[:2]:
+            text = _short_memo(c[3], 260)
+            out.append(f"Weak on {c[2].replace('_', ' ')} ({c[0]:g}): {text}{'' if text.endswith('…') else '.'}")
     size = f"{plan.n_peak} x {plan.sku}"
     if plan.batch:
         size += f" node(s) per job (cluster min 0, max {plan.n_max})"

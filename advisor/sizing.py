@@ -202,7 +202,13 @@ def min_servers(lam: float, s_ms: float, target_ms: float, q: float = Q, rho_max
 
 
 def p95_ms(c: int, lam: float, s_ms: float, q: float = Q) -> float:
-    """The q-quantile (p95) of response time in M/M/c, in ms (inf when unstable)."""
+    """The q-quantile (p95) of response time in M/M/c, in ms (inf when unstable).
+
+    Solves P(response > t) = q by safeguarded Newton steps on
+    f(t) = (1 - C) e^(-mu t) + C P(W + S > t) - q (C = Erlang C), with the
+    density as derivative. Written out in one loop (the same arithmetic as
+    `response_tail` / `_hypo_tail`): it runs for every option of every
+    recommendation."""
     mu = 1000.0 / s_ms
     a = lam / mu
     if a >= c:
@@ -211,29 +217,32 @@ def p95_ms(c: int, lam: float, s_ms: float, q: float = Q) -> float:
     if pw < 1e-9:  # queueing is negligible: p95 of the exponential service alone
         return math.log(1.0 / q) / mu * 1000.0
     theta = c * mu - lam
-
-    def f(t: float) -> float:
-        return (1.0 - pw) * math.exp(-mu * t) + pw * _hypo_tail(theta, mu, t) - q
-
-    def dens(t: float) -> float:
-        d1 = (1.0 - pw) * mu * math.exp(-mu * t)
-        if abs(theta - mu) <= 1e-9 * mu:
-            d2 = mu * mu * t * math.exp(-mu * t)
-        else:
-            d2 = theta * mu / (mu - theta) * (math.exp(-theta * t) - math.exp(-mu * t))
-        return d1 + pw * d2
-
+    exp = math.exp
+    same = abs(theta - mu) <= 1e-9 * mu  # W + S is Gamma(2, mu) rather than hypoexponential
+    npw = 1.0 - pw
+    mdiff = mu - theta
+    dcoef = theta * mu / mdiff if not same else 0.0
     lo, hi = 0.0, math.log(1.0 / q) / mu
-    while f(hi) > 0.0:
+    while True:  # bracket: f(hi) <= 0
+        e_mu = exp(-mu * hi)
+        h = (1.0 + mu * hi) * e_mu if same else (mu * exp(-theta * hi) - theta * e_mu) / mdiff
+        if not npw * e_mu + pw * h - q > 0.0:
+            break
         lo, hi = hi, hi * 2.0
     t = hi
     for _ in range(60):
-        ft = f(t)
+        e_mu = exp(-mu * t)
+        if same:
+            ft = npw * e_mu + pw * ((1.0 + mu * t) * e_mu) - q
+            d = npw * mu * e_mu + pw * (mu * mu * t * e_mu)
+        else:
+            e_th = exp(-theta * t)
+            ft = npw * e_mu + pw * ((mu * e_th - theta * e_mu) / mdiff) - q
+            d = npw * mu * e_mu + pw * (dcoef * (e_th - e_mu))
         if ft > 0:
             lo = t
         else:
             hi = t
-        d = dens(t)
         nt = t + ft / d if d > 0 else (lo + hi) / 2
         if not (lo < nt < hi):
             nt = (lo + hi) / 2
@@ -549,7 +558,7 @@ class CandSet:
     rows: (sku, gpu_used, workers, speedup or 0.0 for CPU, hourly, price_region, limit, autoscale, tier),
     in catalog order, dominated rows removed exactly as `build_candidates` does."""
 
-    __slots__ = ("rows", "gpu_rows", "cpu_rows", "any_gpu_used", "memo")
+    __slots__ = ("rows", "gpu_rows", "cpu_rows", "any_gpu_used", "memo", "groups")
 
     def __init__(self, rows: tuple) -> None:
         self.rows = rows
@@ -557,6 +566,8 @@ class CandSet:
         self.cpu_rows = tuple(r for r in rows if not r[0].gpus > 0)
         self.any_gpu_used = any(r[1] for r in rows)
         self.memo: dict = {}
+        #: distinct service-time groups (0.0 = CPU, else the GPU speed-up) of rows, gpu_rows, cpu_rows
+        self.groups = tuple(tuple(dict.fromkeys(r[3] for r in rs)) for rs in (rows, self.gpu_rows, self.cpu_rows))
 
 
 class CandTable:
@@ -676,16 +687,15 @@ def choose_fast(P: Any, target: Target, cs: CandSet, subset: int, rows: tuple, s
                                       nodes), best_cost)
     p95 = P.p95
     cpu_ms = st.cpu_ms
-    # server counts per service time (CPU rows share one; GPU rows one per GPU speed-up)
-    counts = {}
-    for r in rows:
-        sp = r[3]
-        if sp not in counts:
-            s_ms = cpu_ms / sp if r[1] else cpu_ms
-            cp = servers(qcache, peak, s_ms, p95)
-            cb = servers(qcache, avg, s_ms, p95) if avg > 0 else (0, True)
-            counts[sp] = (s_ms, 0 if peak <= 0 else cp[0], cp[1], cb[0])
     if tid == "containerapps":
+        counts = {}
+        for r in rows:
+            sp = r[3]
+            if sp not in counts:
+                s_ms = cpu_ms / sp if r[1] else cpu_ms
+                cp = servers(qcache, peak, s_ms, p95)
+                cb = servers(qcache, avg, s_ms, p95) if avg > 0 else (0, True)
+                counts[sp] = (s_ms, 0 if peak <= 0 else cp[0], cp[1], cb[0])
         best = None
         best_cost = 0.0
         best_n = 0
@@ -718,32 +728,104 @@ def choose_fast(P: Any, target: Target, cs: CandSet, subset: int, rows: tuple, s
         s_ms, c_peak, met, c_base = counts[r[3]]
     else:
         pattern = P.pattern
-        key = (subset, ha, pattern) + tuple(v for sp in counts for v in (sp, counts[sp][1], counts[sp][3]))
-        memo = cs.memo
-        hit = memo.get(key)
-        if hit is None:
-            hit = _choose_fixed(rows, counts, ha, tid in ("appservice", "aks"), pattern == "steady",
-                                cm.peak_hours(pattern))
-            if len(memo) >= CHOOSE_MEMO_MAX:
-                memo.clear()
-            memo[key] = hit
+        ph = cm.peak_hours(pattern)
+        limited = tid == "appservice" or tid == "aks"
+        if len(cs.groups[subset]) == 1:
+            r0 = rows[0] if rows else None
+            if r0 is None:
+                return None
+            s_ms = cpu_ms / r0[3] if r0[1] else cpu_ms
+            cp = servers(qcache, peak, s_ms, p95)
+            cb = servers(qcache, avg, s_ms, p95) if avg > 0 else (0, True)
+            count = (s_ms, 0 if peak <= 0 else cp[0], cp[1], cb[0])
+            key = (subset, ha, pattern, count[1], count[3])
+            memo = cs.memo
+            hit = memo.get(key)
+            if hit is None:
+                hit = _choose_fixed(rows, {r0[3]: count}, ha, limited, pattern == "steady", ph)
+                if len(memo) >= CHOOSE_MEMO_MAX:
+                    memo.clear()
+                memo[key] = hit
+            counts = {r0[3]: count}
+        else:
+            counts = {}
+            hit = _choose_fixed(rows, counts, ha, limited, pattern == "steady", ph,
+                                (qcache, cpu_ms, peak, avg, p95))
         if hit is None:
             return None
         r, n_peak, n_min, n_base, best_cost = hit
         s_ms, c_peak, met, c_base = counts[r[3]]
-    c = Cand(r[0], r[1], r[2], s_ms, 0.0, r[4], r[5], r[6], r[7], r[8])
-    return _make_plan(P, target, (c, c_peak, met, c_base, n_peak, n_min, n_base), best_cost)
+    return _plan_from_row(P, target, r, s_ms, c_peak, met, c_base, n_peak, n_min, n_base, best_cost)
 
 
-def _choose_fixed(rows: tuple, counts: dict, ha: int, limited: bool, steady: bool, ph: float) -> Optional[tuple]:
-    """The selection of `choose` for instance-priced targets, from the server counts alone."""
+def _plan_from_row(P: Any, target: Target, r: tuple, s_ms: float, c_peak: int, met: bool, c_base: int, n_peak: int,
+                   n_min: int, n_base: int, cost: float) -> Plan:
+    """`_make_plan` for an instance-priced or Container Apps selection (same fields, same arithmetic)."""
+    tid = target.id
+    sku = r[0]
+    workers = r[2]
+    limit = r[6]
+    autoscale = r[7]
+    plan = Plan()
+    plan.target, plan.sku, plan.vcpu, plan.mem_gib = tid, sku.name, sku.vcpu, sku.mem_gib
+    plan.gpus, plan.gpu_model, plan.gpu_used, plan.workers = sku.gpus, sku.gpu_model, r[1], workers
+    plan.hourly, plan.price_region, plan.limit, plan.autoscale, plan.tier = r[4], r[5], limit, autoscale, r[8]
+    plan.service_ms = s_ms
+    n_max = max(n_peak, math.ceil(c_peak * HEADROOM / workers - 1e-9))
+    if not autoscale:
+        n_max = n_peak
+    plan.over_limit = over = n_peak > limit
+    if not over:
+        n_max = min(n_max, limit)
+    plan.c_peak, plan.c_base, plan.latency_met = c_peak, c_base, met
+    plan.n_peak, plan.n_min, plan.n_max, plan.n_base = n_peak, n_min, n_max, n_base
+    if tid == "azureml":
+        cores = int(math.ceil(sku.vcpu))
+        if sku.quota_exempt:
+            plan.quota_cores, plan.quota_cores_max = n_peak * cores, n_max * cores
+        else:  # ceil(1.2 x instances) x cores must be free [AD]
+            plan.quota_cores = math.ceil(1.2 * n_peak - 1e-9) * cores
+            plan.quota_cores_max = math.ceil(1.2 * n_max - 1e-9) * cores
+    elif tid == "aks":
+        cores = int(math.ceil(sku.vcpu))
+        plan.quota_cores, plan.quota_cores_max = n_peak * cores, n_max * cores
+    plan.monthly = cost
+    return plan
+
+
+def _choose_fixed(rows: tuple, counts: dict, ha: int, limited: bool, steady: bool, ph: float,
+                  lazy: Optional[tuple] = None) -> Optional[tuple]:
+    """The selection of `choose` for instance-priced targets, from the server counts alone.
+
+    With `lazy` = (queue cache, cpu_ms, peak, avg, p95), `counts` starts empty and a service time's
+    counts are computed (min_servers) only for a row that could still win: a row whose lower bound
+    (the utilisation cap alone gives ceil(load / 85% / workers) instances at peak, the availability
+    minimum off-peak) is more than the tolerance above the best cost so far can replace nothing, so it
+    is skipped - typically the GPU SKUs of a light CPU model. Same selection as evaluating every row."""
     oh = 730.0 - ph
     best = None
     best_cost = 0.0
     best_n = 0
+    h1 = ha if ha > 1 else 1
     for r in rows:
-        _s, c_peak, _m, c_base = counts[r[3]]
+        cnt = counts.get(r[3])
         w = r[2]
+        hourly = r[4]
+        if cnt is None:
+            qcache, cpu_ms, peak, avg, p95 = lazy
+            s_ms = cpu_ms / r[3] if r[1] else cpu_ms
+            if best is not None:
+                mu = 1000.0 / s_ms
+                cu = max(1, math.ceil(peak / mu / RHO_MAX - 1e-9))
+                n = -(-cu // w)
+                if n < h1:
+                    n = h1
+                if (n * ph + h1 * oh) * hourly * (1.0 - 1e-9) > best_cost + 1e-6:
+                    continue
+            cp = servers(qcache, peak, s_ms, p95)
+            cb = servers(qcache, avg, s_ms, p95) if avg > 0 else (0, True)
+            cnt = counts[r[3]] = (s_ms, 0 if peak <= 0 else cp[0], cp[1], cb[0])
+        _s, c_peak, _m, c_base = cnt
         need = -(-c_peak // w)
         n_peak = need if need > ha else ha
         if n_peak < 1:
@@ -760,7 +842,6 @@ def _choose_fixed(rows: tuple, counts: dict, ha: int, limited: bool, steady: boo
         autoscale = r[7]
         if not autoscale:
             n_min = n_base = n_peak
-        hourly = r[4]
         if steady or not autoscale or n_base >= n_peak:
             cost = n_peak * 730.0 * hourly
         else:
