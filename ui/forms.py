@@ -274,6 +274,9 @@ def render_field(spec: FieldSpec, key_prefix: str, error: str = "", container: A
         c.toggle(spec.label, key=key, help=help_, disabled=disabled)
     elif spec.kind in ("int", "float"):
         cast = int if spec.kind == "int" else float
+        if key not in st.session_state and spec.default is not None:
+            # A number_input with no state starts at min_value, which breaks `gt` bounds (0.0 for "> 0").
+            st.session_state[key] = _to_widget(spec, spec.default)
         lo = cast(spec.min) if spec.min is not None else None
         hi = cast(spec.max) if spec.max is not None else None
         step = cast(1) if spec.kind == "int" else _float_step(st.session_state.get(key), lo, hi)
