@@ -89,20 +89,27 @@ class Inputs:
     @classmethod
     def from_profile(cls, p: Any) -> "Inputs":
         x = object.__new__(cls)
-        m, i, s, sec, t, o = p.model, p.inference, p.scale, p.security, p.team, p.operations
-        x.region = p.region
-        x.framework, x.fmt, x.size_mb, x.from_registry, x.calib = m.framework, m.format, float(m.size_mb), m.from_registry, m.calibration
-        c = m.calibration
-        x.calib_key = None if c is None else (c.service_ms_batch1, c.per_row_ms, c.max_rps_one_core, c.cores, c.cpu,
-                                              c.measured_at)
-        x.mode, x.peak, x.avg, x.pattern = i.mode, float(i.peak_rps), float(i.average_rps), i.pattern
-        x.p95, x.payload_kb, x.max_req_s, x.gpu = float(i.p95_latency_ms), float(i.payload_kb), float(i.max_request_seconds), i.gpu
-        x.stz, x.sla = s.scale_to_zero, float(s.availability_sla)
-        x.network, x.auth = sec.network, sec.auth
-        x.kind, x.skill, x.existing_aks, x.existing_web_app, x.needs_k8s = (
-            t.kind, t.kubernetes_skill, t.existing_aks, t.existing_web_app, t.needs_kubernetes_api)
-        x.drift, x.rollout, x.integrations = o.drift_monitoring, o.rollout, tuple(sorted(set(o.integrations)))
-        x.budget = None if p.budget.monthly_usd is None else float(p.budget.monthly_usd)
+        d = p.__dict__  # the validated models' fields (read directly: this runs once per recommendation)
+        m, i, s, sec = d["model"].__dict__, d["inference"].__dict__, d["scale"].__dict__, d["security"].__dict__
+        t, o, b = d["team"].__dict__, d["operations"].__dict__, d["budget"].__dict__
+        c = m["calibration"]
+        budget = b["monthly_usd"]
+        x.__dict__ = {
+            "region": d["region"],
+            "framework": m["framework"], "fmt": m["format"], "size_mb": float(m["size_mb"]),
+            "from_registry": m["from_registry"], "calib": c,
+            "calib_key": None if c is None else (c.service_ms_batch1, c.per_row_ms, c.max_rps_one_core, c.cores, c.cpu,
+                                                 c.measured_at),
+            "mode": i["mode"], "peak": float(i["peak_rps"]), "avg": float(i["average_rps"]), "pattern": i["pattern"],
+            "p95": float(i["p95_latency_ms"]), "payload_kb": float(i["payload_kb"]),
+            "max_req_s": float(i["max_request_seconds"]), "gpu": i["gpu"],
+            "stz": s["scale_to_zero"], "sla": float(s["availability_sla"]),
+            "network": sec["network"], "auth": sec["auth"],
+            "kind": t["kind"], "skill": t["kubernetes_skill"], "existing_aks": t["existing_aks"],
+            "existing_web_app": t["existing_web_app"], "needs_k8s": t["needs_kubernetes_api"],
+            "drift": o["drift_monitoring"], "rollout": o["rollout"], "integrations": tuple(sorted(set(o["integrations"]))),
+            "budget": None if budget is None else float(budget),
+        }
         return x
 
     def replace(self, **changes: Any) -> "Inputs":
@@ -513,6 +520,9 @@ def _ub_availability(P: Inputs, T: Target) -> tuple[float, float]:
 def _ub_quota(P: Inputs, T: Target) -> tuple[float, float]:
     return (90.0 if T.id in ("azureml", "aks", "azureml-batch") else 85.0), 1.0
 
+
+#: the inputs the bounds below read (besides the target)
+PLAN_UPPER_BOUND_DEPS = frozenset({"mode", "max_req_s", "sla"})
 
 #: criterion id -> upper bound function, for the criteria that read the plan
 PLAN_UPPER_BOUNDS: dict[str, Callable[[Inputs, Target], tuple[float, float]]] = {

@@ -16,13 +16,18 @@ from operator import itemgetter
 from typing import Any, Optional
 
 from .catalog import TARGET_ORDER, Catalog, Target, get_catalog
-from .cost import CostModel, cost_model
-from .criteria import FIXED_COST_DEPS, HARD, PLAN_MEMO_KEYS, PLAN_UPPER_BOUNDS, SIZING_DEPS, Criterion, Inputs, cost_score, criteria
+from .cost import ACTIVE_HOURS_PER_DAY, HOURS_PER_MONTH, SECONDS_PER_MONTH, CostModel, cost_model
+from .criteria import (FIXED_COST_DEPS, HARD, PLAN_MEMO_KEYS, PLAN_UPPER_BOUND_DEPS, PLAN_UPPER_BOUNDS, SIZING_DEPS,
+                       Criterion, Inputs, cost_score, criteria)
 from .models import Excluded, Recommendation, Sizing, WorkloadProfile
 from .prices import PriceBook, default_prices, load_prices
-from .sizing import GPU_FRAMEWORKS, RHO_MAX, CandSet, CandTable, _ha_min, ServiceTime, estimate_service, priced_skus, size_fast, size_target
+from .sizing import (BATCH_UTIL, GPU_FRAMEWORKS, RHO_MAX, CandSet, CandTable, ServiceTime, _ha_min, estimate_service,
+                     priced_skus, size_fast, size_target)
 
 _ORDER = {t: i for i, t in enumerate(TARGET_ORDER)}
+#: inputs a target's SKU candidates depend on (Evaluator.candset; plus the service time's inputs, which only
+#: scale the candidates' service times and are read from the profile by size_fast)
+CANDSET_DEPS = frozenset({"region", "gpu", "framework", "rollout", "sla", "size_mb"})
 #: largest number of entries in each memo table (they are cleared when full)
 MEMO_MAX = 4096
 
@@ -36,7 +41,7 @@ class TargetEval:
     """One target's evaluation (internal)."""
 
     __slots__ = ("tid", "order", "hard", "excluded", "plan", "results", "num", "den", "N", "D", "monthly", "score",
-                 "cost_s", "cost_wf", "ubs", "cents")
+                 "cost_s", "cost_wf", "ubs", "cents", "rows")
 
     def __init__(self, tid: str) -> None:
         self.tid = tid
@@ -49,6 +54,7 @@ class TargetEval:
         self.monthly = self.score = self.cost_s = self.cost_wf = 0.0
         self.ubs: dict = {}  # sensitivity: upper bounds on the score per changed input
         self.cents = 0
+        self.rows: Any = None  # Evaluator.rows() of the profile this evaluation is for
 
     def rank_key(self) -> tuple:
         return rank_key(self.score, self.monthly, self.order)
@@ -57,7 +63,8 @@ class TargetEval:
 class _AttrSpec:
     """What a change of one input touches (precomputed per input, for probes)."""
 
-    __slots__ = ("attr", "hard", "sized", "light", "pidx", "fixed", "cost")
+    __slots__ = ("attr", "hard", "sized", "light", "pidx", "fixed", "cost", "light_np", "same_cands", "row_changes",
+                 "is_light", "ub_reads")
 
     def __init__(self, ev: "Evaluator", attr: str) -> None:
         self.attr = attr
@@ -69,17 +76,32 @@ class _AttrSpec:
         self.light = tuple((i, soft[i], soft[i].weight, soft[i].lookup) for i in cidx)
         #: criteria recomputed when the plan changes
         self.pidx = tuple((i, soft[i], soft[i].weight) for i in ev.plan_idx_by_attr.get(attr, cidx))
+        #: criteria that read `attr` but not the plan (for _heavy_ub)
+        self.light_np = tuple(x for x in self.light if "plan" not in x[1].deps)
+        #: the SKU candidates (CandSet) do not depend on `attr`, so a re-sizing can reuse the base plan's
+        self.same_cands = attr not in CANDSET_DEPS
+        #: indexes of the rows() entries that read `attr`
+        self.row_changes = tuple(i for i, c in enumerate(soft) if "plan" not in c.deps and attr in c.deps)
         self.fixed = attr in FIXED_COST_DEPS
         #: the cost score can move without a new plan (budget, or the AKS fixed costs)
         self.cost = attr == "budget" or self.fixed
+        #: the plan criteria's upper bounds (PLAN_UPPER_BOUNDS) read `attr`
+        self.ub_reads = attr in PLAN_UPPER_BOUND_DEPS
+        #: no hard constraint and no sizing reads `attr`: every target keeps its plan and viability
+        self.is_light = not self.hard and not self.sized
 
 
 class Evaluator:
     """Evaluates one profile, and cheap single-input variations of it (for sensitivity).
 
     Built once per price book. `begin()` resets the per-recommendation caches
-    (service-time estimate, SKU candidates, sizing plans); queueing searches are
-    pure functions of numbers and stay cached (bounded).
+    (service-time estimate, sizing plans, queueing searches). What is kept across
+    recommendations is keyed on categorical inputs or on small integers derived from
+    a profile, never on a whole profile (cache_report lists them): hard constraints
+    and non-plan criteria per categorical inputs, SKU candidates per model-size step
+    (sizing.CandTable), the SKU choice and the probe plans per server counts
+    (sizing.CandSet), explained cost breakdowns per plan facts, CriterionScore
+    objects per memoized result (explain.build_option). Each memo table is bounded.
     """
 
     def __init__(self, book: PriceBook, catalog: Optional[Catalog] = None) -> None:
@@ -89,6 +111,7 @@ class Evaluator:
         self.soft = self.crits[:-1]  # cost is scored separately, from the plan's monthly cost
         self.cost_crit = self.crits[-1]
         self.targets: list[Target] = [self.cat.targets[t] for t in TARGET_ORDER]
+        self.targets_index = {t: i for i, t in enumerate(TARGET_ORDER)}
         self._queue_cache: dict = {}
         self._plan_cache: dict = {}
         self._tables: dict = {}  # CandTables: pure functions of catalog + prices, kept across recommendations
@@ -111,10 +134,11 @@ class Evaluator:
                 self.sized_by_attr[d] = self.sized_by_attr.get(d, frozenset()) | {tid}
         self.plan_idx_by_attr = {a: tuple(sorted(set(self.crit_by_attr.get(a, ())) | set(self.plan_crits)))
                                  for a in set(self.crit_by_attr) | set(self.sized_by_attr)}
-        self._ub_fns = tuple(PLAN_UPPER_BOUNDS.get(c.id) if "plan" in c.deps else None for c in self.soft)
         if any("plan" in c.deps and PLAN_UPPER_BOUNDS.get(c.id) is None for c in self.soft):
             raise ValueError("every criterion that reads the plan needs an upper bound in PLAN_UPPER_BOUNDS")
         self._specs: dict[str, _AttrSpec] = {}
+        self.n_exact = 0  # probes: targets evaluated exactly besides the winner (the rest were bounded out)
+        self._ub_list = tuple((c.weight, PLAN_UPPER_BOUNDS[c.id]) for c in self.soft if "plan" in c.deps)
         # memoized pieces (keyed on categorical inputs only; see hard_all, rows, PLAN_MEMO_KEYS)
         self._hard_key = itemgetter(*sorted({d for h in HARD for d in h.deps}))
         self._hard_memo: dict = {}
@@ -123,12 +147,18 @@ class Evaluator:
              None if c.lookup is not None or "plan" in c.deps else {})
             for c in self.soft)
         self._weights = tuple(c.weight for c in self.soft)
-        #: per soft criterion: {id(result): (result, SharedCriterionScore, info)} when its explained results are
-        #: memoized objects (table rows, `rows`, PLAN_MEMO_KEYS), else None (explain.build_option)
-        self.cs_memos = tuple({} if ("plan" not in c.deps or c.id in PLAN_MEMO_KEYS) else None for c in self.soft)
+        #: per soft criterion: {input: position in its memo key} (None when the key is that one input itself)
+        self._row_key_pos = tuple({a: (None if len(c.deps) == 1 else k) for k, a in enumerate(sorted(c.deps))}
+                                  for c in self.soft)
+        self._np_idx = tuple(i for i, c in enumerate(self.soft) if "plan" not in c.deps)
+        #: explain.build_option: {id(result): (result, SharedCriterionScore, info)} for the criteria whose explained
+        #: results are memoized objects (`shareable`: table rows, `rows`, PLAN_MEMO_KEYS)
+        self.shareable = tuple("plan" not in c.deps or c.id in PLAN_MEMO_KEYS for c in self.soft)
+        self.cs_memo: dict = {}
         self._cost_memo: dict = {}
         self._plan_memos = tuple((PLAN_MEMO_KEYS[c.id], {}) if c.id in PLAN_MEMO_KEYS else None for c in self.soft)
-        self.stats: Counter = Counter()  # probe_sized / probe_skipped, for the benchmark report
+        self.stats: Counter = Counter()  # memo misses and other rare events (cache_report)
+        self.n_hard = self.n_cost = self.n_rows = self.n_options = self.n_probes = 0  # lookups (cache_report)
         self.max_weight_by_attr = {a: sum(self.soft[i].weight * self.soft[i].max_wf for i in idx)
                                    for a, idx in self.crit_by_attr.items()}
 
@@ -153,14 +183,15 @@ class Evaluator:
             self._service = hit
         return hit[1]
 
-    def plan(self, P: Inputs, T: Target, why: bool = True) -> tuple[Any, Optional[str]]:
-        """(plan, "") or (None, reason). With why=False the reason may be None (not worded)."""
+    def plan(self, P: Inputs, T: Target, why: bool = True, cs: Optional[CandSet] = None) -> tuple[Any, Optional[str]]:
+        """(plan, "") or (None, reason). With why=False the reason may be None (not worded).
+        `cs`: T's CandSet for P when the caller knows it (sensitivity: unchanged by the probed input)."""
         tid = T.id
         key = (tid, self._getters[tid](P.__dict__))
         hit = self._plan_cache.get(key)
         if hit is None:
             cm = self._cms.get(P.region) or self.cm(P.region)
-            plan = size_fast(P, T, self.candset(P, T, cm), self.service(P), cm, self._queue_cache)
+            plan = size_fast(P, T, cs or self.candset(P, T, cm), self.service(P), cm, self._queue_cache)
             hit = (plan, "" if plan is not None else None)
             self._plan_cache[key] = hit
         if hit[1] is None and why:
@@ -185,6 +216,7 @@ class Evaluator:
         tid = T.id
         if tid == "containerapps" or tid == "azureml-batch":
             return cm.full(P, T, plan, True)
+        self.n_cost += 1
         key = (cm, tid, plan.sku, plan.hourly, plan.price_region, plan.autoscale, plan.tier, plan.n_peak, plan.n_base,
                P.pattern, P.existing_aks, P.sla, P.network == "on-premises")
         hit = self._cost_memo.get(key)
@@ -193,8 +225,6 @@ class Evaluator:
                 self._cost_memo.clear()
             hit = self._cost_memo[key] = cm.full(P, T, plan, True)
             self.stats["cost_memo_miss"] += 1
-        else:
-            self.stats["cost_memo_hit"] += 1
         return hit[0], dict(hit[1]), list(hit[2])
 
     def _why_not(self, P: Inputs, T: Target) -> str:
@@ -214,6 +244,7 @@ class Evaluator:
     def hard_all(self, P: Inputs) -> tuple:
         """Per target (in TARGET_ORDER): (hard constraint results, reasons). Memoized on the inputs the
         constraints read (all categorical), so profiles that share them share the answer."""
+        self.n_hard += 1
         d = P.__dict__
         key = self._hard_key(d)
         hit = self._hard_memo.get(key)
@@ -227,13 +258,12 @@ class Evaluator:
                 self._hard_memo.clear()
             self._hard_memo[key] = hit
             self.stats["hard_memo_miss"] += 1
-        else:
-            self.stats["hard_memo_hit"] += 1
         return hit
 
     def rows(self, P: Inputs) -> list:
         """Per soft criterion: {target: result} when the criterion does not read the plan (a table row, or
         memoized on the inputs it reads - all categorical), else None (computed per target and plan)."""
+        self.n_rows += 1
         d = P.__dict__
         out = []
         for c, lk, getter, memo in self._row_specs:
@@ -248,12 +278,36 @@ class Evaluator:
                     if len(memo) >= MEMO_MAX:
                         memo.clear()
                     row = memo[key] = {T.id: c.fn(P, T, None, True) for T in self.targets}
+                    self.stats["rows_memo_miss"] += 1
                 out.append(row)
         return out
 
+    def rows_with(self, rows: Optional[list], P2: Inputs, sp: "_AttrSpec") -> list:
+        """rows(P2) from the rows of a profile that differs from P2 in `sp.attr` only."""
+        if rows is None:
+            return self.rows(P2)
+        out = list(rows)
+        d = P2.__dict__
+        for i in sp.row_changes:
+            c, lk, getter, memo = self._row_specs[i]
+            if lk is not None:
+                out[i] = lk[1][d[lk[0]]]
+            else:
+                key = getter(d)
+                row = memo.get(key)
+                if row is None:
+                    if len(memo) >= MEMO_MAX:
+                        memo.clear()
+                    row = memo[key] = {T.id: c.fn(P2, T, None, True) for T in self.targets}
+                out[i] = row
+        return out
+
     def evaluate_target(self, P: Inputs, T: Target, explain: bool, hard: Optional[list] = None,
-                        rows: Optional[list] = None, reasons: Optional[tuple] = None) -> TargetEval:
+                        rows: Optional[list] = None, reasons: Optional[tuple] = None, shared: bool = False) -> TargetEval:
+        """One target for P. shared=True (sensitivity probes: only the rank key is read) may use a plan
+        shared with other profiles (size_fast(shared=True)); never combine it with explain."""
         te = TargetEval(T.id)
+        te.rows = rows
         if hard is None:
             hard = [h.test(P, T) for h in HARD]
         te.hard = hard
@@ -265,7 +319,12 @@ class Evaluator:
             else:
                 te.excluded = [h.reason(P, T) for h, x in zip(HARD, hard) if x]
             return te
-        plan, why = self.plan(P, T, explain)
+        if shared and not explain:
+            cm = self._cms.get(P.region) or self.cm(P.region)
+            plan = size_fast(P, T, self.candset(P, T, cm), self.service(P), cm, self._queue_cache, True)
+            why = None
+        else:
+            plan, why = self.plan(P, T, explain)
         if plan is None:
             te.excluded = [f"No {T.title} size fits this workload: {why}."]
             return te
@@ -315,39 +374,32 @@ class Evaluator:
         Reuses the base evaluation: only the hard constraints, sizing and criteria
         that read `attr` are recomputed; no reason text is built. `won`'s key is
         computed first; every other target is computed only when an upper bound on
-        its score (`_light_ub`, `score_ub`) could still beat the best key found so
+        its score (`_light_ub`, `_heavy_ub`) could still beat the best key found so
         far, best bound first. The answer is the same as evaluating every target
-        (tests/advisor/test_engine.py checks it against full re-evaluations)."""
+        (tests/advisor/test_engine.py and test_fast_paths.py check it against full re-evaluations)."""
         sp = self._specs.get(attr) or self.spec(attr)
-        hard_tests = sp.hard
+        self.n_probes += 1
         sized = sp.sized
+        hard2 = self.hard_all(P2) if sp.hard else None
         best = None
         best_tid = ""
         rest = []
         mine = None
-        for T, b in zip(self.targets, base):
+        for k, (T, b) in enumerate(zip(self.targets, base)):
             tid = T.id
             hard = None
             if b.excluded:
-                if not (hard_tests or (tid in sized and True not in b.hard)):
+                if hard2 is not None:
+                    hard = hard2[k][0]
+                elif tid in sized:
+                    hard = b.hard
+                else:
                     continue
-                hard = b.hard
-                if hard_tests:
-                    hard = list(hard)
-                    for i, test in hard_tests:
-                        hard[i] = test(P2, T)
-                    if True in hard:
-                        continue
-                elif True in hard:
+                if True in hard:
                     continue
-            elif hard_tests:
-                excl = False
-                for i, test in hard_tests:
-                    if test(P2, T):
-                        excl = True
-                        break
-                if excl:
-                    continue
+                hard = list(hard)
+            elif hard2 is not None and True in hard2[k][0]:
+                continue
             if tid == won:
                 mine = best = self._probe_key(P2, T, b, sp, hard)
                 if best is not None:
@@ -356,11 +408,11 @@ class Evaluator:
                 rest.append((T, b, hard))
         if not rest:
             return best, best_tid, mine
-        stats = self.stats
         bounded = []
+        need = None if best is None else -best[0]
         for T, b, hard in rest:
             if b.excluded or T.id in sized:
-                ub = self.score_ub(P2, T, b, attr, None if best is None else -best[0])
+                ub = self._heavy_ub(P2, T, b, sp, need)
             else:
                 ub = b.ubs.get(attr) or self._light_ub(b, sp)
             bounded.append((ub, T, b, hard))
@@ -368,25 +420,93 @@ class Evaluator:
             bounded.sort(key=_first, reverse=True)
         for ub, T, b, hard in bounded:
             if best is not None and int(ub * 1e6 + 0.5) < -best[0]:
-                stats["probe_skipped"] += 1
-                continue
-            stats["probe_exact"] += 1
+                break  # sorted: no later bound is higher
+            self.n_exact += 1
             key = self._probe_key(P2, T, b, sp, hard)
             if key is not None and (best is None or key < best):
                 best, best_tid = key, T.id
         return best, best_tid, mine
 
+    def _heavy_ub(self, P2: Inputs, T: Target, b: TargetEval, sp: "_AttrSpec", need: Optional[int]) -> float:
+        """Upper bound on the score of a target that the change re-sizes (or makes viable), without sizing
+        it: the criteria that read neither the plan nor `attr` as they were (cached per input), the ones
+        that read `attr` recomputed, each plan-reading criterion at its best (PLAN_UPPER_BOUNDS), cost at
+        100 - or, when that is not enough to rule the target out against `need`, at `monthly_lb`."""
+        key = ("s", sp.attr)
+        st = b.ubs.get(key)
+        if st is None:
+            base = b.ubs.get("np")
+            if base is None:  # all criteria that do not read the plan; and the plan criteria's bounds
+                if b.excluded:
+                    vals = b.rows if b.rows is not None else self.rows(P2)  # (only criteria that ignore attr are used)
+                    tid = b.tid
+                    res = [None if row is None else row[tid] for row in vals]
+                else:
+                    res = b.results
+                n = d = 0.0
+                for i in self._np_idx:
+                    r = res[i]
+                    w = self._weights[i] * r[1]
+                    n += r[0] * w
+                    d += w
+                base = b.ubs["np"] = (n, d, res)
+            n, d, res = base
+            for i, c, wt, lk in sp.light_np:  # take out the criteria that read `attr`
+                r = res[i]
+                w = wt * r[1]
+                n -= r[0] * w
+                d -= w
+            if not sp.ub_reads:  # the plan criteria's bounds do not read `attr`: add them once per target
+                pub = b.ubs.get("pub")
+                if pub is None:
+                    pn = pd = 0.0
+                    for wt, ub in self._ub_list:
+                        r = ub(P2, T)
+                        w = wt * r[1]
+                        pn += r[0] * w
+                        pd += w
+                    pub = b.ubs["pub"] = (pn, pd)
+                n += pub[0]
+                d += pub[1]
+            st = b.ubs[key] = (n, d)
+        num, den = st
+        if sp.light_np:
+            d2 = P2.__dict__
+            tid = T.id
+            for i, c, wt, lk in sp.light_np:
+                r = lk[1][d2[lk[0]]][tid] if lk is not None else c.fn(P2, T, None, False)
+                w = wt * r[1]
+                num += r[0] * w
+                den += w
+        if sp.ub_reads:
+            for wt, ub in self._ub_list:
+                r = ub(P2, T)
+                w = wt * r[1]
+                num += r[0] * w
+                den += w
+        cw = self.cost_crit.weight * (1.0 if P2.budget is None else 2.0)
+        den += cw
+        if den <= 0:
+            return 1e-9
+        top = (num + 100.0 * cw) / den * (1.0 + 1e-9) + 1e-9
+        if need is not None and int(top * 1e6 + 0.5) < need:
+            return top
+        cs, _cwf = cost_score(P2, self.monthly_lb(P2, T, b.plan.cands if b.plan is not None and sp.same_cands else None))
+        return (num + cs * cw) / den * (1.0 + 1e-9) + 1e-9
+
     def _probe_key(self, P2: Inputs, T: Target, b: TargetEval, sp: "_AttrSpec", hard: Optional[list]) -> Optional[tuple]:
         """Rank key of one target after the change (None when excluded): incremental when it was viable."""
         if b.excluded:
-            te = self.evaluate_target(P2, T, False, hard)
+            te = self.evaluate_target(P2, T, False, hard, self.rows_with(b.rows, P2, sp), shared=True)
             return None if te.excluded else te.rank_key()
         tid = T.id
         plan = b.plan
         num, den = b.num, b.den
         res = b.results
         if tid in sp.sized:
-            plan = self.plan(P2, T, False)[0]
+            cm = self._cms.get(P2.region) or self.cm(P2.region)
+            plan = size_fast(P2, T, plan.cands if sp.same_cands else self.candset(P2, T, cm), self.service(P2), cm,
+                             self._queue_cache, True)
             if plan is None:
                 return None
         if plan is b.plan:
@@ -439,80 +559,148 @@ class Evaluator:
         b.ubs[sp.attr] = hit
         return hit
 
-    def score_ub(self, P: Inputs, T: Target, b: Optional[TargetEval] = None, attr: str = "",
-                 need: Optional[int] = None) -> float:
-        """An upper bound on T's score for P without sizing it: each criterion that reads the plan at its
-        highest possible score for P (PLAN_UPPER_BOUNDS; weights never depend on the plan) and cost at a
-        lower bound of the monthly cost (`monthly_lb`). With `b` (T's evaluation before the change of
-        `attr`, viable) the criteria that read neither the plan nor `attr` are taken from `b`. When `need`
-        is given and the bound with cost at its best already stays below it, the cost bound is skipped."""
-        soft = self.soft
-        num = den = 0.0
-        if b is not None and not b.excluded:
-            ch = self.crit_by_attr.get(attr, ())
-            res = b.results
-            for i, c in enumerate(soft):
-                ub = self._ub_fns[i]
-                if ub is not None:
-                    r = ub(P, T)
-                elif i in ch:
-                    r = c.fn(P, T, None, False)
-                else:
-                    r = res[i]
-                w = c.weight * r[1]
-                num += r[0] * w
-                den += w
-        else:
-            for c, ub in zip(soft, self._ub_fns):
-                r = c.fn(P, T, None, False) if ub is None else ub(P, T)
-                w = c.weight * r[1]
-                num += r[0] * w
-                den += w
-        cw = self.cost_crit.weight * (1.0 if P.budget is None else 2.0)
-        den += cw
-        if den <= 0:
-            return 1e-9
-        if need is not None:
-            top = (num + 100.0 * cw) / den * (1.0 + 1e-9) + 1e-9
-            if int(top * 1e6 + 0.5) < need:
-                return top
-        cs, _cwf = cost_score(P, self.monthly_lb(P, T))
-        return (num + cs * cw) / den * (1.0 + 1e-9) + 1e-9
-
-    def monthly_lb(self, P: Inputs, T: Target) -> float:
+    def monthly_lb(self, P: Inputs, T: Target, cs: Optional[CandSet] = None) -> float:
         """A lower bound on T's monthly cost for P, from the utilisation cap alone (no queueing model):
-        at least ceil(peak load / 85% / workers) instances at peak and the availability minimum off-peak."""
+        per service-time group, at least ceil(peak load / 85%) workers at peak (so that many worker-hours
+        at the group's cheapest price per worker) and the availability minimum of instances all month."""
         tid = T.id
-        if tid == "containerapps":
-            return 0.0
         cm = self._cms.get(P.region) or self.cm(P.region)
-        rows = self.candset(P, T, cm).rows
+        if tid == "containerapps" and cm.aca_linear is None:
+            return 0.0  # tiered meters: no simple bound
+        if cs is None:
+            cs = self.candset(P, T, cm)
         fixed = cm.fixed_monthly(P, tid) if tid == "aks" else 0.0
-        if not rows:
+        if not cs.rows:
             return fixed
-        if tid == "azureml-batch":  # every job starts at least one node
-            return min(r[4] for r in rows) * cm.jobs * cm.startup_h * (1.0 - 1e-9)
+        cpu_ms = self.service(P).cpu_ms
+        if tid == "azureml-batch":  # the rows' compute at the cheapest price per worker, and one node per job
+            rows_m = (P.avg if P.avg < P.peak else P.peak) * 730 * 3600.0
+            per_row = self.service(P).per_row_ms
+            lb = math.inf
+            for sp, per_worker, hourly in cs.lb_groups:
+                pr = per_row / sp if sp else per_row
+                v = rows_m * pr / 1000.0 / 3600.0 / BATCH_UTIL * per_worker + cm.jobs * cm.startup_h * hourly
+                if v < lb:
+                    lb = v
+            return lb * (1.0 - 1e-9)
         ha = _ha_min(tid, P.sla, P.stz, T)
         h1 = ha if ha > 1 else 1
         ph = cm.peak_hours(P.pattern)
         oh = 730.0 - ph
-        cpu_ms = self.service(P).cpu_ms
         lam = P.peak
-        cu: dict = {}
+        p95 = P.p95
+        q = self._queue_cache
         lb = math.inf
-        for r in rows:
-            sp = r[3]
-            c = cu.get(sp)
-            if c is None:
-                mu = 1000.0 / (cpu_ms / sp if r[1] else cpu_ms)
-                c = cu[sp] = max(1, math.ceil(lam / mu / RHO_MAX - 1e-9))
-            n = -(-c // r[2])
-            if n < h1:
-                n = h1
-            v = (n * ph + h1 * oh) * r[4]
+        if tid == "containerapps":
+            # active replica-seconds >= (peak replicas x peak hours + h1 x the other active hours) x 3600; the
+            # vCPU, memory and request meters less the free grant (idle meters left out)
+            rva, _rvi, rma, _rmi, rreq = cm.aca_linear
+            gv, gm, gr = cm.aca_grant_vals
+            ah = HOURS_PER_MONTH * ACTIVE_HOURS_PER_DAY[P.pattern] / 24.0
+            avg = P.avg if P.avg < lam else lam
+            req = avg * SECONDS_PER_MONTH - gr
+            fixed = req * rreq if req > 0 else 0.0
+            for r in cs.rows:
+                s_ms = cpu_ms
+                hit = q.get((lam, s_ms, p95))
+                c = hit[0] if hit is not None and lam > 0 else max(1, math.ceil(lam / (1000.0 / s_ms) / RHO_MAX - 1e-9))
+                n = -(-c // r[2])
+                if n < h1:
+                    n = h1
+                active = (n * ph + h1 * (ah - ph)) * 3600.0
+                va, ma = r[0].vcpu * active, r[0].mem_gib * active
+                v = ((va - gv) * rva if va > gv else 0.0) + ((ma - gm) * rma if ma > gm else 0.0)
+                if v < lb:
+                    lb = v
+            return (lb + fixed) * (1.0 - 1e-9)
+        for sp, per_worker, hourly in cs.lb_groups:
+            s_ms = cpu_ms / sp if sp else cpu_ms
+            hit = q.get((lam, s_ms, p95))
+            if hit is not None and lam > 0:  # the exact server count is known (another target computed it)
+                c = hit[0]
+            else:
+                mu = 1000.0 / s_ms
+                c = max(1, math.ceil(lam / mu / RHO_MAX - 1e-9))
+            v = max(c * per_worker * ph, h1 * hourly * ph) + h1 * hourly * oh
             if v < lb:
                 lb = v
         return (lb + fixed) * (1.0 - 1e-9)
+
+    def cache_report(self) -> dict[str, tuple[int, int]]:
+        """{cache: (hits, lookups)} since this Evaluator was built (for benchmarks/recommend.py). Every
+        cache below is keyed on categorical inputs or on small integers derived from the profile (server
+        counts, worker counts), never on a whole profile, so its hits come from different profiles that share
+        those values."""
+        st = self.stats
+        nrow = sum(1 for c, lk, g, m in self._row_specs if m is not None)
+        tables = list(self._tables.values())
+        sets = [cs for t in tables for cs in t.sets]
+        nshare = sum(self.shareable)
+        out = {
+            "hard constraints (per categorical inputs)": (self.n_hard - st["hard_memo_miss"], self.n_hard),
+            "criteria rows (per categorical inputs)": (self.n_rows * nrow - st["rows_memo_miss"], self.n_rows * nrow),
+            "SKU candidates (per model-size step)": (sum(t.hits for t in tables), sum(t.hits + t.misses for t in tables)),
+            "SKU choice (per server counts)": (sum(cs.memo_hits for cs in sets), sum(cs.memo_hits + cs.memo_misses for cs in sets)),
+            "probe plans (per server counts)": (sum(cs.plan_hits for cs in sets), sum(cs.plan_hits + cs.plan_misses for cs in sets)),
+            "cost breakdowns (per plan facts)": (self.n_cost - st["cost_memo_miss"], self.n_cost),
+            "criterion scores (per result)": (self.n_options * nshare - st["criterion_memo_miss"], self.n_options * nshare),
+        }
+        return out
+
+    def light_flips(self, P: Inputs, base: list[TargetEval], win: TargetEval, attr: str, value: Any) -> bool:
+        """Whether setting `attr` (an input that no hard constraint and no sizing reads: `sp.is_light`) to
+        `value` changes the winner - decided without building the changed profile: the winner's new rank key
+        exactly as `_probe_key` computes it, the other viable targets first against their cached upper bound
+        (`_light_ub`), then exactly. Same answer as `probe`."""
+        sp = self._specs.get(attr) or self.spec(attr)
+        key_w = self._light_key(P, win, sp, value)
+        need = -key_w[0]
+        for b in base:
+            if b.excluded or b is win:
+                continue
+            ub = b.ubs.get(attr) or self._light_ub(b, sp)
+            if int(ub * 1e6 + 0.5) < need:
+                continue
+            self.n_exact += 1
+            if self._light_key(P, b, sp, value) < key_w:
+                return True
+        return False
+
+    def _light_key(self, P: Inputs, b: TargetEval, sp: "_AttrSpec", value: Any) -> tuple:
+        """`_probe_key` of a viable target for `attr` = `value` when the change is light (see light_flips)."""
+        tid = b.tid
+        num, den = b.num, b.den
+        res = b.results
+        d = P.__dict__
+        for i, c, wt, lk in sp.light:
+            old = res[i]
+            if lk is not None:
+                new = lk[1][value][tid]
+            else:  # a memoized row: its key with `attr` replaced
+                _c, _lk, getter, memo = self._row_specs[i]
+                key = getter(d)
+                pos = self._row_key_pos[i].get(sp.attr)
+                key = value if pos is None else key[:pos] + (value,) + key[pos + 1:]
+                row = memo.get(key)
+                if row is None:
+                    P2 = P.with_value(sp.attr, value)
+                    if len(memo) >= MEMO_MAX:
+                        memo.clear()
+                    row = memo[key] = {T.id: c.fn(P2, T, None, True) for T in self.targets}
+                new = row[tid]
+            w_old, w_new = wt * old[1], wt * new[1]
+            num += new[0] * w_new - old[0] * w_old
+            den += w_new - w_old
+        if not sp.cost or not (sp.attr == "budget" or tid == "aks"):
+            w = self.cost_crit.weight * b.cost_wf
+            return (-int((num + b.cost_s * w) / (den + w) * 1e6 + 0.5), b.cents, b.order)
+        P2 = P.with_value(sp.attr, value)
+        monthly = b.monthly
+        if sp.fixed and tid == "aks":
+            monthly = b.plan.monthly + self.cm(P2.region).fixed_monthly(P2, tid)
+        cs, cwf = cost_score(P2, monthly)
+        w = self.cost_crit.weight * cwf
+        return (-int((num + cs * w) / (den + w) * 1e6 + 0.5), int(monthly * 100.0 + 0.5), b.order)
 
     def may_flip(self, base: list[TargetEval], win: TargetEval, attr: str) -> bool:
         """False when no value of `attr` can change the winner (bound on the criteria it feeds).

@@ -17,7 +17,7 @@ from typing import Any, Optional
 from pydantic import BaseModel, ConfigDict
 
 from .cost import CostModel
-from .criteria import HARD, PATHS, Inputs, cost_reason
+from .criteria import PATHS, Inputs, cost_reason
 from .models import Cost, CriterionScore, Option, Sensitivity, Sizing
 from .prices import PriceBook
 from .sizing import BATCH_UTIL, HEADROOM, RHO_MAX, RUNTIME_MB, MEM_FACTOR, ServiceTime, p95_ms
@@ -204,39 +204,46 @@ def sizing_notes(ev: Any, P: Inputs, e: Any, st: ServiceTime) -> list[str]:
     return notes
 
 
+def _criterion(c: Any, r: tuple, cls: Any) -> tuple:
+    """(CriterionScore, info) for one criterion result; info = (score, weight, name, reason, kind) with kind
+    1 = a strength (counted, score >= 85), 2 = a weakness (counted, score < 50), 0 = neither."""
+    score, weight = r1(r[0]), c.weight * r[1]
+    kind = 0 if not weight > 0 else (1 if score >= 85 else (2 if score < 50 else 0))
+    return new(cls, {"name": c.id, "score": score, "weight": weight, "reason": r[2], "source": r[3]}), \
+        (score, weight, c.id, r[2], kind)
+
+
 def build_option(ev: Any, P: Inputs, e: Any, cm: CostModel, st: ServiceTime) -> Option:
     T = ev.cat.targets[e.tid]
     plan = e.plan
     crits = []
-    infos = []  # (score, weight, name, reason) per criterion, for option_reasons
-    for c, r, memo in zip(ev.soft, e.results, ev.cs_memos):
-        share = memo is not None
-        hit = memo.get(id(r)) if share else None
-        if hit is None or hit[0] is not r:
-            score, weight = r1(r[0]), c.weight * r[1]
-            info = (score, weight, c.id, r[2])
-            cs = new(SharedCriterionScore if share else CriterionScore,
-                     {"name": c.id, "score": score, "weight": weight, "reason": r[2], "source": r[3]})
-            if share:
-                if len(memo) >= 8192:
+    flagged = []  # infos of strengths and weaknesses, in display order
+    ev.n_options += 1
+    results = e.results
+    memo = ev.cs_memo
+    for i, h in enumerate(map(memo.get, map(id, results))):
+        if h is None or h[0] is not results[i]:
+            r = results[i]
+            if ev.shareable[i]:  # a memoized result object: its CriterionScore is shared
+                if len(memo) >= 16384:
                     memo.clear()
-                memo[id(r)] = (r, cs, info)
+                cs, info = _criterion(ev.soft[i], r, SharedCriterionScore)
+                h = memo[id(r)] = (r, cs, info)
                 ev.stats["criterion_memo_miss"] += 1
-        else:
-            cs, info = hit[1], hit[2]
-            ev.stats["criterion_memo_hit"] += 1
-        crits.append(cs)
-        infos.append(info)
+            else:
+                h = (r,) + _criterion(ev.soft[i], r, CriterionScore)
+        crits.append(h[1])
+        if h[2][4]:
+            flagged.append(h[2])
     monthly, breakdown, assumptions = ev.full_cost(cm, P, T, plan)
-    cs, cwf = e.cost_s, e.cost_wf
-    score, weight = r1(cs), ev.cost_crit.weight * cwf
-    reason = cost_reason(P, monthly, cm.as_of)
-    crits.append(new(CriterionScore, {"name": "cost", "score": score, "weight": weight, "reason": reason,
-                                      "source": _price_source(cm.book)}))
-    infos.append((score, weight, "cost", reason))
+    cs, info = _criterion(ev.cost_crit, (e.cost_s, e.cost_wf, cost_reason(P, monthly, cm.as_of), _price_source(cm.book)),
+                          CriterionScore)
+    crits.append(cs)
+    if info[4]:
+        flagged.append(info)
     sizing = build_sizing(ev, P, e, st)
     cost = new(Cost, {"monthly_usd": r2(monthly), "breakdown": breakdown, "assumptions": assumptions})
-    reasons = option_reasons(ev, P, e, T, monthly, sizing.predicted_p95_ms, infos)
+    reasons = option_reasons(ev, P, e, T, monthly, sizing.predicted_p95_ms, flagged)
     return new(Option, {"target": e.tid, "score": r1(e.score), "criteria": crits, "sizing": sizing, "cost": cost,
                         "reasons": reasons})
 
@@ -295,8 +302,8 @@ def _first(x: tuple) -> Any:
 
 def option_reasons(ev: Any, P: Inputs, e: Any, T: Any, monthly: float, predicted: Optional[float],
                    crits: list) -> list[str]:
-    """Reasons for one option. `crits`: (score, weight, name, reason) per criterion, in display order
-    (CriterionScore objects are accepted too)."""
+    """Reasons for one option. `crits`: CriterionScore objects, or (score, weight, name, reason, ...) tuples
+    (build_option passes only the strengths and weaknesses), in display order."""
     plan = e.plan
     out = [f"{T.title}: {T.purpose}."]
     strong = []
@@ -312,7 +319,7 @@ def option_reasons(ev: Any, P: Inputs, e: Any, T: Any, monthly: float, predicted
                 weak.append(((score - 100) * weight, c))
     if strong:
         strong.sort(key=_first)
-        out.append("Strong on " + ", ".join(f"{c[2].replace('_', ' ')} ({c[0]:g})" for _k, c in strong[:3]) + ".")
+        out.append("Strong on " + ", ".join([f"{c[2].replace('_', ' ')} ({c[0]:g})" for _k, c in strong[:3]]) + ".")
     if weak:
         weak.sort(key=_first)
         for _k, c in weak[:2]:
@@ -348,10 +355,9 @@ def _flip_text(ev: Any, P2: Inputs, base_w: Any, result: tuple) -> tuple[str, st
         return "none", "No target would remain viable."
     new_score = -best[0] / 1e6
     if mine is None:
-        T = ev.cat.targets[base_w.tid]
-        why = [h.reason(P2, T) for h in HARD if h.test(P2, T)]
+        why = ev.hard_all(P2)[ev.targets_index[base_w.tid]][1]
         reason = why[0] if why else "no size fits the changed workload"
-        return tid, f"{base_w.tid} would be excluded ({_short(reason, 160)}); {tid} ranks first with {new_score:.1f}."
+        return tid, f"{base_w.tid} would be excluded ({_short_memo(reason, 160)}); {tid} ranks first with {new_score:.1f}."
     return tid, f"{tid} would rank first with {new_score:.1f} against {base_w.tid} {-mine[0] / 1e6:.1f}."
 
 
@@ -364,23 +370,28 @@ def sensitivity(ev: Any, P: Inputs, evals: list, limit: int = 14) -> list[Sensit
         return []
     out: list[Sensitivity] = []
     won = base_w.tid
+    probe = ev.probe
 
     def run(attr: str, value: Any) -> tuple[bool, Inputs, tuple]:
-        P2 = P.replace(**{attr: value})
-        result = ev.probe(P2, evals, attr, won)
+        P2 = P.with_value(attr, value)
+        result = probe(P2, evals, attr, won)
         return result[1] != won or result[0] is None, P2, result
 
     def add(change: str, P2: Inputs, result: tuple, prefix: str = "") -> None:
-        new, text = _flip_text(ev, P2, base_w, result)
-        out.append(make(Sensitivity, change=change, new_winner=new, explanation=prefix + text))
+        new_w, text = _flip_text(ev, P2, base_w, result)
+        out.append(new(Sensitivity, {"change": change, "new_winner": new_w, "explanation": prefix + text}))
 
+    d = P.__dict__
     for attr, values in CATEGORICAL:
-        cur = getattr(P, attr)
+        cur = d[attr]
         if not ev.may_flip(evals, base_w, attr):
             continue
+        light = ev.spec(attr).is_light
         for v in values:
             if v == cur:
                 continue
+            if light and not ev.light_flips(P, evals, base_w, attr, v):
+                continue  # decided without building the changed profile
             flipped, P2, result = run(attr, v)
             if flipped:
                 add(f"{PATHS[attr]}={_fmt_value(v)}", P2, result)

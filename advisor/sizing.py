@@ -262,7 +262,7 @@ class Plan:
     __slots__ = ("target", "sku", "vcpu", "mem_gib", "gpus", "gpu_model", "workers", "service_ms", "c_peak", "c_base",
                  "n_peak", "n_min", "n_max", "latency_met", "autoscale", "tier", "hourly", "price_region",
                  "quota_cores", "quota_cores_max", "monthly", "over_limit", "batch", "rows_month",
-                 "gpu_used", "limit", "n_base")
+                 "gpu_used", "limit", "n_base", "cands")
 
     def __init__(self) -> None:
         self.over_limit = False
@@ -275,6 +275,7 @@ class Plan:
         self.monthly = 0.0
         self.limit = 0
         self.n_base = 0
+        self.cands: Any = None  # the CandSet it was chosen from (fast path only)
 
 
 def _ha_min(tid: str, sla: float, stz: bool, target: Target) -> int:
@@ -541,15 +542,19 @@ def size_target(P: Any, target: Target, st: ServiceTime, cm: Any, cache: dict,
 #
 # The functions above are the reference: written for reading, and used as-is when a workload fits no
 # SKU (to word the reason). The engine sizes through the classes below, which give exactly the same
-# plans (tests/advisor/test_fast_sizing.py compares them on thousands of generated profiles) with
+# plans (tests/advisor/test_fast_paths.py compares them field by field on generated profiles) with
 # less work per call:
 #
 # - the candidate list of a target depends on the model size only through each SKU's worker count
 #   (and whether a GPU SKU holds the model); those are step functions of size_mb, so a CandTable keeps
 #   one CandSet per distinct step pattern together with the range of sizes known to give it;
-# - `choose` for a fixed-price target (managed endpoint, AKS, App Service) depends on the load only
-#   through the integer server counts at peak and average, so its outcome is memoized per CandSet on
-#   those integers (a bounded cache: the counts are small integers shared by many different profiles).
+# - `choose` for an instance-priced target (managed endpoint, AKS, App Service) depends on the load only
+#   through the integer server counts at peak and average, so with one service time its outcome is
+#   memoized per CandSet on those integers (bounded; the counts are small integers that many different
+#   profiles share); with several (GPU SKUs) a row whose cost lower bound cannot beat the best so far is
+#   skipped without running the queueing model for it;
+# - sensitivity probes never explain a plan, so they may share one Plan object between all profiles
+#   with the same server counts (size_fast(shared=True); its service_ms is NaN).
 
 
 class CandSet:
@@ -558,7 +563,8 @@ class CandSet:
     rows: (sku, gpu_used, workers, speedup or 0.0 for CPU, hourly, price_region, limit, autoscale, tier),
     in catalog order, dominated rows removed exactly as `build_candidates` does."""
 
-    __slots__ = ("rows", "gpu_rows", "cpu_rows", "any_gpu_used", "memo", "groups")
+    __slots__ = ("rows", "gpu_rows", "cpu_rows", "any_gpu_used", "memo", "groups", "lb_groups", "plans",
+                 "memo_hits", "memo_misses", "plan_hits", "plan_misses")
 
     def __init__(self, rows: tuple) -> None:
         self.rows = rows
@@ -566,8 +572,17 @@ class CandSet:
         self.cpu_rows = tuple(r for r in rows if not r[0].gpus > 0)
         self.any_gpu_used = any(r[1] for r in rows)
         self.memo: dict = {}
+        #: shared plans for sensitivity probes (size_fast(shared=True)), by the same key as `memo` plus `met`
+        self.plans: dict = {}
+        self.memo_hits = self.memo_misses = self.plan_hits = self.plan_misses = 0
         #: distinct service-time groups (0.0 = CPU, else the GPU speed-up) of rows, gpu_rows, cpu_rows
         self.groups = tuple(tuple(dict.fromkeys(r[3] for r in rs)) for rs in (rows, self.gpu_rows, self.cpu_rows))
+        #: per service-time group: (speed-up or 0.0, min hourly / workers, min hourly), for cost lower bounds
+        lb: dict = {}
+        for r in rows:
+            a, b = lb.get(r[3], (math.inf, math.inf))
+            lb[r[3]] = (min(a, r[4] / r[2]), min(b, r[4]))
+        self.lb_groups = tuple((k, a, b) for k, (a, b) in lb.items())
 
 
 class CandTable:
@@ -661,7 +676,7 @@ def servers(cache: dict, lam: float, s_ms: float, p95: float) -> tuple[int, bool
 
 
 def choose_fast(P: Any, target: Target, cs: CandSet, subset: int, rows: tuple, st: ServiceTime, cm: Any,
-                qcache: dict, ha: int) -> Optional[Plan]:
+                qcache: dict, ha: int, shared: bool = False) -> Optional[Plan]:
     """`choose` on a CandSet's rows: the same plan, the same arithmetic."""
     tid = target.id
     peak = P.peak
@@ -672,12 +687,15 @@ def choose_fast(P: Any, target: Target, cs: CandSet, subset: int, rows: tuple, s
         best_n = 0
         rows_m = avg * 730 * 3600.0
         cpu_row = st.per_row_ms
+        jobs, startup_h = cm.jobs, cm.startup_h
+        ceil = math.ceil
         for r in rows:
             per_row = cpu_row / r[3] if r[1] else cpu_row
             w = r[2]
             node_rps = w * 1000.0 / per_row
-            nodes = max(1, math.ceil(peak / (node_rps * BATCH_UTIL) - 1e-9)) if peak > 0 else 1
-            cost = cm.batch_monthly(rows_m, per_row, w, nodes, r[4])
+            nodes = max(1, ceil(peak / (node_rps * BATCH_UTIL) - 1e-9)) if peak > 0 else 1
+            # cm.batch_monthly(rows_m, per_row, w, nodes, hourly), written out (same arithmetic)
+            cost = (rows_m * per_row / 1000.0 / 3600.0 / (w * BATCH_UTIL) + jobs * nodes * startup_h) * r[4]
             if best is None or cost < best_cost - 1e-6 or (cost <= best_cost + 1e-6 and nodes < best_n):
                 best, best_cost, best_n = (r, per_row, nodes), cost, nodes
         if best is None:
@@ -739,13 +757,22 @@ def choose_fast(P: Any, target: Target, cs: CandSet, subset: int, rows: tuple, s
             cb = servers(qcache, avg, s_ms, p95) if avg > 0 else (0, True)
             count = (s_ms, 0 if peak <= 0 else cp[0], cp[1], cb[0])
             key = (subset, ha, pattern, count[1], count[3])
+            if shared:
+                plan = cs.plans.get(key + (count[2],))
+                if plan is not None:
+                    cs.plan_hits += 1
+                    return plan
+                cs.plan_misses += 1
             memo = cs.memo
             hit = memo.get(key)
             if hit is None:
+                cs.memo_misses += 1
                 hit = _choose_fixed(rows, {r0[3]: count}, ha, limited, pattern == "steady", ph)
                 if len(memo) >= CHOOSE_MEMO_MAX:
                     memo.clear()
                 memo[key] = hit
+            else:
+                cs.memo_hits += 1
             counts = {r0[3]: count}
         else:
             counts = {}
@@ -755,6 +782,13 @@ def choose_fast(P: Any, target: Target, cs: CandSet, subset: int, rows: tuple, s
             return None
         r, n_peak, n_min, n_base, best_cost = hit
         s_ms, c_peak, met, c_base = counts[r[3]]
+        if shared and len(counts) == 1 and len(cs.groups[subset]) == 1:
+            # one plan object for every profile with these server counts: its service time is not theirs
+            plan = _plan_from_row(P, target, r, math.nan, c_peak, met, c_base, n_peak, n_min, n_base, best_cost)
+            if len(cs.plans) >= CHOOSE_MEMO_MAX:
+                cs.plans.clear()
+            cs.plans[key + (met,)] = plan
+            return plan
     return _plan_from_row(P, target, r, s_ms, c_peak, met, c_base, n_peak, n_min, n_base, best_cost)
 
 
@@ -851,13 +885,21 @@ def _choose_fixed(rows: tuple, counts: dict, ha: int, limited: bool, steady: boo
     return None if best is None else best + (best_cost,)
 
 
-def size_fast(P: Any, target: Target, cs: CandSet, st: ServiceTime, cm: Any, qcache: dict) -> Optional[Plan]:
-    """`size_target` on a CandSet (None when no SKU fits; the engine asks size_target for the reason)."""
+def size_fast(P: Any, target: Target, cs: CandSet, st: ServiceTime, cm: Any, qcache: dict,
+              shared: bool = False) -> Optional[Plan]:
+    """`size_target` on a CandSet (None when no SKU fits; the engine asks size_target for the reason).
+
+    shared=True (sensitivity probes, which never explain a plan): the plan may be an object shared with
+    other profiles that have the same server counts - all its fields are theirs too except `service_ms`,
+    which is NaN."""
     ha = _ha_min(target.id, P.sla, P.stz, target)
-    rows = cs.rows
+    best = None
     if P.gpu == "preferred" and cs.any_gpu_used:
-        best = choose_fast(P, target, cs, 1, cs.gpu_rows, st, cm, qcache, ha)
-        if best is not None:
-            return best
-        return choose_fast(P, target, cs, 2, cs.cpu_rows, st, cm, qcache, ha)
-    return choose_fast(P, target, cs, 0, rows, st, cm, qcache, ha)
+        best = choose_fast(P, target, cs, 1, cs.gpu_rows, st, cm, qcache, ha, shared)
+        if best is None:
+            best = choose_fast(P, target, cs, 2, cs.cpu_rows, st, cm, qcache, ha, shared)
+    else:
+        best = choose_fast(P, target, cs, 0, cs.rows, st, cm, qcache, ha, shared)
+    if best is not None:
+        best.cands = cs
+    return best
