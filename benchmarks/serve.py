@@ -11,6 +11,13 @@ there, the same recipe trained here (100 trees on scikit-learn's bundled
 breast_cancer data). The same rendered score.py runs under our server and
 under azmlinfsrv; mlflow serves the MLflow folder itself.
 
+Our server is measured twice: as deployed (the forest served from the arrays
+deployers/compiled_trees.py writes into the app dir, checked bit for bit
+against the model, so no scikit-learn import at start) and with
+DEPLOY_ADVISOR_COMPILED=0 (the pickle, as azmlinfsrv loads it: a user's own
+score.py would). The second row separates what the server does from what the
+compiled model does; the goals are checked on the first.
+
 The anchors (azureml-inference-server-http, mlflow) conflict with the project's
 pins, so they run from their own venv, created on first use under
 benchmarks/.anchors-venv with pip from PyPI.
@@ -317,7 +324,8 @@ def main() -> int:
             servers.append(Server(
                 "azmlinfsrv", lambda p: [str(apy), "-c", AZML_WRAPPER, "--entry_script", str(app / "score.py"),
                                          "--model_dir", str(app / "model"), "--port", str(p)],
-                json.dumps({"input_data": one}).encode(), {}, {"AZUREML_MODEL_DIR": str(app / "model")}))
+                json.dumps({"input_data": one}).encode(), {},
+                {"AZUREML_MODEL_DIR": str(app / "model"), "DEPLOY_ADVISOR_COMPILED": "0"}))
             servers.append(Server(
                 "mlflow models serve", lambda p: [str(Path(abin) / "mlflow"), "models", "serve", "-m", str(model_dir),
                                                   "--env-manager", "local", "-h", "127.0.0.1", "-p", str(p),
@@ -325,6 +333,9 @@ def main() -> int:
                 json.dumps({"dataframe_split": one}).encode(), {},
                 {"PATH": abin + os.pathsep + os.environ.get("PATH", ""), "MLFLOW_TRACKING_URI": f"file://{tmp}/mlruns"},
                 "/invocations"))
+        servers.append(Server(
+            "deploy-advisor (pickle)", servers[0].argv_fn, servers[0].body, servers[0].headers,
+            {**servers[0].env, "DEPLOY_ADVISOR_COMPILED": "0"}))
 
         load_before = os.getloadavg()
         log(f"model: {model_desc}")
@@ -335,8 +346,15 @@ def main() -> int:
         from deployers.benchmarking import _service_curve
 
         limit = _service_curve(app, [1, 64], 4.0, server_cpu)
-        log("in process, one core: " + ", ".join(f"batch {p['batch_size']}: {p['service_ms']:.2f} ms"
-                                                  for p in limit["points"]))
+        log("in process, one core, compiled trees: " + ", ".join(f"batch {p['batch_size']}: {p['service_ms']:.2f} ms"
+                                                                 for p in limit["points"]))
+        os.environ["DEPLOY_ADVISOR_COMPILED"] = "0"
+        try:
+            limit_pickle = _service_curve(app, [1, 64], 4.0, server_cpu)
+        finally:
+            del os.environ["DEPLOY_ADVISOR_COMPILED"]
+        log("in process, one core, pickle: " + ", ".join(f"batch {p['batch_size']}: {p['service_ms']:.2f} ms"
+                                                         for p in limit_pickle["points"]))
 
         samples: dict[tuple[str, int], list[dict]] = {}
         # Cold starts, then load, interleaved across servers so a change in background load on
@@ -416,17 +434,20 @@ def main() -> int:
         print("| " + " | ".join(str(x).ljust(w) for x, w in zip(row, widths)) + " |")
     print()
     print(f"cold-start floor on this machine (bare python process: unpickle the forest + one predict): {floor:.2f} s")
-    print("in process, one core: " + ", ".join(f"{p['batch_size']} row(s) per call {p['service_ms']:.2f} ms"
-                                               for p in limit["points"]))
+    for label, lim in (("compiled trees", limit), ("pickle", limit_pickle)):
+        print(f"in process, one core, {label}: " + ", ".join(f"{p['batch_size']} row(s) per call {p['service_ms']:.2f} ms"
+                                                            for p in lim["points"]))
     ours = servers[0].results
     goals: list[tuple[str, bool]] = []
-    if len(servers) > 1:
-        for other in servers[1:]:
-            ratios = ", ".join(f"c={c} {ours[c]['rps'] / other.results[c]['rps']:.1f}x" for c in levels)
-            print(f"throughput vs {other.name}: {ratios}")
+    by_name = {s.name: s for s in servers}
+    if "azmlinfsrv" in by_name:
+        for mine in (servers[0], by_name["deploy-advisor (pickle)"]):
+            for other in (by_name["azmlinfsrv"], by_name["mlflow models serve"]):
+                ratios = ", ".join(f"c={c} {mine.results[c]['rps'] / other.results[c]['rps']:.1f}x" for c in levels)
+                print(f"throughput, {mine.name} vs {other.name}: {ratios}")
         print(f"same prediction from every server: {'yes' if same else 'NO: ' + json.dumps(answers)}")
         print()
-        azml, mlf = servers[1].results, servers[2].results
+        azml, mlf = by_name["azmlinfsrv"].results, by_name["mlflow models serve"].results
         c32 = 32 if 32 in levels else hi
         c1 = 1 if 1 in levels else lo
         def paired(metric: str, other: str, c: int) -> float:
@@ -446,8 +467,9 @@ def main() -> int:
             (f"c={c32} p99 <= 50 ms ({ours[c32]['p99_ms']:.1f} ms)", ours[c32]["p99_ms"] <= 50),
             (f"c={c1} p50 no worse than azmlinfsrv ({ours[c1]['p50_ms']:.2f} vs {azml[c1]['p50_ms']:.2f} ms; "
              f"paired ratio {r_p50:.2f})", r_p50 <= 1.0),
-            (f"cold start <= 1 s ({ours['cold_start_s']:.2f} s; floor {floor:.2f} s, "
-             f"server overhead {ours['cold_start_s'] - floor:+.2f} s)", ours["cold_start_s"] <= 1.0),
+            (f"cold start <= 1 s ({ours['cold_start_s']:.2f} s; from the pickle "
+             f"{by_name['deploy-advisor (pickle)'].results['cold_start_s']:.2f} s, whose floor is {floor:.2f} s)",
+             ours["cold_start_s"] <= 1.0),
             (f"zero errors ({sum(ours[c]['errors'] for c in levels)})", sum(ours[c]["errors"] for c in levels) == 0),
             ("same prediction as the anchors", same),
         ]
@@ -458,6 +480,7 @@ def main() -> int:
                                          "cold_start_floor_s": floor, "loadavg": [load_before, load_after],
                                          "samples": {f"{k[0]} c={k[1]}": v for k, v in samples.items()},
                                          "loadgen": "wrk" if use_wrk else "python", "in_process": limit,
+                                         "in_process_pickle": limit_pickle,
                                          "servers": {s.name: {str(k): v for k, v in s.results.items()} for s in servers},
                                          "goals": [{"goal": t, "pass": ok} for t, ok in goals]}, indent=2))
     return 0 if all(ok for _, ok in goals) else 1

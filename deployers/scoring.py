@@ -7,6 +7,7 @@ local server, the container images and Azure ML all load:
     dest/score.py      the rendered script
     dest/model/        a copy of the model folder (or the single model file)
     dest/serving.json  model name/version/flavor/format, columns and a ready /score body
+    dest/compiled/     a tree model's arrays, checked against the model (compiled_trees.py), when it has one
 
 Everything rendered is deterministic (no timestamps) so plan fingerprints are
 stable, and user-controlled text reaches the template only as Python literals
@@ -23,6 +24,7 @@ from typing import Any, Optional
 
 from advisor.models import ModelInfo
 
+from . import compiled_trees
 from .errors import InputError
 
 TEMPLATES = Path(os.environ.get("DEPLOY_ADVISOR_TEMPLATES") or Path(__file__).resolve().parents[1] / "templates")
@@ -120,8 +122,10 @@ def _copy_model(model_info: ModelInfo, model_dir: Path, target: Path) -> None:
     shutil.copytree(model_dir, target, ignore=_SKIP, symlinks=False)
 
 
-def build_app_dir(model_info: ModelInfo, model_dir: Path, dest: Path) -> Path:
-    """Lay out dest/score.py, dest/model/ and dest/serving.json; returns dest.
+def build_app_dir(model_info: ModelInfo, model_dir: Path, dest: Path, *, compile_trees: bool = True) -> Path:
+    """Lay out dest/score.py, dest/model/, dest/serving.json (and dest/compiled/); returns dest.
+
+    `compile_trees=False` leaves a tree model as its pickle (what Azure ML's own server loads).
 
     `dest` may exist (it is refreshed); the model is copied, never linked, so the
     app dir stays valid if the registry cache is cleaned.
@@ -149,4 +153,8 @@ def build_app_dir(model_info: ModelInfo, model_dir: Path, dest: Path) -> Path:
         "model_dir": "model",
     }
     (dest / "serving.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    if compile_trees:
+        compiled_trees.compile_app_dir(dest)
+    else:
+        shutil.rmtree(dest / "compiled", ignore_errors=True)
     return dest

@@ -64,13 +64,18 @@ def test_max_rows_is_validated():
         scoring.render_score_script(ModelInfo(uri="x", name="m"), max_rows=0)
 
 
-def test_mlflow_script_in_process_matches_the_model(mlflow_app, mlflow_model, breast_cancer, monkeypatch):
-    score = load_script(mlflow_app, monkeypatch)
+@pytest.mark.parametrize("compiled, kind", [("1", "compiled-trees"), ("0", "mlflow-sklearn")])
+def test_mlflow_script_in_process_matches_the_model(mlflow_app, mlflow_model, breast_cancer, monkeypatch,
+                                                    compiled, kind):
+    """The forest is served from its compiled arrays by default, from the pickle with
+    DEPLOY_ADVISOR_COMPILED=0: the same answers and the same input errors either way."""
+    monkeypatch.setenv("DEPLOY_ADVISOR_COMPILED", compiled)
+    score = load_script(mlflow_app, monkeypatch, f"score_{kind}")
     with open(mlflow_model / "model.pkl", "rb") as fh:
         model = pickle.load(fh)
     rows = breast_cancer.head(5)
     expected = model.predict(rows).tolist()
-    assert score._predictor.kind == "mlflow-sklearn"
+    assert score._predictor.kind == kind
     body = {"input_data": {"columns": list(rows.columns), "index": [0, 1, 2, 3, 4], "data": rows.values.tolist()}}
     assert score.run(json.dumps(body)) == expected
     out = score.run_batch([body, {"data": rows.values[:2].tolist()}, {"data": [[1, 2]]}])
@@ -91,7 +96,7 @@ def test_pyfunc_loader_gives_the_same_answers(mlflow_app, breast_cancer, monkeyp
     via_pyfunc = score.run(json.dumps(body))
     monkeypatch.delenv("DEPLOY_ADVISOR_PYFUNC")
     plain = load_script(mlflow_app, monkeypatch, "score_plain")
-    assert plain._predictor.kind == "mlflow-sklearn"
+    assert plain._predictor.kind == "compiled-trees"
     assert via_pyfunc == plain.run(json.dumps(body))
 
 
