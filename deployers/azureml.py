@@ -273,7 +273,9 @@ class AzureMLDeployer(Deployer):
         from azure.ai.ml import MLClient
 
         _quiet_sdk()
-        return MLClient(ac.get_credential(ctx), c.subscription, c.resource_group, c.workspace, **ac.sdk_kwargs(ctx))
+        # show_progress=False: uploads would draw tqdm bars on stderr, where --output json puts its event lines
+        return MLClient(ac.get_credential(ctx), c.subscription, c.resource_group, c.workspace, show_progress=False,
+                        **ac.sdk_kwargs(ctx))
 
     def _monitor(self, ctx: DeployContext, c: _Coords) -> Any:
         from azure.mgmt.monitor import MonitorManagementClient

@@ -1,5 +1,8 @@
 """Azure ML provider for FakeAzure: workspace, online endpoints/deployments, keys, logs,
 usages / VM sizes, models, and the scoring host `<ep>.<region>.inference.ml.azure.com`.
+The workspace's default datastore `workspaceblobstore` (GET, listSecrets) points at an
+account of `aml.storage`, a tests/fakes/blob_storage.py FakeBlobStorage: serve it through
+tests/fakes/tls_proxy.py to test uploads (model / code folders) end to end.
 
 It enforces the service rules our deployer must respect, so a wrong request fails here
 as it would in Azure: traffic may only name existing deployments and must sum to 0 or
@@ -15,12 +18,14 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from .azure import SUBSCRIPTION, FakeAzure, RecordedRequest
+from .azure import FAKE_TOKEN, SUBSCRIPTION, FakeAzure, RecordedRequest
+from .blob_storage import FakeBlobStorage
 
 PROVIDER = "Microsoft.MachineLearningServices"
 WS_RE = r"/workspaces/(?P<ws>[^/]+)"
 EP_RE = WS_RE + r"/onlineEndpoints/(?P<ep>[^/]+)"
 DEP_RE = EP_RE + r"/deployments/(?P<dep>[^/]+)"
+DATASTORE = "workspaceblobstore"
 
 # VM sizes offered by the fake region (family, vCPUs, memory GB); a subset of the managed-endpoint SKU list.
 VM_SIZES = [
@@ -52,6 +57,37 @@ class AzureMLFake:
     broken: set[str] = field(default_factory=set)  # deployments whose container answers 502
     logs: dict[str, str] = field(default_factory=dict)
     scored: list[tuple[str, Any]] = field(default_factory=list)  # (deployment, payload) per scoring call
+    storage: FakeBlobStorage = field(default_factory=FakeBlobStorage)  # the workspace's storage account
+    datastore_auth: str = "key"  # what listSecrets hands out: "key" (an AccountKey) | "sas" (a SAS token)
+    secrets_listed: int = 0  # listSecrets calls answered
+
+    @property
+    def storage_account(self) -> str:
+        return re.sub(r"[^a-z0-9]", "", self.workspace.lower())[:16] + "store"
+
+    @property
+    def blob_container(self) -> str:
+        return f"azureml-blobstore-{uuid.uuid5(uuid.NAMESPACE_URL, self.workspace)}"
+
+    @property
+    def datastore_id(self) -> str:
+        return f"{self.ws_id}/datastores/{DATASTORE}"
+
+    def blobs_at(self, uri: str) -> dict[str, bytes]:
+        """Blob name -> bytes under an asset URI: azureml://...datastores/workspaceblobstore/paths/P or
+        https://{account}.blob.core.windows.net/{container}/P (a pending-upload container)."""
+        marker = f"/datastores/{DATASTORE}/paths/"
+        if marker in uri:
+            return self.uploaded(uri.split(marker, 1)[1].rstrip("/") + "/")
+        m = re.match(r"https://([^./]+)\.blob\.core\.windows\.net/([^/?]+)/?([^?]*)", uri)
+        if not m or m[1] not in self.storage.accounts or m[2] not in self.storage.accounts[m[1]].containers:
+            return {}
+        prefix = m[3].rstrip("/") + "/" if m[3] else ""
+        return {k: v.data for k, v in self.storage.blobs(m[1], m[2], prefix).items()}
+
+    def uploaded(self, prefix: str = "") -> dict[str, bytes]:
+        """Blob name -> bytes of what was uploaded to the workspace's default container."""
+        return {k: v.data for k, v in self.storage.blobs(self.storage_account, self.blob_container, prefix).items()}
 
     @property
     def ws_id(self) -> str:
@@ -140,6 +176,7 @@ def install(fake: FakeAzure, *, workspace: str = "mlw-test", resource_group: str
             subscription: str = SUBSCRIPTION) -> AzureMLFake:
     """Seed a workspace and register the Azure ML routes on `fake`."""
     aml = AzureMLFake(fake, subscription, resource_group, workspace, location)
+    _install_datastore(fake, aml)
     fake.put(aml.ws_id, {
         "location": location, "identity": {"type": "SystemAssigned"}, "sku": {"name": "Basic", "tier": "Basic"},
         "kind": "Default",
@@ -306,6 +343,100 @@ def install(fake: FakeAzure, *, workspace: str = "mlw-test", resource_group: str
         return f.json(status, body, {"azureml-model-deployment": target})
 
     return aml
+
+
+def _install_datastore(fake: FakeAzure, aml: AzureMLFake) -> None:
+    """The default blob datastore (as a new workspace has it) and the model / code asset rules around it."""
+    aml.storage.account(aml.storage_account, aml.blob_container)
+    aml.storage.bearer_tokens.add(FAKE_TOKEN)  # identity-based access with the tests' FakeCredential
+    fake.put(aml.datastore_id, {"properties": {
+        "datastoreType": "AzureBlob", "accountName": aml.storage_account, "containerName": aml.blob_container,
+        "endpoint": "core.windows.net", "protocol": "https", "credentials": {"credentialsType": "AccountKey"},
+        "isDefault": True,
+        "serviceDataAccessAuthIdentity": "WorkspaceSystemAssignedIdentity", "description": "", "tags": {},
+        "properties": {}}})
+
+    @fake.route("GET", WS_RE + r"/datastores$")
+    def list_datastores(f: FakeAzure, req: RecordedRequest, m: re.Match) -> Any:
+        rows = f.children(f"{aml.ws_id}/datastores")
+        if str(req.query.get("isDefault", "")).lower() == "true":
+            rows = [r for r in rows if r["properties"].get("isDefault")]
+        return f.json(200, {"value": rows})
+
+    @fake.route("POST", WS_RE + r"/datastores/(?P<ds>[^/]+)/listSecrets$")
+    def list_secrets(f: FakeAzure, req: RecordedRequest, m: re.Match) -> Any:
+        ds = f.get(f"{aml.ws_id}/datastores/{m['ds']}")
+        if ds is None:
+            return f.error(404, "UserError", f"Datastore {m['ds']} not found")
+        if ds["properties"]["credentials"].get("credentialsType") == "None":
+            return f.error(400, "UserError", "No secrets for credential-less datastore")
+        aml.secrets_listed += 1
+        if aml.datastore_auth == "sas":
+            return f.json(200, {"secretsType": "Sas", "sasToken": aml.storage.issue_sas(aml.storage_account)})
+        return f.json(200, {"secretsType": "AccountKey", "key": aml.storage.accounts[aml.storage_account].key})
+
+    @fake.route("POST", WS_RE + r"/codes/(?P<name>[^/]+)/versions/(?P<version>[^/]+)/startPendingUpload$")
+    def start_pending_upload(f: FakeAzure, req: RecordedRequest, m: re.Match) -> Any:
+        """A temporary blob folder plus a SAS for it: azure-ai-ml uploads code folders there (not via listSecrets)."""
+        # a fresh container: azure-ai-ml treats blobUri as a container URL (ContainerClient.from_container_url)
+        container = f"{uuid.uuid4()}-{uuid.uuid4().hex[:8]}"[:63]
+        aml.storage.account(aml.storage_account, container)
+        blob_uri = f"https://{aml.storage_account}.blob.core.windows.net/{container}"
+        aml.secrets_listed += 1
+        return f.json(200, {"pendingUploadId": str(uuid.uuid4()), "pendingUploadType": "TemporaryBlobReference",
+                            "blobReferenceForConsumption": {
+                                "blobUri": blob_uri, "storageAccountArmId": f"/subscriptions/{aml.subscription}/"
+                                f"resourceGroups/{aml.resource_group}/providers/Microsoft.Storage/storageAccounts/"
+                                f"{aml.storage_account}",
+                                "credential": {"credentialType": "SAS", "sasUri": blob_uri + "?" +
+                                               aml.storage.issue_sas(aml.storage_account)}}})
+
+    @fake.route("GET", WS_RE + r"/codes/(?P<name>[^/]+)/versions$")
+    def list_code_versions(f: FakeAzure, req: RecordedRequest, m: re.Match) -> Any:
+        """`?hash=` finds an already uploaded snapshot (azure-ai-ml reuses it instead of uploading again)."""
+        rows = f.children(f"{aml.ws_id}/codes/{m['name']}/versions")
+        if req.query.get("hash"):
+            rows = [r for r in rows if ((r.get("properties") or {}).get("properties") or {}).get("hash_sha256")
+                    == req.query["hash"]]
+        return f.json(200, {"value": rows})
+
+    def asset_version(kind: str):
+        """PUT models|codes/{name}/versions/{v}: the container is created implicitly; a local upload path
+        must name blobs that really are in the datastore (what `az ml model create` uploaded)."""
+        def handler(f: FakeAzure, req: RecordedRequest, m: re.Match) -> Any:
+            props = (req.body.get("properties") or {}) if isinstance(req.body, dict) else {}
+            uri = str(props.get("modelUri") or props.get("codeUri") or "")
+            if (uri.startswith("azureml://") or uri.startswith("https://")) and not aml.blobs_at(uri):
+                return f.error(400, "UserError", f"{kind} path {uri} does not exist in the workspace storage")
+            cid = f"{aml.ws_id}/{kind}/{m['name']}"
+            if f.get(cid) is None:
+                f.put(cid, {"properties": {"latestVersion": m["version"], "description": "", "tags": {},
+                                           "properties": {}}})
+            return None
+        return handler
+
+    def model_transform(_f: FakeAzure, req: RecordedRequest, body: dict, existing: Optional[dict]) -> None:
+        """The service reads MLmodel from the uploaded folder to fill `flavors` (azure-ai-ml needs the field)."""
+        props = body.setdefault("properties", {})
+        props.setdefault("properties", {})
+        props.setdefault("tags", {})
+        if props.get("flavors"):
+            return
+        uri = str(props.get("modelUri") or "")
+        mlmodel = aml.uploaded(uri.split(f"/datastores/{DATASTORE}/paths/", 1)[-1].rstrip("/") + "/MLmodel")
+        flavors: dict = {}
+        if props.get("modelType") == "mlflow_model" and mlmodel:
+            import yaml
+            doc = yaml.safe_load(next(iter(mlmodel.values()))) or {}
+            flavors = {k: {"data": {kk: json.dumps(vv) if isinstance(vv, (dict, list)) else str(vv)
+                                    for kk, vv in (v or {}).items()}} for k, v in (doc.get("flavors") or {}).items()}
+        props["flavors"] = flavors
+
+    fake.behaviour(WS_RE + r"/models/[^/]+/versions/[^/]+$", lro=None, create_status=201, update_status=200,
+                   transform=model_transform)
+    fake.behaviour(WS_RE + r"/codes/[^/]+/versions/[^/]+$", lro=None, create_status=201, update_status=200)
+    for kind in ("models", "codes"):
+        fake.route("PUT", WS_RE + rf"/{kind}/(?P<name>[^/]+)/versions/(?P<version>[^/]+)$")(asset_version(kind))
 
 
 def _default_scorer(deployment: str, payload: Any) -> tuple[int, Any]:
