@@ -100,6 +100,7 @@ def test_pyfunc_loader_gives_the_same_answers(mlflow_app, breast_cancer, monkeyp
     assert via_pyfunc == plain.run(json.dumps(body))
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # unscaled data; the fit is not the point
 def test_plain_pickled_sklearn_model_folder(tmp_path, breast_cancer, monkeypatch):
     from sklearn.linear_model import LogisticRegression
 
