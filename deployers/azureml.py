@@ -274,8 +274,8 @@ class AzureMLDeployer(Deployer):
 
         _quiet_sdk()
         # show_progress=False: uploads would draw tqdm bars on stderr, where --output json puts its event lines
-        return MLClient(ac.get_credential(ctx), c.subscription, c.resource_group, c.workspace, show_progress=False,
-                        **ac.sdk_kwargs(ctx))
+        return MLClient(ac.get_credential(ctx), c.subscription, c.resource_group, c.workspace,
+                        **{"show_progress": False, **ac.sdk_kwargs(ctx)})
 
     def _monitor(self, ctx: DeployContext, c: _Coords) -> Any:
         from azure.mgmt.monitor import MonitorManagementClient

@@ -13,7 +13,12 @@ error: no file, and the script loads the pickle as before.
 
 Supported: DecisionTree / RandomForest / ExtraTrees, classifier or regressor,
 one output, numeric inputs, forests with n_jobs None or 1 (several jobs add
-the trees in a nondeterministic order, so even sklearn's own bits vary).
+the trees in a nondeterministic order, so even sklearn's own bits vary),
+pickled by the scikit-learn version that checks them.
+
+The model is unpickled in a child process (`python -m deployers.compiled_trees
+APP_DIR`), never in the CLI or UI process that holds Azure credentials; a
+pickle that names no scikit-learn tree module is not even opened.
 """
 from __future__ import annotations
 
@@ -22,6 +27,9 @@ import io
 import json
 import logging
 import os
+import subprocess
+import sys
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any, Optional
@@ -34,6 +42,9 @@ SUPPORTED = {
     "sklearn.ensemble._forest.RandomForestClassifier", "sklearn.ensemble._forest.RandomForestRegressor",
     "sklearn.ensemble._forest.ExtraTreesClassifier", "sklearn.ensemble._forest.ExtraTreesRegressor",
 }
+TREE_MODULES = (b"sklearn.tree._classes", b"sklearn.ensemble._forest")  # as a pickle names the classes
+ROOT = Path(__file__).resolve().parents[1]
+TIMEOUT_S = 600
 MAX_NODES = 5_000_000  # beyond this the arrays cost more memory than the compiled path saves time
 CHECK_ROWS = 3000
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member dates: the same model gives the same bytes (image tags hash them)
@@ -47,7 +58,7 @@ def compile_app_dir(app_dir: Path) -> Optional[str]:
     app_dir = Path(app_dir)
     out = app_dir / COMPILED_PATH
     try:
-        reason = _compile(app_dir, out)
+        reason = _precheck(app_dir) or _compile_in_child(app_dir)
     except Exception as exc:  # noqa: BLE001 - compiling is an optimisation: never fail a deployment over it
         reason = f"compiling failed ({exc.__class__.__name__}: {str(exc)[:120]})"
     if reason is not None:
@@ -56,15 +67,61 @@ def compile_app_dir(app_dir: Path) -> Optional[str]:
     return reason
 
 
+def _precheck(app_dir: Path) -> Optional[str]:
+    """Why there is nothing to compile, decided without unpickling anything (None: worth a try)."""
+    script = _load_script(app_dir / "score.py")
+    source = script._direct_source(str(app_dir / "model"))
+    if source is None:
+        return "the model is not a scikit-learn pickle loaded directly"
+    path, fn = source[0], source[1]
+    if fn != "predict":
+        return f"the MLflow model predicts with {fn}()"
+    with open(path, "rb") as fh:
+        data = fh.read()
+    if not any(m in data for m in TREE_MODULES):
+        return "the pickle is not a tree model this compiler knows"
+    return None
+
+
+def _compile_in_child(app_dir: Path) -> Optional[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.run([sys.executable, "-m", "deployers.compiled_trees", str(app_dir)], capture_output=True,
+                          text=True, timeout=TIMEOUT_S, env=env, stdin=subprocess.DEVNULL)
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return f"compiling failed ({last[:160]})"
+    return json.loads(lines[-1])["reason"]
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """Child process: compile one app dir, print {"reason": null | "..."} as the last line."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m deployers.compiled_trees APP_DIR", file=sys.stderr)
+        return 2
+    app_dir = Path(args[0])
+    try:
+        reason = _compile(app_dir, app_dir / COMPILED_PATH)
+    except Exception as exc:  # noqa: BLE001 - reported as the reason; the parent removes any partial file
+        reason = f"compiling failed ({exc.__class__.__name__}: {str(exc)[:120]})"
+    print(json.dumps({"reason": reason}))
+    return 0
+
+
 def _compile(app_dir: Path, out: Path) -> Optional[str]:
+    import sklearn
+
     script = _load_script(app_dir / "score.py")
     source = script._direct_source(str(app_dir / "model"))
     if source is None:
         return "the model is not a scikit-learn pickle loaded directly"
     path, fn, columns, types, kind = source
-    if fn != "predict":
-        return f"the MLflow model predicts with {fn}()"
-    model = script._load_pickle(path)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        model = script._load_pickle(path)
+    if any(type(w.message).__name__ == "InconsistentVersionWarning" for w in seen):
+        return f"the model was pickled by another scikit-learn version than this one ({sklearn.__version__})"
     qualname = f"{type(model).__module__}.{type(model).__qualname__}"
     if qualname not in SUPPORTED:
         return f"{type(model).__name__} is not a tree model this compiler knows"
@@ -73,7 +130,7 @@ def _compile(app_dir: Path, out: Path) -> Optional[str]:
     if isinstance(arrays, str):
         return arrays
     meta.update(format=script.COMPILED_FORMAT, source_sha256=script._sha256(path), columns=real.columns,
-                model_class=type(model).__name__)
+                model_class=type(model).__name__, sklearn_version=sklearn.__version__)
     out.parent.mkdir(parents=True, exist_ok=True)
     _write_npz(out, arrays, meta)
     compiled = script._load_compiled(path, fn, columns, types, kind, compiled_file=str(out))
@@ -168,6 +225,9 @@ def _check_rows(app_dir: Path, script: Any, real: Any, arrays: dict) -> Any:
     rng = np.random.default_rng(0)
     is_split = arrays["left"] != np.arange(len(arrays["left"]))
     feats, thresholds = arrays["feature"][is_split], arrays["threshold"][is_split]
+    with np.errstate(over="ignore"):  # "missing values go right" splits use an infinite threshold: skip them
+        usable = np.abs(thresholds.astype(np.float32)) < np.finfo(np.float32).max
+    feats, thresholds = feats[usable], thresholds[usable]
     cols = []
     for f in range(width):
         t = thresholds[feats == f]
@@ -189,11 +249,20 @@ def _check_rows(app_dir: Path, script: Any, real: Any, arrays: dict) -> Any:
 
 
 def _check(script: Any, model: Any, real: Any, compiled: Any, X: Any) -> Optional[str]:
-    """None when the compiled predictor gives exactly the real model's answers on X."""
+    """None when the compiled arrays give exactly the real model's answers on X. Only finite rows
+    count (the others are served by the real model, so they would compare sklearn with itself),
+    and the served path must not have fallen back to the real model for any of them."""
     import numpy as np
 
-    if json.dumps(compiled.predict(X)) != json.dumps(real.predict(X)):
+    with np.errstate(over="ignore", invalid="ignore"):
+        X = X[np.isfinite(X.astype(np.float32)).all(axis=1)]
+    if len(X) == 0:
+        return "no finite rows to check the compiled trees on"
+    expected = json.dumps(real.predict(X))
+    if json.dumps(script._jsonable(compiled._answers(compiled.raw(X)))) != expected:
         return "the compiled trees did not reproduce the model's predictions exactly"
+    if json.dumps(compiled.predict(X)) != expected or compiled._real is not None:
+        return "the compiled predictor did not serve the checked rows from its arrays"
     if compiled.classes is not None:
         frame = X if real.frame_columns is None else real._pd.DataFrame(X, columns=real.frame_columns)
         if not np.array_equal(compiled.raw(X), model.predict_proba(frame)):
@@ -202,11 +271,16 @@ def _check(script: Any, model: Any, real: Any, compiled: Any, X: Any) -> Optiona
 
 
 def _remove(path: Path) -> None:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
+    for p in (path, path.with_name(path.name + ".tmp")):
+        try:
+            p.unlink()
+        except FileNotFoundError:
+            pass
     try:
         path.parent.rmdir()  # only when empty
     except OSError:
         pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -78,6 +78,7 @@ WHAT = [
     (re.compile(r"request\.json$"), "a sample scoring request"),
     (re.compile(r"^model/"), "the model (copied from the registry)"),
     (re.compile(r"^serving\.json$"), "what the scoring server needs to know about the model"),
+    (re.compile(r"^compiled/trees\.npz$"), "the tree model as plain arrays, checked against it (faster start)"),
 ]
 
 
@@ -183,7 +184,8 @@ def _local_app(plan: DeploymentPlan, dest: Path) -> list[Path]:
     from . import model_resolution, scoring
 
     scoring.build_app_dir(plan.model_info, model_resolution.local_model_dir(plan.model_info), dest)
-    return [p for p in [dest / "score.py", dest / "serving.json", *(dest / "model").rglob("*")] if p.is_file()]
+    return [p for p in [dest / "score.py", dest / "serving.json", dest / "compiled" / "trees.npz",
+                        *(dest / "model").rglob("*")] if p.is_file()]
 
 
 def _describe(rel: str) -> str:

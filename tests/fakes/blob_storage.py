@@ -88,9 +88,11 @@ class FakeBlobStorage:
                     if k.startswith(prefix)}
 
     def secrets(self) -> list[str]:
-        """Every key / SAS signature this fake knows: none may leak into our outputs."""
+        """Every key / SAS signature this fake knows, raw and URL-encoded (a leaked SAS URL carries the
+        encoded form): none may appear in our outputs."""
         with self._lock:
-            return [a.key for a in self.accounts.values()] + [s for a in self.accounts.values() for s in a.sas_tokens]
+            raw = [a.key for a in self.accounts.values()] + [s for a in self.accounts.values() for s in a.sas_tokens]
+        return sorted(set(raw) | {quote(s, safe="") for s in raw})
 
     # ---- the REST API ------------------------------------------------------------
     def handle(self, method: str, host: str, target: str, headers: dict[str, str],

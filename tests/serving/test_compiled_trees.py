@@ -169,3 +169,106 @@ def test_compiled_file_is_deterministic(tmp_path):
     with np.load(a, allow_pickle=False) as npz:  # readable without pickle: nothing executes on load
         meta = json.loads(str(npz["meta"]))
     assert meta["model_class"] == "ExtraTreesClassifier" and meta["trees"] == 20
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "bad-crc"])
+def test_a_damaged_compiled_file_falls_back_to_the_pickle(tmp_path, monkeypatch, damage):
+    """An accidentally damaged trees.npz (partial copy, full disk, bit rot) must not stop the server:
+    the compiled file is an optimisation, the pickle is always there to serve from."""
+    name, model, X = _models()[0]
+    app = _pickle_app(tmp_path, model, name)
+    path = app / "compiled" / "trees.npz"
+    good = path.read_bytes()
+    mid = len(good) // 2
+    path.write_bytes({"empty": b"", "truncated": good[:mid],
+                      "bad-crc": good[:mid] + bytes([good[mid] ^ 0xFF]) + good[mid + 1:]}[damage])
+    score = load_script(app, monkeypatch, f"score_ct_damaged_{damage.replace('-', '_')}")
+    assert score._predictor.kind == "pickle"
+    assert score.run(json.dumps({"data": X[:5].tolist()})) == model.predict(X[:5]).tolist()
+
+
+def test_the_build_time_check_rejects_wrong_arrays_even_with_special_rows(tmp_path):
+    """The check must compare the compiled arrays with the model, not the model with itself: rows with a
+    NaN are served by the real model, so they must not count. Here the arrays really are wrong (every
+    leaf value shifted) and the check rows include NaN and beyond-float32 rows."""
+    from sklearn.datasets import load_diabetes
+    from sklearn.tree import DecisionTreeRegressor
+
+    X, y = load_diabetes(return_X_y=True)
+    model = DecisionTreeRegressor(max_depth=6, random_state=0).fit(X, y)
+    app = _pickle_app(tmp_path, model, "regressor")
+    good = app / "compiled" / "trees.npz"
+    with np.load(good, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    meta = json.loads(str(arrays.pop("meta")))
+    arrays["value"] = arrays["value"] + 1.0
+    wrong = tmp_path / "wrong.npz"
+    compiled_trees._write_npz(wrong, arrays, meta)
+
+    script = compiled_trees._load_script(app / "score.py")
+    path, fn, columns, types, kind = script._direct_source(str(app / "model"))
+    real = script._EstimatorPredictor(model, fn, columns, types, kind)
+    special = X[:4].copy()
+    special[0, 0], special[1, 1], special[2, 2] = float("nan"), float("inf"), 1e39
+    rows = np.concatenate([special, X[:50]])
+    compiled = script._load_compiled(path, fn, columns, types, kind, compiled_file=str(good))
+    assert compiled_trees._check(script, model, real, compiled, rows) is None
+    compiled = script._load_compiled(path, fn, columns, types, kind, compiled_file=str(wrong))
+    assert "did not reproduce" in compiled_trees._check(script, model, real, compiled, rows)
+    only_special = script._load_compiled(path, fn, columns, types, kind, compiled_file=str(wrong))
+    assert compiled_trees._check(script, model, real, only_special, special[:3]) == \
+        "no finite rows to check the compiled trees on"
+
+
+def test_a_large_request_is_served_in_row_chunks_without_a_trees_by_rows_array(tmp_path, monkeypatch):
+    """Many rows, many trees, several classes: the same answers as sklearn (tree-by-tree sums)."""
+    from sklearn.datasets import load_digits
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = load_digits(return_X_y=True)
+    model = RandomForestClassifier(n_estimators=40, random_state=0).fit(X, y)
+    app = _pickle_app(tmp_path, model, "digits")
+    score = load_script(app, monkeypatch, "score_ct_digits")
+    rows = np.concatenate([X] * 3)  # 5,391 rows: three chunks of at most 2,048
+    assert score._predictor.kind == "compiled-trees"
+    assert np.array_equal(score._predictor.raw(rows), model.predict_proba(rows))
+    assert score.run(json.dumps({"data": rows.tolist()})) == model.predict(rows).tolist()
+
+
+def test_only_special_rows_go_to_the_real_model(tmp_path, monkeypatch):
+    name, model, X = _models()[3]  # a regressor: NaN rows get a value from sklearn's missing-value routing
+    app = _pickle_app(tmp_path, model, name)
+    score = load_script(app, monkeypatch, "score_ct_mixed")
+    rows = X[:6].copy()
+    rows[2, 0] = float("nan")
+    try:
+        expected = json.dumps(model.predict(rows).tolist())
+    except ValueError:
+        pytest.skip("this scikit-learn refuses NaN for the forest")
+    assert json.dumps(score._predictor.predict(rows)) == expected
+
+
+def test_models_pickled_by_another_scikit_learn_version_are_not_compiled(tmp_path):
+    """The arrays are checked with this process's scikit-learn; a pickle from another version may be
+    served by another one in its image, so it keeps the pickle path."""
+    name, model, X = _models()[2]
+    state = dict(model.__getstate__(), _sklearn_version="0.24.2")
+    folder = tmp_path / "old-model"
+    folder.mkdir()
+
+    class _Old:  # pickles the estimator as if an older scikit-learn had written it
+        def __reduce__(self):
+            return (_restore, (type(model), state))
+
+    with open(folder / "model.pkl", "wb") as fh:
+        pickle.dump(_Old(), fh)
+    app = scoring.build_app_dir(resolve(str(folder / "model.pkl"), tmp_path / "state"), folder, tmp_path / "app")
+    assert not (app / "compiled").exists()
+    assert "pickled by another scikit-learn version" in compiled_trees.compile_app_dir(app)
+
+
+def _restore(cls, state):
+    """Module level, so the compiling child process can unpickle it (the repo root is on its path)."""
+    obj = cls.__new__(cls)
+    obj.__setstate__(state)
+    return obj
