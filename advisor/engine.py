@@ -275,12 +275,18 @@ class Evaluator:
                 key = getter(d)
                 row = memo.get(key)
                 if row is None:
-                    if len(memo) >= MEMO_MAX:
-                        memo.clear()
-                    row = memo[key] = {T.id: c.fn(P, T, None, True) for T in self.targets}
+                    row = self._memo_row(c, memo, key, P)
                     self.stats["rows_memo_miss"] += 1
                 out.append(row)
         return out
+
+    def _memo_row(self, c: Criterion, memo: dict, key: Any, P: Inputs) -> dict:
+        """Build and keep the {target: result} row of a criterion that reads only categorical inputs
+        (`key` is their values in P); the table is cleared when full."""
+        if len(memo) >= MEMO_MAX:
+            memo.clear()
+        row = memo[key] = {T.id: c.fn(P, T, None, True) for T in self.targets}
+        return row
 
     def rows_with(self, rows: Optional[list], P2: Inputs, sp: "_AttrSpec") -> list:
         """rows(P2) from the rows of a profile that differs from P2 in `sp.attr` only."""
@@ -296,9 +302,7 @@ class Evaluator:
                 key = getter(d)
                 row = memo.get(key)
                 if row is None:
-                    if len(memo) >= MEMO_MAX:
-                        memo.clear()
-                    row = memo[key] = {T.id: c.fn(P2, T, None, True) for T in self.targets}
+                    row = self._memo_row(c, memo, key, P2)
                 out[i] = row
         return out
 
@@ -683,10 +687,7 @@ class Evaluator:
                 key = value if pos is None else key[:pos] + (value,) + key[pos + 1:]
                 row = memo.get(key)
                 if row is None:
-                    P2 = P.with_value(sp.attr, value)
-                    if len(memo) >= MEMO_MAX:
-                        memo.clear()
-                    row = memo[key] = {T.id: c.fn(P2, T, None, True) for T in self.targets}
+                    row = self._memo_row(c, memo, key, P.with_value(sp.attr, value))
                 new = row[tid]
             w_old, w_new = wt * old[1], wt * new[1]
             num += new[0] * w_new - old[0] * w_old
