@@ -69,18 +69,23 @@ def compile_app_dir(app_dir: Path) -> Optional[str]:
 
 def _precheck(app_dir: Path) -> Optional[str]:
     """Why there is nothing to compile, decided without unpickling anything (None: worth a try)."""
+    return _inspect(app_dir)[0]
+
+
+def _inspect(app_dir: Path) -> tuple[Optional[str], Any, Any]:
+    """(reason not to compile or None, the rendered script as a module, its _direct_source)."""
     script = _load_script(app_dir / "score.py")
     source = script._direct_source(str(app_dir / "model"))
     if source is None:
-        return "the model is not a scikit-learn pickle loaded directly"
+        return "the model is not a scikit-learn pickle loaded directly", script, source
     path, fn = source[0], source[1]
     if fn != "predict":
-        return f"the MLflow model predicts with {fn}()"
+        return f"the MLflow model predicts with {fn}()", script, source
     with open(path, "rb") as fh:
         data = fh.read()
     if not any(m in data for m in TREE_MODULES):
-        return "the pickle is not a tree model this compiler knows"
-    return None
+        return "the pickle is not a tree model this compiler knows", script, source
+    return None, script, source
 
 
 def _compile_in_child(app_dir: Path) -> Optional[str]:
@@ -112,10 +117,9 @@ def main(argv: Optional[list[str]] = None) -> int:
 def _compile(app_dir: Path, out: Path) -> Optional[str]:
     import sklearn
 
-    script = _load_script(app_dir / "score.py")
-    source = script._direct_source(str(app_dir / "model"))
-    if source is None:
-        return "the model is not a scikit-learn pickle loaded directly"
+    reason, script, source = _inspect(app_dir)
+    if reason is not None:
+        return reason
     path, fn, columns, types, kind = source
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
