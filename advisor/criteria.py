@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import yaml
+from mypy_extensions import mypyc_attr
 
 from .catalog import DATA_DIR, Catalog, Target, get_catalog
 
@@ -81,8 +82,38 @@ SIZING_FIELDS = frozenset(f for deps in SIZING_DEPS.values() for f in deps) | {"
 FIXED_COST_DEPS = frozenset({"existing_aks", "sla", "region"})
 
 
+@mypyc_attr(native_class=False)
 class Inputs:
     """A WorkloadProfile flattened to plain attributes (fast to read and to copy)."""
+
+    region: str
+    framework: str
+    fmt: str
+    size_mb: float
+    from_registry: bool
+    calib: Any
+    calib_key: Any
+    mode: str
+    peak: float
+    avg: float
+    pattern: str
+    p95: float
+    payload_kb: float
+    max_req_s: float
+    gpu: str
+    stz: bool
+    sla: float
+    network: str
+    auth: str
+    kind: str
+    skill: str
+    existing_aks: bool
+    existing_web_app: bool
+    needs_k8s: bool
+    drift: bool
+    rollout: str
+    integrations: tuple[str, ...]
+    budget: Optional[float]
 
     FIELDS = tuple(PATHS)
 

@@ -142,7 +142,7 @@ class Evaluator:
         # memoized pieces (keyed on categorical inputs only; see hard_all, rows, PLAN_MEMO_KEYS)
         self._hard_key = itemgetter(*sorted({d for h in HARD for d in h.deps}))
         self._hard_memo: dict = {}
-        self._row_specs = tuple(
+        self._row_specs: tuple[Any, ...] = tuple(
             (c, c.lookup, None if c.lookup is not None or "plan" in c.deps else itemgetter(*sorted(c.deps)),
              None if c.lookup is not None or "plan" in c.deps else {})
             for c in self.soft)
@@ -156,7 +156,7 @@ class Evaluator:
         self.shareable = tuple("plan" not in c.deps or c.id in PLAN_MEMO_KEYS for c in self.soft)
         self.cs_memo: dict = {}
         self._cost_memo: dict = {}
-        self._plan_memos = tuple((PLAN_MEMO_KEYS[c.id], {}) if c.id in PLAN_MEMO_KEYS else None for c in self.soft)
+        self._plan_memos: tuple[Any, ...] = tuple((PLAN_MEMO_KEYS[c.id], {}) if c.id in PLAN_MEMO_KEYS else None for c in self.soft)
         self.stats: Counter = Counter()  # memo misses and other rare events (cache_report)
         self.n_hard = self.n_cost = self.n_rows = self.n_options = self.n_probes = 0  # lookups (cache_report)
         self.max_weight_by_attr = {a: sum(self.soft[i].weight * self.soft[i].max_wf for i in idx)
@@ -444,7 +444,7 @@ class Evaluator:
                 if b.excluded:
                     vals = b.rows if b.rows is not None else self.rows(P2)  # (only criteria that ignore attr are used)
                     tid = b.tid
-                    res = [None if row is None else row[tid] for row in vals]
+                    res: Any = [None if row is None else row[tid] for row in vals]
                 else:
                     res = b.results
                 n = d = 0.0
@@ -598,7 +598,8 @@ class Evaluator:
         if tid == "containerapps":
             # active replica-seconds >= (peak replicas x peak hours + h1 x the other active hours) x 3600; the
             # vCPU, memory and request meters less the free grant (idle meters left out)
-            rva, _rvi, rma, _rmi, rreq = cm.aca_linear
+            lin: Any = cm.aca_linear
+            rva, _rvi, rma, _rmi, rreq = lin
             gv, gm, gr = cm.aca_grant_vals
             ah = HOURS_PER_MONTH * ACTIVE_HOURS_PER_DAY[P.pattern] / 24.0
             avg = P.avg if P.avg < lam else lam

@@ -90,7 +90,8 @@ class SharedCriterionScore(CriterionScore):
         return hash(tuple(self.__dict__.values()))
 
 
-SharedCriterionScore.__name__ = SharedCriterionScore.__qualname__ = "CriterionScore"
+setattr(SharedCriterionScore, "__name__", "CriterionScore")
+setattr(SharedCriterionScore, "__qualname__", "CriterionScore")
 
 
 def r1(x: float) -> float:

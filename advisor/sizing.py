@@ -264,6 +264,24 @@ class Plan:
                  "quota_cores", "quota_cores_max", "monthly", "over_limit", "batch", "rows_month",
                  "gpu_used", "limit", "n_base", "cands")
 
+    target: str
+    sku: str
+    vcpu: float
+    mem_gib: float
+    gpus: int
+    gpu_model: str
+    workers: int
+    service_ms: float
+    c_peak: int
+    c_base: int
+    n_peak: int
+    n_min: int
+    n_max: int
+    latency_met: bool
+    autoscale: bool
+    hourly: float
+    price_region: str
+
     def __init__(self) -> None:
         self.over_limit = False
         self.batch = False
@@ -398,7 +416,7 @@ def choose(P: Any, target: Target, cands: list[Cand], cm: Any, cache: dict,
     peak = P.peak
     avg = P.avg if P.avg < peak else peak
     p95 = P.p95
-    best = None
+    best: Any = None
     best_cost = 0.0
     best_n = 0
     if tid == "azureml-batch":
@@ -682,7 +700,7 @@ def choose_fast(P: Any, target: Target, cs: CandSet, subset: int, rows: tuple, s
     peak = P.peak
     avg = P.avg if P.avg < peak else peak
     if tid == "azureml-batch":
-        best = None
+        best: Any = None
         best_cost = 0.0
         best_n = 0
         rows_m = avg * 730 * 3600.0
@@ -828,7 +846,7 @@ def _plan_from_row(P: Any, target: Target, r: tuple, s_ms: float, c_peak: int, m
 
 
 def _choose_fixed(rows: tuple, counts: dict, ha: int, limited: bool, steady: bool, ph: float,
-                  lazy: Optional[tuple] = None) -> Optional[tuple]:
+                  lazy: Any = None) -> Optional[tuple]:
     """The selection of `choose` for instance-priced targets, from the server counts alone.
 
     With `lazy` = (queue cache, cpu_ms, peak, avg, p95), `counts` starts empty and a service time's
@@ -837,7 +855,7 @@ def _choose_fixed(rows: tuple, counts: dict, ha: int, limited: bool, steady: boo
     minimum off-peak) is more than the tolerance above the best cost so far can replace nothing, so it
     is skipped - typically the GPU SKUs of a light CPU model. Same selection as evaluating every row."""
     oh = 730.0 - ph
-    best = None
+    best: Any = None
     best_cost = 0.0
     best_n = 0
     h1 = ha if ha > 1 else 1
@@ -893,7 +911,7 @@ def size_fast(P: Any, target: Target, cs: CandSet, st: ServiceTime, cm: Any, qca
     other profiles that have the same server counts - all its fields are theirs too except `service_ms`,
     which is NaN."""
     ha = _ha_min(target.id, P.sla, P.stz, target)
-    best = None
+    best: Any = None
     if P.gpu == "preferred" and cs.any_gpu_used:
         best = choose_fast(P, target, cs, 1, cs.gpu_rows, st, cm, qcache, ha, shared)
         if best is None:

@@ -2,6 +2,11 @@
 
     python benchmarks/recommend.py [--n 10000] [--seed 7] [--json]
 
+The advisor's hot modules run compiled (mypyc) when `make setup` built them
+(scripts/build_native.py); the figure says which mode ran, and a compiled run
+also times the same profiles in a pure-Python child (DEPLOY_ADVISOR_PURE=1), so
+both modes are printed side by side.
+
 Profiles are drawn from a seeded generator covering every profile input
 (continuous traffic figures, so no two profiles share a sizing). The catalog,
 criteria tables and price snapshot are loaded once before the clock starts, as
@@ -24,12 +29,14 @@ import json
 import os
 import platform
 import random
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import advisor  # noqa: E402
 from advisor.engine import recommend  # noqa: E402
 from advisor.models import WorkloadProfile  # noqa: E402
 
@@ -83,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fresh", action="store_true",
                     help="time each pass on newly generated profiles (seed, seed+1, ...) instead of the same ones")
     ap.add_argument("--caches", action="store_true", help="print each engine cache's hit rate over the first pass")
+    ap.add_argument("--no-pure", action="store_true",
+                    help="when the advisor runs compiled, skip timing the pure-Python modules in a child process")
     args = ap.parse_args(argv)
     pinned = ""
     if hasattr(os, "sched_setaffinity"):
@@ -145,16 +154,29 @@ def main(argv: list[str] | None = None) -> int:
               "recommendations_per_wall_s": round(wall_rate, 1), "without_sensitivity_per_s": round(no_sens_rate, 1),
               "goal_per_s": GOAL_PER_S, "meets_goal": rate >= GOAL_PER_S, "json_dumps_per_s": round(json_rate, 1),
               "python": platform.python_version(), "cpu": pinned, "winners": dict(sorted(winners.items())),
-              "fresh_profiles_each_pass": args.fresh,
+              "fresh_profiles_each_pass": args.fresh, "advisor_mode": advisor.native_mode(),
               "cache_hit_rates_first_pass": {k: round(h / n, 4) if n else None for k, (h, n) in caches.items()}}
+    pure = None
+    if result["advisor_mode"].startswith("compiled") and not args.no_pure:
+        cmd = [sys.executable, __file__, "--json", "--n", str(args.n), "--seed", str(args.seed), "--repeat", str(args.repeat)]
+        env = dict(os.environ, DEPLOY_ADVISOR_PURE="1")
+        proc = subprocess.run(cmd + (["--fresh"] if args.fresh else []), env=env, capture_output=True, text=True, check=True)
+        pure = json.loads(proc.stdout.strip().splitlines()[-1])
+        result["pure_python"] = {k: pure[k] for k in ("recommendations_per_s", "median_per_s", "without_sensitivity_per_s",
+                                                      "advisor_mode")}
+        result["compiled_speedup"] = round(rate / pure["recommendations_per_s"], 2)
     if args.json:
         print(json.dumps(result, sort_keys=True))
         return 0
     print(f"recommend(): {len(profiles):,} generated profiles in {cpu:.2f} CPU-s on one core, best of {len(runs)} "
-          f"({pinned}, Python {result['python']}; wall {wall:.2f} s = {wall_rate:,.0f}/s)")
+          f"({pinned}, Python {result['python']}, advisor {result['advisor_mode']}; wall {wall:.2f} s = {wall_rate:,.0f}/s)")
     print(f"  {rate:,.0f} recommendations/s per core (median {median_rate:,.0f}/s)  -- goal {GOAL_PER_S:,.0f}/s: "
           f"{'met' if rate >= GOAL_PER_S else 'NOT met'}, {rate / GOAL_PER_S:.2f}x the goal")
     print(f"  without the sensitivity search (recommend(p, sensitivity=False)): {no_sens_rate:,.0f}/s")
+    if pure is not None:
+        print(f"  same profiles, pure-Python advisor (DEPLOY_ADVISOR_PURE=1, child process): {pure['recommendations_per_s']:,.0f}/s "
+              f"(median {pure['median_per_s']:,.0f}/s; without sensitivity {pure['without_sensitivity_per_s']:,.0f}/s); "
+              f"compiled = {result['compiled_speedup']:.2f}x")
     print(f"  model_dump + json.dumps: {json_rate:,.0f} documents/s (not included above)")
     print("  winners: " + ", ".join(f"{k} {v}" for k, v in sorted(winners.items())))
     if args.fresh:
