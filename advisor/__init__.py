@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 #: advisor modules that scripts/build_native.py compiles (import order does not matter)
-NATIVE_MODULES = ("sizing", "criteria", "cost", "engine", "explain")
+NATIVE_MODULES = ("catalog", "sizing", "criteria", "cost", "engine", "explain")
 NATIVE_STAMP = "_native.json"
 _HERE = Path(__file__).resolve().parent
 
@@ -74,8 +74,10 @@ if PURE_REASON is not None and _compiled_files():
 
 def native_mode() -> str:
     """'compiled' when the advisor's hot modules run as mypyc extensions, else 'pure Python (reason)'."""
+    import types
+
     from . import engine
 
-    if not engine.__file__ or engine.__file__.endswith(".py"):
+    if isinstance(engine.recommend, types.FunctionType):  # a compiled function is a builtin
         return f"pure Python ({PURE_REASON or 'compiled modules not loaded'})"
     return "compiled (mypyc)"

@@ -7,6 +7,7 @@ user's notes) it came from: `target.cite("request_timeout_s")`.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -14,7 +15,8 @@ from typing import Any, Optional
 
 import yaml
 
-DATA_DIR = Path(__file__).parent / "data"
+#: the package's data folder (from the package's own __init__: a compiled module's __file__ is not its source's)
+DATA_DIR = Path(sys.modules[__name__.rpartition(".")[0]].__file__ or ".").resolve().parent / "data"
 TARGETS_FILE = DATA_DIR / "targets.yaml"
 
 #: Ranking order used as the final, deterministic tie-break.
@@ -93,7 +95,7 @@ class Target:
     max_instances: int = 1
     networks: tuple[str, ...] = ()
     auth: tuple[str, ...] = ()
-    catalog: "Catalog" = field(default=None, repr=False)  # type: ignore[assignment]
+    catalog: Any = field(default=None, repr=False)  # the Catalog (set by load_catalog)
 
     _values: dict = field(default_factory=dict, repr=False)
     _urls: dict = field(default_factory=dict, repr=False)

@@ -43,7 +43,6 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import yaml
-from mypy_extensions import mypyc_attr
 
 from .catalog import DATA_DIR, Catalog, Target, get_catalog
 
@@ -82,9 +81,11 @@ SIZING_FIELDS = frozenset(f for deps in SIZING_DEPS.values() for f in deps) | {"
 FIXED_COST_DEPS = frozenset({"existing_aks", "sla", "region"})
 
 
-@mypyc_attr(native_class=False)
 class Inputs:
-    """A WorkloadProfile flattened to plain attributes (fast to read and to copy)."""
+    """A WorkloadProfile flattened to plain attributes (fast to read and to copy).
+
+    `d` holds the same values by attribute name: memo keys and sensitivity probes read inputs by name,
+    and a probe's copy is `Inputs(d)` of a changed dict. Never change an Inputs in place."""
 
     region: str
     framework: str
@@ -115,17 +116,47 @@ class Inputs:
     integrations: tuple[str, ...]
     budget: Optional[float]
 
-    FIELDS = tuple(PATHS)
+    d: dict[str, Any]
 
-    @classmethod
-    def from_profile(cls, p: Any) -> "Inputs":
-        x = object.__new__(cls)
+    def __init__(self, d: dict[str, Any]) -> None:
+        self.d = d
+        self.region = d['region']
+        self.framework = d['framework']
+        self.fmt = d['fmt']
+        self.size_mb = d['size_mb']
+        self.from_registry = d['from_registry']
+        self.calib = d['calib']
+        self.calib_key = d['calib_key']
+        self.mode = d['mode']
+        self.peak = d['peak']
+        self.avg = d['avg']
+        self.pattern = d['pattern']
+        self.p95 = d['p95']
+        self.payload_kb = d['payload_kb']
+        self.max_req_s = d['max_req_s']
+        self.gpu = d['gpu']
+        self.stz = d['stz']
+        self.sla = d['sla']
+        self.network = d['network']
+        self.auth = d['auth']
+        self.kind = d['kind']
+        self.skill = d['skill']
+        self.existing_aks = d['existing_aks']
+        self.existing_web_app = d['existing_web_app']
+        self.needs_k8s = d['needs_k8s']
+        self.drift = d['drift']
+        self.rollout = d['rollout']
+        self.integrations = d['integrations']
+        self.budget = d['budget']
+
+    @staticmethod
+    def from_profile(p: Any) -> "Inputs":
         d = p.__dict__  # the validated models' fields (read directly: this runs once per recommendation)
         m, i, s, sec = d["model"].__dict__, d["inference"].__dict__, d["scale"].__dict__, d["security"].__dict__
         t, o, b = d["team"].__dict__, d["operations"].__dict__, d["budget"].__dict__
         c = m["calibration"]
         budget = b["monthly_usd"]
-        x.__dict__ = {
+        return Inputs({
             "region": d["region"],
             "framework": m["framework"], "fmt": m["format"], "size_mb": float(m["size_mb"]),
             "from_registry": m["from_registry"], "calib": c,
@@ -140,24 +171,18 @@ class Inputs:
             "existing_web_app": t["existing_web_app"], "needs_k8s": t["needs_kubernetes_api"],
             "drift": o["drift_monitoring"], "rollout": o["rollout"], "integrations": tuple(sorted(set(o["integrations"]))),
             "budget": None if budget is None else float(budget),
-        }
-        return x
+        })
 
     def replace(self, **changes: Any) -> "Inputs":
-        x = object.__new__(Inputs)
-        d = dict(self.__dict__)
+        d = dict(self.d)
         d.update(changes)
-        x.__dict__ = d
-        return x
+        return Inputs(d)
 
     def with_value(self, attr: str, value: Any) -> "Inputs":
         """A copy with one input changed (replace() for one attribute, without keyword arguments)."""
-        x = object.__new__(Inputs)
-        d = self.__dict__.copy()
+        d = self.d.copy()
         d[attr] = value
-        x.__dict__ = d
-        return x
-
+        return Inputs(d)
 
 
 def verdict(score: float) -> str:

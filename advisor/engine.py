@@ -187,7 +187,7 @@ class Evaluator:
         """(plan, "") or (None, reason). With why=False the reason may be None (not worded).
         `cs`: T's CandSet for P when the caller knows it (sensitivity: unchanged by the probed input)."""
         tid = T.id
-        key = (tid, self._getters[tid](P.__dict__))
+        key = (tid, self._getters[tid](P.d))
         hit = self._plan_cache.get(key)
         if hit is None:
             cm = self._cms.get(P.region) or self.cm(P.region)
@@ -245,7 +245,7 @@ class Evaluator:
         """Per target (in TARGET_ORDER): (hard constraint results, reasons). Memoized on the inputs the
         constraints read (all categorical), so profiles that share them share the answer."""
         self.n_hard += 1
-        d = P.__dict__
+        d = P.d
         key = self._hard_key(d)
         hit = self._hard_memo.get(key)
         if hit is None:
@@ -264,7 +264,7 @@ class Evaluator:
         """Per soft criterion: {target: result} when the criterion does not read the plan (a table row, or
         memoized on the inputs it reads - all categorical), else None (computed per target and plan)."""
         self.n_rows += 1
-        d = P.__dict__
+        d = P.d
         out = []
         for c, lk, getter, memo in self._row_specs:
             if lk is not None:
@@ -293,7 +293,7 @@ class Evaluator:
         if rows is None:
             return self.rows(P2)
         out = list(rows)
-        d = P2.__dict__
+        d = P2.d
         for i in sp.row_changes:
             c, lk, getter, memo = self._row_specs[i]
             if lk is not None:
@@ -475,7 +475,7 @@ class Evaluator:
             st = b.ubs[key] = (n, d)
         num, den = st
         if sp.light_np:
-            d2 = P2.__dict__
+            d2 = P2.d
             tid = T.id
             for i, c, wt, lk in sp.light_np:
                 r = lk[1][d2[lk[0]]][tid] if lk is not None else c.fn(P2, T, None, False)
@@ -514,7 +514,7 @@ class Evaluator:
             if plan is None:
                 return None
         if plan is b.plan:
-            d2 = P2.__dict__
+            d2 = P2.d
             for i, c, wt, lk in sp.light:
                 old = res[i]
                 new = lk[1][d2[lk[0]]][tid] if lk is not None else c.fn(P2, T, plan, False)
@@ -676,7 +676,7 @@ class Evaluator:
         tid = b.tid
         num, den = b.num, b.den
         res = b.results
-        d = P.__dict__
+        d = P.d
         for i, c, wt, lk in sp.light:
             old = res[i]
             if lk is not None:

@@ -382,7 +382,7 @@ def sensitivity(ev: Any, P: Inputs, evals: list, limit: int = 14) -> list[Sensit
         new_w, text = _flip_text(ev, P2, base_w, result)
         out.append(new(Sensitivity, {"change": change, "new_winner": new_w, "explanation": prefix + text}))
 
-    d = P.__dict__
+    d = P.d
     for attr, values in CATEGORICAL:
         cur = d[attr]
         if not ev.may_flip(evals, base_w, attr):

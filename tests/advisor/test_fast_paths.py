@@ -54,9 +54,9 @@ def test_fast_sizing_equals_the_reference_sizing(profiles):
                 fast, why = ev.plan(P, T)
                 ref, ref_why = size_target(P, T, ev.service(P), ev.cm(P.region), {})
                 if ref is None:
-                    assert fast is None and why == ref_why, (T.id, P.__dict__)
+                    assert fast is None and why == ref_why, (T.id, P.d)
                 else:
-                    assert fast is not None and _fields(fast) == _fields(ref), (T.id, P.__dict__)
+                    assert fast is not None and _fields(fast) == _fields(ref), (T.id, P.d)
                     compared += 1
     assert compared > 5000
 
@@ -138,7 +138,7 @@ def test_probes_match_a_full_re_evaluation_for_every_change_tried(profiles):
             if not full:
                 assert best is None, (attr, value)
                 continue
-            assert (tid, best) == (full[0].tid, full[0].rank_key()), (attr, value, P.__dict__)
+            assert (tid, best) == (full[0].tid, full[0].rank_key()), (attr, value, P.d)
             again = next((e for e in full if e.tid == w.tid), None)
             assert (mine is None) == (again is None) and (mine is None or mine == again.rank_key()), (attr, value)
             compared += 1
@@ -163,7 +163,7 @@ def test_light_flips_agrees_with_probe(profiles):
                     continue
                 best, tid, _mine = ev.probe(P.replace(**{attr: v}), base, attr, w.tid)
                 flipped = tid != w.tid or best is None
-                assert ev.light_flips(P, base, w, attr, v) == flipped, (attr, v, P.__dict__)
+                assert ev.light_flips(P, base, w, attr, v) == flipped, (attr, v, P.d)
                 checked += 1
     assert checked > 1000
 
@@ -180,7 +180,7 @@ def test_monthly_lower_bound_is_a_lower_bound(profiles):
                 if plan is None:
                     continue
                 monthly = plan.monthly + (ev.cm(P.region).fixed_monthly(P, T.id) if T.id == "aks" else 0.0)
-                assert ev.monthly_lb(P, T) <= monthly, (T.id, P.__dict__)
+                assert ev.monthly_lb(P, T) <= monthly, (T.id, P.d)
                 checked += 1
     assert checked > 1500
 
