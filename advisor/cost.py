@@ -20,6 +20,7 @@ import math
 from typing import Any, Optional
 
 from .catalog import Catalog, Target, VmSku
+from .criteria import Inputs
 from .prices import FALLBACK_REGION, PriceBook, _norm_plan
 from .sizing import BATCH_UTIL, Plan
 
@@ -122,7 +123,7 @@ class CostModel:
 
     # ------------------------------------------------------------ building blocks (used by sizing)
     @staticmethod
-    def hours_at(P: Any, n_peak: int, n_base: int, autoscale: bool) -> float:
+    def hours_at(P: Inputs, n_peak: int, n_base: int, autoscale: bool) -> float:
         """Instance-hours a month: the peak count for the pattern's busy hours, the base count otherwise."""
         if not autoscale or P.pattern == "steady" or n_base >= n_peak:
             return n_peak * HOURS_PER_MONTH
@@ -133,13 +134,13 @@ class CostModel:
     def peak_hours(pattern: str) -> float:
         return HOURS_PER_MONTH * PEAK_HOURS_PER_DAY[pattern] / 24.0
 
-    def vm_monthly(self, P: Any, n_peak: int, n_base: int, autoscale: bool, hourly: float) -> float:
+    def vm_monthly(self, P: Inputs, n_peak: int, n_base: int, autoscale: bool, hourly: float) -> float:
         return self.hours_at(P, n_peak, n_base, autoscale) * hourly
 
-    def instance_hours(self, P: Any, plan: Plan) -> float:
+    def instance_hours(self, P: Inputs, plan: Plan) -> float:
         return self.hours_at(P, plan.n_peak, plan.n_base, plan.autoscale)
 
-    def aca_parts(self, P: Any, sku: VmSku, n_peak: int, n_base: int, n_min: int) -> tuple[dict[str, float], tuple]:
+    def aca_parts(self, P: Inputs, sku: VmSku, n_peak: int, n_base: int, n_min: int) -> tuple[dict[str, float], tuple]:
         ph = HOURS_PER_MONTH * PEAK_HOURS_PER_DAY[P.pattern] / 24.0
         ah = HOURS_PER_MONTH * ACTIVE_HOURS_PER_DAY[P.pattern] / 24.0
         active_rh = n_peak * ph + n_base * (ah - ph)
@@ -169,7 +170,7 @@ class CostModel:
         }
         return parts, (va, vi, ma, mi, req, active_rh, idle_rh, ah)
 
-    def aca_monthly(self, P: Any, sku: VmSku, n_peak: int, n_base: int, n_min: int) -> float:
+    def aca_monthly(self, P: Inputs, sku: VmSku, n_peak: int, n_base: int, n_min: int) -> float:
         if self.aca_linear is None:  # tiered meters: the general path
             parts, _q = self.aca_parts(P, sku, n_peak, n_base, n_min)
             return sum(parts.values())
@@ -203,7 +204,7 @@ class CostModel:
     def batch_node_hours(self, plan: Plan) -> float:
         return self.batch_hours(plan.rows_month, plan.service_ms, plan.workers, plan.n_peak)
 
-    def aks_fixed(self, P: Any) -> dict[str, float]:
+    def aks_fixed(self, P: Inputs) -> dict[str, float]:
         if P.existing_aks:
             return {}
         out: dict[str, float] = {}
@@ -215,7 +216,7 @@ class CostModel:
             out["cluster_fee"] = self.aks_fee[0] * HOURS_PER_MONTH
         return out
 
-    def fixed_monthly(self, P: Any, tid: str) -> float:
+    def fixed_monthly(self, P: Inputs, tid: str) -> float:
         """Costs that don't depend on the SKU (AKS system pool and tier fee)."""
         if tid != "aks" or P.existing_aks:
             return 0.0
@@ -227,7 +228,7 @@ class CostModel:
         return v
 
     # ------------------------------------------------------------ totals
-    def plan_monthly(self, P: Any, target: Target, plan: Plan) -> float:
+    def plan_monthly(self, P: Inputs, target: Target, plan: Plan) -> float:
         """Monthly USD of a plan."""
         tid = target.id
         if tid == "containerapps":
@@ -236,7 +237,7 @@ class CostModel:
             return self.batch_node_hours(plan) * plan.hourly
         return self.instance_hours(P, plan) * plan.hourly + self.fixed_monthly(P, tid)
 
-    def full(self, P: Any, target: Target, plan: Plan, explain: bool = True) -> tuple[float, dict[str, float], list[str]]:
+    def full(self, P: Inputs, target: Target, plan: Plan, explain: bool = True) -> tuple[float, dict[str, float], list[str]]:
         """(monthly USD, breakdown, assumptions)."""
         tid = target.id
         breakdown: dict[str, float] = {}

@@ -21,7 +21,7 @@ from .criteria import (FIXED_COST_DEPS, HARD, PLAN_MEMO_KEYS, PLAN_UPPER_BOUND_D
                        Criterion, Inputs, cost_score, criteria)
 from .models import Excluded, Recommendation, Sizing, WorkloadProfile
 from .prices import PriceBook, default_prices, load_prices
-from .sizing import (BATCH_UTIL, GPU_FRAMEWORKS, RHO_MAX, CandSet, CandTable, ServiceTime, _ha_min, estimate_service,
+from .sizing import (BATCH_UTIL, GPU_FRAMEWORKS, RHO_MAX, CandSet, CandTable, Plan, ServiceTime, _ha_min, estimate_service,
                      priced_skus, size_fast, size_target)
 
 _ORDER = {t: i for i, t in enumerate(TARGET_ORDER)}
@@ -48,7 +48,7 @@ class TargetEval:
         self.order = _ORDER[tid]
         self.hard: list[Optional[str]] = []
         self.excluded: list[str] = []
-        self.plan: Any = None
+        self.plan: Optional[Plan] = None
         self.results: list[tuple] = []
         self.num = self.den = self.N = self.D = 0.0
         self.monthly = self.score = self.cost_s = self.cost_wf = 0.0
@@ -504,15 +504,18 @@ class Evaluator:
             te = self.evaluate_target(P2, T, False, hard, self.rows_with(b.rows, P2, sp), shared=True)
             return None if te.excluded else te.rank_key()
         tid = T.id
-        plan = b.plan
+        base_plan = b.plan
+        assert base_plan is not None
+        plan = base_plan
         num, den = b.num, b.den
         res = b.results
         if tid in sp.sized:
             cm = self._cms.get(P2.region) or self.cm(P2.region)
-            plan = size_fast(P2, T, plan.cands if sp.same_cands else self.candset(P2, T, cm), self.service(P2), cm,
-                             self._queue_cache, True)
-            if plan is None:
+            resized = size_fast(P2, T, plan.cands if sp.same_cands else self.candset(P2, T, cm), self.service(P2), cm,
+                                self._queue_cache, True)
+            if resized is None:
                 return None
+            plan = resized
         if plan is b.plan:
             d2 = P2.d
             for i, c, wt, lk in sp.light:
@@ -532,7 +535,7 @@ class Evaluator:
                 w_old, w_new = wt * old[1], wt * new[1]
                 num += new[0] * w_new - old[0] * w_old
                 den += w_new - w_old
-            monthly = plan.monthly + (b.monthly - b.plan.monthly)
+            monthly = plan.monthly + (b.monthly - base_plan.monthly)
         if sp.fixed and tid == "aks":
             monthly = plan.monthly + self.cm(P2.region).fixed_monthly(P2, tid)
         cs, cwf = cost_score(P2, monthly)
@@ -699,6 +702,7 @@ class Evaluator:
         P2 = P.with_value(sp.attr, value)
         monthly = b.monthly
         if sp.fixed and tid == "aks":
+            assert b.plan is not None
             monthly = b.plan.monthly + self.cm(P2.region).fixed_monthly(P2, tid)
         cs, cwf = cost_score(P2, monthly)
         w = self.cost_crit.weight * cwf

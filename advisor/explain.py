@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from pydantic import BaseModel, ConfigDict
 
@@ -21,6 +21,10 @@ from .criteria import PATHS, Inputs, cost_reason
 from .models import Cost, CriterionScore, Option, Sensitivity, Sizing
 from .prices import PriceBook
 from .sizing import BATCH_UTIL, HEADROOM, RHO_MAX, RUNTIME_MB, MEM_FACTOR, ServiceTime, p95_ms
+
+if TYPE_CHECKING:  # engine imports this module
+    from .catalog import Target
+    from .engine import Evaluator, TargetEval
 
 #: Decisions and requirements tried by sensitivity, in report order: for each
 #: input, the values to try (the current value is skipped). Workload facts
@@ -141,8 +145,9 @@ def _short(reason: str, n: int = 160) -> str:
 
 # ---------------------------------------------------------------- options
 
-def sizing_notes(ev: Any, P: Inputs, e: Any, st: ServiceTime) -> list[str]:
+def sizing_notes(ev: Evaluator, P: Inputs, e: TargetEval, st: ServiceTime) -> list[str]:
     plan = e.plan
+    assert plan is not None
     T = ev.cat.targets[e.tid]
     notes = [f"Service time {st.basis}."]
     worker_gib = (RUNTIME_MB + MEM_FACTOR * P.size_mb) / 1024.0
@@ -214,9 +219,10 @@ def _criterion(c: Any, r: tuple, cls: Any) -> tuple:
         (score, weight, c.id, r[2], kind)
 
 
-def build_option(ev: Any, P: Inputs, e: Any, cm: CostModel, st: ServiceTime) -> Option:
+def build_option(ev: Evaluator, P: Inputs, e: TargetEval, cm: CostModel, st: ServiceTime) -> Option:
     T = ev.cat.targets[e.tid]
     plan = e.plan
+    assert plan is not None
     crits = []
     flagged = []  # infos of strengths and weaknesses, in display order
     ev.n_options += 1
@@ -249,9 +255,10 @@ def build_option(ev: Any, P: Inputs, e: Any, cm: CostModel, st: ServiceTime) -> 
                         "reasons": reasons})
 
 
-def build_sizing(ev: Any, P: Inputs, e: Any, st: ServiceTime) -> Sizing:
+def build_sizing(ev: Evaluator, P: Inputs, e: TargetEval, st: ServiceTime) -> Sizing:
     """models.Sizing for an evaluated target (predicted p95 from M/M/c at the provisioned worker count)."""
     plan = e.plan
+    assert plan is not None
     predicted = None
     if not plan.batch:
         c_actual = plan.n_peak * plan.workers
@@ -301,11 +308,12 @@ def _first(x: tuple) -> Any:
     return x[0]
 
 
-def option_reasons(ev: Any, P: Inputs, e: Any, T: Any, monthly: float, predicted: Optional[float],
+def option_reasons(ev: Evaluator, P: Inputs, e: TargetEval, T: Target, monthly: float, predicted: Optional[float],
                    crits: list) -> list[str]:
     """Reasons for one option. `crits`: CriterionScore objects, or (score, weight, name, reason, ...) tuples
     (build_option passes only the strengths and weaknesses), in display order."""
     plan = e.plan
+    assert plan is not None
     out = [f"{T.title}: {T.purpose}."]
     strong = []
     weak = []
@@ -349,7 +357,7 @@ def inputs_summary(P: Inputs, st: ServiceTime, book: PriceBook) -> dict[str, str
 
 # ---------------------------------------------------------------- sensitivity
 
-def _flip_text(ev: Any, P2: Inputs, base_w: Any, result: tuple) -> tuple[str, str]:
+def _flip_text(ev: Evaluator, P2: Inputs, base_w: TargetEval, result: tuple) -> tuple[str, str]:
     """(new winner id, explanation) for a probe whose winner differs."""
     best, tid, mine = result
     if best is None:
@@ -362,7 +370,7 @@ def _flip_text(ev: Any, P2: Inputs, base_w: Any, result: tuple) -> tuple[str, st
     return tid, f"{tid} would rank first with {new_score:.1f} against {base_w.tid} {-mine[0] / 1e6:.1f}."
 
 
-def sensitivity(ev: Any, P: Inputs, evals: list, limit: int = 14) -> list[Sensitivity]:
+def sensitivity(ev: Evaluator, P: Inputs, evals: list, limit: int = 14) -> list[Sensitivity]:
     """Single changes to the profile that put another target first."""
     from .engine import winner
 

@@ -29,9 +29,13 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from .catalog import Target, VmSku
+from .criteria import Inputs
+
+if TYPE_CHECKING:  # cost imports this module
+    from .cost import CostModel
 
 Q = 0.05  # 1 - 0.95: the p95 tail
 RHO_MAX = 0.85  # highest utilisation accepted at peak
@@ -321,7 +325,7 @@ class Cand:
         self.hourly, self.region, self.limit, self.autoscale, self.tier = hourly, region, limit, autoscale, tier
 
 
-def candidate_skus(P: Any, target: Target) -> list[tuple[VmSku, bool]]:
+def candidate_skus(P: Inputs, target: Target) -> list[tuple[VmSku, bool]]:
     """SKUs to try, each with whether the GPU is used. GPU 'required' keeps GPU SKUs only."""
     out = []
     tid = target.id
@@ -345,7 +349,7 @@ def candidate_skus(P: Any, target: Target) -> list[tuple[VmSku, bool]]:
     return out
 
 
-def priced_skus(P: Any, target: Target, price: Callable[[VmSku], Optional[tuple[float, str]]]) -> tuple[tuple, tuple]:
+def priced_skus(P: Inputs, target: Target, price: Callable[[VmSku], Optional[tuple[float, str]]]) -> tuple[tuple, tuple]:
     """The target's SKUs for this profile with their price, limits and GPU use - the part that does
     not depend on the model's size (the engine keeps it across recommendations).
 
@@ -367,7 +371,7 @@ def priced_skus(P: Any, target: Target, price: Callable[[VmSku], Optional[tuple[
     return tuple(rows), tuple(reasons)
 
 
-def build_candidates(P: Any, target: Target, st: ServiceTime, priced: tuple[tuple, tuple]) -> tuple[list[Cand], list[str]]:
+def build_candidates(P: Inputs, target: Target, st: ServiceTime, priced: tuple[tuple, tuple]) -> tuple[list[Cand], list[str]]:
     """SKUs that can hold the model, with workers and service time; SKUs dominated by a cheaper one
     with at least as many workers (same service time, limits and autoscale) are dropped - they can
     never be chosen."""
@@ -405,7 +409,7 @@ def build_candidates(P: Any, target: Target, st: ServiceTime, priced: tuple[tupl
     return out, reasons
 
 
-def choose(P: Any, target: Target, cands: list[Cand], cm: Any, cache: dict,
+def choose(P: Inputs, target: Target, cands: list[Cand], cm: CostModel, cache: dict,
            skipped: Optional[list] = None) -> Optional[Plan]:
     """The cheapest candidate for this load (ties: fewer instances, then catalog order).
 
@@ -478,7 +482,7 @@ def choose(P: Any, target: Target, cands: list[Cand], cm: Any, cache: dict,
     return None if best is None else _make_plan(P, target, best, best_cost)
 
 
-def _make_plan(P: Any, target: Target, sel: tuple, cost: float) -> Plan:
+def _make_plan(P: Inputs, target: Target, sel: tuple, cost: float) -> Plan:
     tid = target.id
     c = sel[0]
     sku = c.sku
@@ -530,7 +534,7 @@ def size_for(target: str, profile: Any, prices: Any = None) -> Any:
     return _size_for(target, profile, prices)
 
 
-def size_target(P: Any, target: Target, st: ServiceTime, cm: Any, cache: dict,
+def size_target(P: Inputs, target: Target, st: ServiceTime, cm: CostModel, cache: dict,
                 cands: Optional[tuple[list[Cand], list[str]]] = None) -> tuple[Optional[Plan], str]:
     """Choose the cheapest SKU that fits. Returns (plan, "") or (None, reason).
 
@@ -693,7 +697,7 @@ def servers(cache: dict, lam: float, s_ms: float, p95: float) -> tuple[int, bool
     return hit
 
 
-def choose_fast(P: Any, target: Target, cs: CandSet, subset: int, rows: tuple, st: ServiceTime, cm: Any,
+def choose_fast(P: Inputs, target: Target, cs: CandSet, subset: int, rows: tuple, st: ServiceTime, cm: CostModel,
                 qcache: dict, ha: int, shared: bool = False) -> Optional[Plan]:
     """`choose` on a CandSet's rows: the same plan, the same arithmetic."""
     tid = target.id
@@ -810,7 +814,7 @@ def choose_fast(P: Any, target: Target, cs: CandSet, subset: int, rows: tuple, s
     return _plan_from_row(P, target, r, s_ms, c_peak, met, c_base, n_peak, n_min, n_base, best_cost)
 
 
-def _plan_from_row(P: Any, target: Target, r: tuple, s_ms: float, c_peak: int, met: bool, c_base: int, n_peak: int,
+def _plan_from_row(P: Inputs, target: Target, r: tuple, s_ms: float, c_peak: int, met: bool, c_base: int, n_peak: int,
                    n_min: int, n_base: int, cost: float) -> Plan:
     """`_make_plan` for an instance-priced or Container Apps selection (same fields, same arithmetic)."""
     tid = target.id
@@ -903,7 +907,7 @@ def _choose_fixed(rows: tuple, counts: dict, ha: int, limited: bool, steady: boo
     return None if best is None else best + (best_cost,)
 
 
-def size_fast(P: Any, target: Target, cs: CandSet, st: ServiceTime, cm: Any, qcache: dict,
+def size_fast(P: Inputs, target: Target, cs: CandSet, st: ServiceTime, cm: CostModel, qcache: dict,
               shared: bool = False) -> Optional[Plan]:
     """`size_target` on a CandSet (None when no SKU fits; the engine asks size_target for the reason).
 
