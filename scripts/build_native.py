@@ -11,6 +11,7 @@ falls back to pure Python, with one warning) and never when DEPLOY_ADVISOR_PURE=
 
 A failed build (no C compiler, no Python headers) prints one line and exits 0:
 the pure modules keep working. `--check` exits 1 when the build is missing or stale.
+An up-to-date build is left alone; DEPLOY_ADVISOR_REBUILD=1 forces a new one.
 """
 from __future__ import annotations
 
@@ -58,6 +59,8 @@ def build() -> int:
         "setup(name='deploy-advisor-native', py_modules=[], ext_modules=ext,\n"
         f"      script_args=['build_ext', '--inplace', '--build-temp', sys.argv[1], '--build-lib', sys.argv[1]])\n"
     )
+    print(f"build_native: compiling {', '.join(NATIVE_MODULES)} with mypyc (about a minute, once per change)...",
+          flush=True)
     with tempfile.TemporaryDirectory(prefix="advisor-native-") as tmp:
         proc = subprocess.run([sys.executable, "-c", code, tmp], cwd=ROOT, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -72,7 +75,7 @@ def build() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--check", action="store_true", help="exit 1 when the compiled modules are missing or stale")
     ap.add_argument("--clean", action="store_true", help="remove the compiled modules (pure Python from then on)")
     args = ap.parse_args(argv)
