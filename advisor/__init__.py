@@ -31,23 +31,39 @@ def native_fingerprint() -> dict[str, Any]:
             "sources": {m: hashlib.sha256((_HERE / f"{m}.py").read_bytes()).hexdigest() for m in NATIVE_MODULES}}
 
 
-def _compiled_files() -> list[Path]:
-    return [p for m in NATIVE_MODULES for s in importlib.machinery.EXTENSION_SUFFIXES
-            if (p := _HERE / f"{m}{s}").exists()]
+def compiled_files() -> dict[str, int]:
+    """{file name: size} of the extension files this interpreter would import from the package: one per
+    NATIVE_MODULES entry and the shared library (`_native__mypyc`) that holds the compiled code of them all."""
+    out = {}
+    for m in NATIVE_MODULES + ("_native__mypyc",):
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            p = _HERE / f"{m}{suffix}"
+            if p.exists():
+                out[p.name] = p.stat().st_size
+    return out
 
 
-def _pure_reason() -> Optional[str]:
-    """Why the compiled modules must not be used (None: use them if they exist)."""
-    if os.environ.get("DEPLOY_ADVISOR_PURE", "") not in ("", "0"):
+def native_status(ignore_env: bool = False) -> Optional[str]:
+    """Why the compiled modules must not be used, or None when they may: the stamp that
+    scripts/build_native.py wrote last must match the sources byte for byte and list exactly the
+    extension files present (a partial or foreign set of files is never mixed with the sources)."""
+    if not ignore_env and os.environ.get("DEPLOY_ADVISOR_PURE", "") not in ("", "0"):
         return "DEPLOY_ADVISOR_PURE is set"
-    if not _compiled_files():
+    present = compiled_files()
+    if not present:
         return "not compiled"
     try:
         stamp = json.loads((_HERE / NATIVE_STAMP).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return "no build stamp"
-    if stamp != native_fingerprint():
+    try:
+        current = native_fingerprint()
+    except OSError:
         return "stale"
+    if not isinstance(stamp, dict) or {k: stamp.get(k) for k in current} != current:
+        return "stale"
+    if stamp.get("extensions") != present:
+        return "incomplete build"
     return None
 
 
@@ -64,11 +80,12 @@ class _SourceFirst:
         return importlib.util.spec_from_file_location(fullname, src)
 
 
-PURE_REASON = _pure_reason()
-if PURE_REASON is not None and _compiled_files():
+PURE_REASON = native_status()
+if PURE_REASON is not None and compiled_files() and _SourceFirst not in sys.meta_path:
     sys.meta_path.insert(0, _SourceFirst)  # type: ignore[arg-type]
-    if PURE_REASON == "stale":
-        warnings.warn("advisor: the compiled modules do not match their sources; running pure Python "
+    _WHY = {"stale": "do not match their sources", "incomplete build": "are not the set the last build installed"}
+    if PURE_REASON in _WHY:
+        warnings.warn(f"advisor: the compiled modules {_WHY[PURE_REASON]}; running pure Python "
                       "(make setup, or python scripts/build_native.py, rebuilds them)", RuntimeWarning, stacklevel=2)
 
 

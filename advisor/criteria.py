@@ -81,6 +81,10 @@ SIZING_FIELDS = frozenset(f for deps in SIZING_DEPS.values() for f in deps) | {"
 FIXED_COST_DEPS = frozenset({"existing_aks", "sla", "region"})
 
 
+#: Inputs attributes that hold floats (Inputs.replace converts numbers given for them)
+FLOAT_INPUTS = frozenset({"size_mb", "peak", "avg", "p95", "payload_kb", "max_req_s", "sla", "budget"})
+
+
 class Inputs:
     """A WorkloadProfile flattened to plain attributes (fast to read and to copy).
 
@@ -174,9 +178,16 @@ class Inputs:
         })
 
     def replace(self, **changes: Any) -> "Inputs":
+        """A copy with some inputs changed; numbers given for float inputs become floats (as from_profile
+        makes them), so the compiled and the pure-Python Inputs hold the same values."""
         d = dict(self.d)
-        d.update(changes)
+        for k, v in changes.items():
+            d[k] = float(v) if k in FLOAT_INPUTS and v is not None else v
         return Inputs(d)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as Inputs(d): a compiled Inputs has no __dict__ for pickle to copy."""
+        return (Inputs, (self.d,))
 
     def with_value(self, attr: str, value: Any) -> "Inputs":
         """A copy with one input changed (replace() for one attribute, without keyword arguments)."""

@@ -16,40 +16,67 @@ An up-to-date build is left alone; DEPLOY_ADVISOR_REBUILD=1 forces a new one.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 os.environ["DEPLOY_ADVISOR_PURE"] = "1"  # importing advisor here must not load (or warn about) an old build
-from advisor import NATIVE_MODULES, NATIVE_STAMP, native_fingerprint  # noqa: E402
+from advisor import NATIVE_MODULES, NATIVE_STAMP, compiled_files, native_fingerprint, native_status  # noqa: E402
 
 GROUP = "advisor._native"
+PKG = ROOT / "advisor"
+WORK = ROOT / "build"  # gitignored: the lock and the record of a failed build
+FAILED = WORK / "native-failed.json"
+
+
+@contextlib.contextmanager
+def _locked() -> Iterator[None]:
+    """One build at a time per checkout (two `make` targets may start together)."""
+    WORK.mkdir(exist_ok=True)
+    with open(WORK / "native.lock", "w") as f:
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock
+            yield
+            return
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _clean() -> None:
-    for f in (ROOT / "advisor").glob("*.so"):
-        f.unlink()
-    for f in (ROOT / "advisor").glob("*.pyd"):
-        f.unlink()
-    (ROOT / "advisor" / NATIVE_STAMP).unlink(missing_ok=True)
+    """Stamp first, so a process starting meanwhile sees no valid build; then the extension files."""
+    (PKG / NATIVE_STAMP).unlink(missing_ok=True)
+    for name in compiled_files():
+        (PKG / name).unlink(missing_ok=True)
 
 
 def _fresh() -> bool:
-    stamp = ROOT / "advisor" / NATIVE_STAMP
-    try:
-        return json.loads(stamp.read_text(encoding="utf-8")) == native_fingerprint()
-    except (OSError, ValueError):
-        return False
+    return native_status(ignore_env=True) is None
 
 
 def build() -> int:
-    """Run mypyc through setuptools' build_ext --inplace in a scratch build directory."""
+    """Compile into a scratch directory, then install: the files are replaced (never rewritten in place,
+    which could crash a process that has them loaded) and the stamp is written last, only if the sources
+    did not change while they compiled."""
+    before = native_fingerprint()
+    try:
+        if json.loads(FAILED.read_text(encoding="utf-8")) == before and not os.environ.get("DEPLOY_ADVISOR_REBUILD"):
+            print("build_native: the build failed before for these sources; the advisor stays pure Python "
+                  "(DEPLOY_ADVISOR_REBUILD=1 tries again)")
+            return 0
+    except (OSError, ValueError):
+        pass
     sources = [f"advisor/{m}.py" for m in NATIVE_MODULES]
     code = (
         "import sys\n"
@@ -57,20 +84,30 @@ def build() -> int:
         "from mypyc.build import mypycify\n"
         f"ext = mypycify({sources!r}, opt_level='3', group_name={GROUP!r}, target_dir=sys.argv[1])\n"
         "setup(name='deploy-advisor-native', py_modules=[], ext_modules=ext,\n"
-        f"      script_args=['build_ext', '--inplace', '--build-temp', sys.argv[1], '--build-lib', sys.argv[1]])\n"
+        "      script_args=['build_ext', '--build-temp', sys.argv[1], '--build-lib', sys.argv[1] + '/lib'])\n"
     )
     print(f"build_native: compiling {', '.join(NATIVE_MODULES)} with mypyc (about a minute, once per change)...",
           flush=True)
     with tempfile.TemporaryDirectory(prefix="advisor-native-") as tmp:
         proc = subprocess.run([sys.executable, "-c", code, tmp], cwd=ROOT, capture_output=True, text=True)
-    if proc.returncode != 0:
+        built = sorted((Path(tmp) / "lib" / "advisor").glob("*")) if proc.returncode == 0 else []
+        if not built:
+            _clean()
+            FAILED.write_text(json.dumps(before), encoding="utf-8")
+            lines = proc.stderr.strip().splitlines() or proc.stdout.strip().splitlines() or ["no extension built"]
+            print(f"build_native: mypyc build failed, the advisor stays pure Python ({lines[-1][:200]})")
+            return 0
+        if native_fingerprint() != before:
+            _clean()
+            print("build_native: the sources changed while they compiled; nothing installed (run it again)")
+            return 0
         _clean()
-        last = (proc.stderr.strip().splitlines() or proc.stdout.strip().splitlines() or ["no output"])[-1]
-        print(f"build_native: mypyc build failed, the advisor stays pure Python ({last[:200]})")
-        return 0
-    stamp = ROOT / "advisor" / NATIVE_STAMP
-    stamp.write_text(json.dumps(native_fingerprint(), indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    print(f"build_native: compiled {', '.join(NATIVE_MODULES)} ({stamp.relative_to(ROOT)})")
+        for f in built:
+            os.replace(f, PKG / f.name)
+    stamp = dict(before, extensions=compiled_files())
+    (PKG / NATIVE_STAMP).write_text(json.dumps(stamp, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    FAILED.unlink(missing_ok=True)
+    print(f"build_native: compiled {', '.join(NATIVE_MODULES)} (advisor/{NATIVE_STAMP})")
     return 0
 
 
@@ -79,17 +116,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--check", action="store_true", help="exit 1 when the compiled modules are missing or stale")
     ap.add_argument("--clean", action="store_true", help="remove the compiled modules (pure Python from then on)")
     args = ap.parse_args(argv)
-    if args.clean:
-        _clean()
-        return 0
     if args.check:
-        ok = _fresh()
-        print("build_native: " + ("up to date" if ok else "missing or stale"))
-        return 0 if ok else 1
-    if _fresh() and not os.environ.get("DEPLOY_ADVISOR_REBUILD"):
-        return 0
-    _clean()
-    return build()
+        reason = native_status(ignore_env=True)
+        print("build_native: " + ("up to date" if reason is None else reason))
+        return 0 if reason is None else 1
+    with _locked():
+        if args.clean:
+            _clean()
+            return 0
+        if _fresh() and not os.environ.get("DEPLOY_ADVISOR_REBUILD"):
+            return 0
+        return build()
 
 
 if __name__ == "__main__":
