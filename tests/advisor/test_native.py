@@ -79,32 +79,6 @@ def test_mode_follows_the_build_and_the_switch():
     assert mode == "pure Python (DEPLOY_ADVISOR_PURE is set)" and path.endswith("engine.py")
 
 
-def test_an_edited_source_is_never_shadowed_by_an_old_build(tmp_path):
-    """A copy of the package whose cost.py changed after the build (or whose extension files are not even
-    loadable) runs every hot module from source, with one warning, and still recommends."""
-    pkg = tmp_path / "advisor"
-    shutil.copytree(ROOT / "advisor", pkg, ignore=shutil.ignore_patterns("__pycache__"))
-    if not _compiled_present(pkg):  # no build here: plant unloadable "extensions" and a stamp for them
-        for m in advisor.NATIVE_MODULES:
-            (pkg / f"{m}{importlib.machinery.EXTENSION_SUFFIXES[0]}").write_bytes(b"not an ELF file")
-        (pkg / advisor.NATIVE_STAMP).write_text(json.dumps(advisor.native_fingerprint()), encoding="utf-8")
-    with open(pkg / "cost.py", "a", encoding="utf-8") as f:
-        f.write("\n# edited after the build\n")
-    code = ("import sys; sys.path.insert(0, {!r})\n"
-            "import advisor, advisor.engine as e, advisor.sizing as s, advisor.cost as c\n"
-            "from advisor.models import load_profile\n"
-            "r = e.recommend(load_profile({!r}))\n"
-            "print(advisor.native_mode()); print(e.__file__, s.__file__, c.__file__); print(r.options[0].target)"
-            ).format(str(tmp_path), str(ROOT / "examples" / "profiles" / "churn-realtime.yaml"))
-    proc = _run(code, {}, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    mode, files, top = proc.stdout.splitlines()
-    assert mode == "pure Python (stale)"
-    assert all(f.startswith(str(pkg)) and f.endswith(".py") for f in files.split())
-    assert top
-    assert proc.stderr.count("do not match their sources") == 1
-
-
 def _built_copy(tmp_path: Path) -> Path:
     """A copy of the package with a build that matches its sources: the real one when `make setup` built it,
     else unloadable stand-in files and a stamp naming them (the loader must never try to load them)."""
@@ -120,27 +94,44 @@ def _built_copy(tmp_path: Path) -> Path:
     return pkg
 
 
+def _assert_runs_from_source(root: Path, reason: str, warning: str) -> None:
+    """Recommend with the package copy under `root`: every hot module from its .py, the mode naming
+    `reason`, and `warning` said once on stderr."""
+    names = ", ".join(f"advisor.{m}" for m in advisor.NATIVE_MODULES)
+    code = (f"import sys; sys.path.insert(0, {str(root)!r})\n"
+            f"import advisor, {names}\n"
+            "from advisor.models import load_profile\n"
+            f"r = advisor.engine.recommend(load_profile({str(ROOT / 'examples' / 'profiles' / 'churn-realtime.yaml')!r}))\n"
+            "print(advisor.native_mode())\n"
+            "print(' '.join(sys.modules['advisor.' + m].__file__ for m in advisor.NATIVE_MODULES))\n"
+            "print(r.options[0].target)")
+    proc = _run(code, {}, cwd=root)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    mode, files, top = proc.stdout.splitlines()
+    assert mode == f"pure Python ({reason})"
+    assert all(f.startswith(str(root / "advisor")) and f.endswith(".py") for f in files.split()), files
+    assert top
+    assert proc.stderr.count(warning) == 1
+
+
+def test_an_edited_source_is_never_shadowed_by_an_old_build(tmp_path):
+    """A copy of the package whose cost.py changed after the build runs every hot module from source, with
+    one warning, and still recommends."""
+    pkg = _built_copy(tmp_path)
+    with open(pkg / "cost.py", "a", encoding="utf-8") as f:
+        f.write("\n# edited after the build\n")
+    _assert_runs_from_source(tmp_path, "stale", "do not match their sources")
+
+
 def test_a_partial_set_of_compiled_files_is_never_mixed_with_the_sources(tmp_path):
     """One module's extension (or the shared library holding all their code) missing: every hot module runs
     from source, with one warning, instead of a mix that fails or a shared library found elsewhere."""
     for victim in ("engine", "_native__mypyc"):
-        root = tmp_path / victim
-        pkg = _built_copy(root)
+        pkg = _built_copy(tmp_path / victim)
         for f in pkg.glob(f"{victim}.*"):
             if f.suffix != ".py":
                 f.unlink()
-        code = ("import sys; sys.path.insert(0, {!r})\n"
-                "import advisor, advisor.engine as e, advisor.explain as x\n"
-                "from advisor.models import load_profile\n"
-                "r = e.recommend(load_profile({!r}))\n"
-                "print(advisor.native_mode()); print(e.__file__, x.__file__); print(r.options[0].target)"
-                ).format(str(root), str(ROOT / "examples" / "profiles" / "churn-realtime.yaml"))
-        proc = _run(code, {}, cwd=root)
-        assert proc.returncode == 0, proc.stderr[-2000:]
-        mode, files, top = proc.stdout.splitlines()
-        assert mode == "pure Python (incomplete build)", victim
-        assert all(f.startswith(str(pkg)) and f.endswith(".py") for f in files.split()), files
-        assert top and proc.stderr.count("not the set the last build installed") == 1
+        _assert_runs_from_source(tmp_path / victim, "incomplete build", "not the set the last build installed")
 
 
 def test_inputs_pickle_and_replace_agree_in_both_modes():
