@@ -482,6 +482,19 @@ def choose(P: Inputs, target: Target, cands: list[Cand], cm: CostModel, cache: d
     return None if best is None else _make_plan(P, target, best, best_cost)
 
 
+def _set_quota(plan: Plan, tid: str, sku: VmSku) -> None:
+    """Cores of quota at peak and at the autoscale max: a managed endpoint needs ceil(1.2 x instances)
+    x cores free [AD] (unless the SKU is exempt from the reserve); an AKS pool needs instances x cores."""
+    if tid != "azureml" and tid != "aks":
+        return
+    cores = int(math.ceil(sku.vcpu))
+    if tid == "aks" or sku.quota_exempt:
+        plan.quota_cores, plan.quota_cores_max = plan.n_peak * cores, plan.n_max * cores
+    else:
+        plan.quota_cores = math.ceil(1.2 * plan.n_peak - 1e-9) * cores
+        plan.quota_cores_max = math.ceil(1.2 * plan.n_max - 1e-9) * cores
+
+
 def _make_plan(P: Inputs, target: Target, sel: tuple, cost: float) -> Plan:
     tid = target.id
     c = sel[0]
@@ -513,14 +526,7 @@ def _make_plan(P: Inputs, target: Target, sel: tuple, cost: float) -> Plan:
         n_max = min(n_max, c.limit)
     plan.c_peak, plan.c_base, plan.latency_met = c_peak, c_base, met
     plan.n_peak, plan.n_min, plan.n_max, plan.n_base = n_peak, n_min, n_max, n_base
-    if tid == "azureml":
-        if sku.quota_exempt:
-            plan.quota_cores, plan.quota_cores_max = n_peak * cores, n_max * cores
-        else:  # ceil(1.2 x instances) x cores must be free [AD]
-            plan.quota_cores = math.ceil(1.2 * n_peak - 1e-9) * cores
-            plan.quota_cores_max = math.ceil(1.2 * n_max - 1e-9) * cores
-    elif tid == "aks":
-        plan.quota_cores, plan.quota_cores_max = n_peak * cores, n_max * cores
+    _set_quota(plan, tid, sku)
     plan.monthly = cost
     return plan
 
@@ -835,16 +841,7 @@ def _plan_from_row(P: Inputs, target: Target, r: tuple, s_ms: float, c_peak: int
         n_max = min(n_max, limit)
     plan.c_peak, plan.c_base, plan.latency_met = c_peak, c_base, met
     plan.n_peak, plan.n_min, plan.n_max, plan.n_base = n_peak, n_min, n_max, n_base
-    if tid == "azureml":
-        cores = int(math.ceil(sku.vcpu))
-        if sku.quota_exempt:
-            plan.quota_cores, plan.quota_cores_max = n_peak * cores, n_max * cores
-        else:  # ceil(1.2 x instances) x cores must be free [AD]
-            plan.quota_cores = math.ceil(1.2 * n_peak - 1e-9) * cores
-            plan.quota_cores_max = math.ceil(1.2 * n_max - 1e-9) * cores
-    elif tid == "aks":
-        cores = int(math.ceil(sku.vcpu))
-        plan.quota_cores, plan.quota_cores_max = n_peak * cores, n_max * cores
+    _set_quota(plan, tid, sku)
     plan.monthly = cost
     return plan
 

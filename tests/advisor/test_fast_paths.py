@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from typing import Iterator
 
 import pytest
 
@@ -115,18 +116,23 @@ def test_p95_is_bit_for_bit_the_reference():
     assert p95_ms(2, 100.0, 10.0) == _p95_reference(2, 100.0, 10.0)  # theta == mu: W + S is Gamma(2, mu)
 
 
-def test_probes_match_a_full_re_evaluation_for_every_change_tried(profiles):
-    """Like test_engine's check, on the benchmark's generator and every change sensitivity tries: the bounds
-    that skip targets never change the answer."""
+def _evaluated(profiles: list) -> Iterator[tuple]:
+    """(evaluator, inputs, base evaluation with reasons, winner) of each profile that has a winner."""
     ev = _evaluator(default_prices())
-    compared = 0
-    for p in profiles[:220]:
+    for p in profiles:
         P = Inputs.from_profile(p)
         ev.begin()
         base = ev.evaluate(P, True)
         w = winner(base)
-        if w is None:
-            continue
+        if w is not None:
+            yield ev, P, base, w
+
+
+def test_probes_match_a_full_re_evaluation_for_every_change_tried(profiles):
+    """Like test_engine's check, on the benchmark's generator and every change sensitivity tries: the bounds
+    that skip targets never change the answer."""
+    compared = 0
+    for ev, P, base, w in _evaluated(profiles[:220]):
         changes = [(a, v) for a, values in CATEGORICAL for v in values if getattr(P, a) != v]
         start = P.peak if P.peak > 0 else 0.5
         changes += [("peak", start * f) for f in (10.0, 100.0, 3.16, 0.2, 0.45)]
@@ -146,15 +152,8 @@ def test_probes_match_a_full_re_evaluation_for_every_change_tried(profiles):
 
 
 def test_light_flips_agrees_with_probe(profiles):
-    ev = _evaluator(default_prices())
     checked = 0
-    for p in profiles:
-        P = Inputs.from_profile(p)
-        ev.begin()
-        base = ev.evaluate(P, True)
-        w = winner(base)
-        if w is None:
-            continue
+    for ev, P, base, w in _evaluated(profiles):
         for attr, values in CATEGORICAL + (("budget", (10.0, 100.0, 1000.0)),):
             if not ev.spec(attr).is_light:
                 continue
