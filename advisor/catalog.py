@@ -101,6 +101,7 @@ class Target:
     _urls: dict = field(default_factory=dict, repr=False)
     _shorts: dict = field(default_factory=dict, repr=False)
     _notes: dict = field(default_factory=dict, repr=False)
+    headline: str = field(default="", repr=False)  # "Title: purpose.", the first line of an option's reasons
 
     def index(self) -> None:
         """Precompute lookups (facts are read on every recommendation)."""
@@ -109,6 +110,7 @@ class Target:
         self._urls = {k: src[f.src].url for k, f in self.facts.items()}
         self._shorts = {k: src[f.src].short for k, f in self.facts.items()}
         self._notes = {k: f.note for k, f in self.facts.items()}
+        self.headline = f"{self.title}: {self.purpose}."
 
     def v(self, name: str, default: Any = None) -> Any:
         return self._values.get(name, default)

@@ -122,8 +122,41 @@ class Inputs:
 
     d: dict[str, Any]
 
-    def __init__(self, d: dict[str, Any]) -> None:
+    def __init__(self, d: dict[str, Any], src: Optional["Inputs"] = None, changed: str = "") -> None:
+        """Inputs of the values in `d`; with `src`, d is src.d with the one input `changed` replaced
+        (with_value): the attributes are copied from src, which is faster than reading them from d."""
         self.d = d
+        if src is not None:
+            self.region = src.region
+            self.framework = src.framework
+            self.fmt = src.fmt
+            self.size_mb = src.size_mb
+            self.from_registry = src.from_registry
+            self.calib = src.calib
+            self.calib_key = src.calib_key
+            self.mode = src.mode
+            self.peak = src.peak
+            self.avg = src.avg
+            self.pattern = src.pattern
+            self.p95 = src.p95
+            self.payload_kb = src.payload_kb
+            self.max_req_s = src.max_req_s
+            self.gpu = src.gpu
+            self.stz = src.stz
+            self.sla = src.sla
+            self.network = src.network
+            self.auth = src.auth
+            self.kind = src.kind
+            self.skill = src.skill
+            self.existing_aks = src.existing_aks
+            self.existing_web_app = src.existing_web_app
+            self.needs_k8s = src.needs_k8s
+            self.drift = src.drift
+            self.rollout = src.rollout
+            self.integrations = src.integrations
+            self.budget = src.budget
+            setattr(self, changed, d[changed])
+            return
         self.region = d['region']
         self.framework = d['framework']
         self.fmt = d['fmt']
@@ -193,7 +226,7 @@ class Inputs:
         """A copy with one input changed (replace() for one attribute, without keyword arguments)."""
         d = self.d.copy()
         d[attr] = value
-        return Inputs(d)
+        return Inputs(d, self, attr)
 
 
 def verdict(score: float) -> str:
@@ -297,7 +330,7 @@ def hard_reasons(P: Inputs, T: Target) -> list[str]:
 
 # ---------------------------------------------------------------- soft criteria
 
-Result = tuple[float, float, str, str]  # score, weight factor, reason, source url
+Result = tuple  # (score, weight factor, reason, source url): a plain tuple, so compiled code passes it without unboxing
 
 
 class Criterion:

@@ -40,13 +40,14 @@ def rank_key(score: float, monthly: float, order: int) -> tuple[int, int, int]:
 class TargetEval:
     """One target's evaluation (internal)."""
 
-    __slots__ = ("tid", "order", "hard", "excluded", "plan", "results", "num", "den", "N", "D", "monthly", "score",
+    __slots__ = ("tid", "order", "hard", "hard_any", "excluded", "plan", "results", "num", "den", "N", "D", "monthly", "score",
                  "cost_s", "cost_wf", "ubs", "cents", "rows")
 
     def __init__(self, tid: str) -> None:
         self.tid = tid
         self.order = _ORDER[tid]
         self.hard: list[Optional[str]] = []
+        self.hard_any = False  # a hard constraint excludes this target
         self.excluded: list[str] = []
         self.plan: Optional[Plan] = None
         self.results: list[tuple] = []
@@ -242,7 +243,7 @@ class Evaluator:
         te.cents = int(te.monthly * 100.0 + 0.5)
 
     def hard_all(self, P: Inputs) -> tuple:
-        """Per target (in TARGET_ORDER): (hard constraint results, reasons). Memoized on the inputs the
+        """Per target (in TARGET_ORDER): (hard constraint results, reasons, whether any excludes it). Memoized on the inputs the
         constraints read (all categorical), so profiles that share them share the answer."""
         self.n_hard += 1
         d = P.d
@@ -252,7 +253,7 @@ class Evaluator:
             hit = []
             for T in self.targets:
                 hard = [h.test(P, T) for h in HARD]
-                hit.append((tuple(hard), tuple(h.reason(P, T) for h, x in zip(HARD, hard) if x)))
+                hit.append((tuple(hard), tuple(h.reason(P, T) for h, x in zip(HARD, hard) if x), True in hard))
             hit = tuple(hit)
             if len(self._hard_memo) >= MEMO_MAX:
                 self._hard_memo.clear()
@@ -315,7 +316,8 @@ class Evaluator:
         if hard is None:
             hard = [h.test(P, T) for h in HARD]
         te.hard = hard
-        if True in hard:
+        te.hard_any = True in hard
+        if te.hard_any:
             if not explain:
                 te.excluded = ["excluded"]
             elif reasons is not None:
@@ -339,6 +341,7 @@ class Evaluator:
         num = den = 0.0
         res = []
         memos = self._plan_memos
+        wt: float  # typed, with score and wf below, so the compiled loop does float arithmetic unboxed
         for c, row, wt, pm in zip(self.soft, rows, self._weights, memos):
             if row is not None:
                 r = row[tid]
@@ -352,8 +355,10 @@ class Evaluator:
             else:
                 r = c.fn(P, T, plan, explain)
             res.append(r)
-            w = wt * r[1]
-            num += r[0] * w
+            score: float = r[0]
+            wf: float = r[1]
+            w = wt * wf
+            num += score * w
             den += w
         te.results, te.num, te.den = res, num, den
         te.monthly = plan.monthly + (self.cm(P.region).fixed_monthly(P, tid) if tid == "aks" else 0.0)
@@ -394,15 +399,15 @@ class Evaluator:
             hard = None
             if b.excluded:
                 if hard2 is not None:
-                    hard = hard2[k][0]
-                elif tid in sized:
-                    hard = b.hard
+                    h2 = hard2[k]
+                    if h2[2]:
+                        continue
+                    hard = list(h2[0])
+                elif tid in sized and not b.hard_any:
+                    hard = list(b.hard)
                 else:
                     continue
-                if True in hard:
-                    continue
-                hard = list(hard)
-            elif hard2 is not None and True in hard2[k][0]:
+            elif hard2 is not None and hard2[k][2]:
                 continue
             if tid == won:
                 mine = best = self._probe_key(P2, T, b, sp, hard)
@@ -436,6 +441,9 @@ class Evaluator:
         it: the criteria that read neither the plan nor `attr` as they were (cached per input), the ones
         that read `attr` recomputed, each plan-reading criterion at its best (PLAN_UPPER_BOUNDS), cost at
         100 - or, when that is not enough to rule the target out against `need`, at `monthly_lb`."""
+        wt: float  # typed, with score and wf below: unboxed float arithmetic when compiled
+        score: float
+        wf: float
         key = ("s", sp.attr)
         st = b.ubs.get(key)
         if st is None:
@@ -450,24 +458,26 @@ class Evaluator:
                 n = d = 0.0
                 for i in self._np_idx:
                     r = res[i]
-                    w = self._weights[i] * r[1]
-                    n += r[0] * w
+                    wt, score, wf = self._weights[i], r[0], r[1]
+                    w = wt * wf
+                    n += score * w
                     d += w
                 base = b.ubs["np"] = (n, d, res)
             n, d, res = base
             for i, c, wt, lk in sp.light_np:  # take out the criteria that read `attr`
                 r = res[i]
-                w = wt * r[1]
-                n -= r[0] * w
+                score, wf = r[0], r[1]
+                w = wt * wf
+                n -= score * w
                 d -= w
             if not sp.ub_reads:  # the plan criteria's bounds do not read `attr`: add them once per target
                 pub = b.ubs.get("pub")
                 if pub is None:
                     pn = pd = 0.0
                     for wt, ub in self._ub_list:
-                        r = ub(P2, T)
-                        w = wt * r[1]
-                        pn += r[0] * w
+                        score, wf = ub(P2, T)
+                        w = wt * wf
+                        pn += score * w
                         pd += w
                     pub = b.ubs["pub"] = (pn, pd)
                 n += pub[0]
@@ -479,14 +489,15 @@ class Evaluator:
             tid = T.id
             for i, c, wt, lk in sp.light_np:
                 r = lk[1][d2[lk[0]]][tid] if lk is not None else c.fn(P2, T, None, False)
-                w = wt * r[1]
-                num += r[0] * w
+                score, wf = r[0], r[1]
+                w = wt * wf
+                num += score * w
                 den += w
         if sp.ub_reads:
             for wt, ub in self._ub_list:
-                r = ub(P2, T)
-                w = wt * r[1]
-                num += r[0] * w
+                score, wf = ub(P2, T)
+                w = wt * wf
+                num += score * w
                 den += w
         cw = self.cost_crit.weight * (1.0 if P2.budget is None else 2.0)
         den += cw
@@ -509,6 +520,11 @@ class Evaluator:
         plan = base_plan
         num, den = b.num, b.den
         res = b.results
+        wt: float  # typed, with the scores and wfs below: unboxed float arithmetic when compiled
+        s_old: float
+        f_old: float
+        s_new: float
+        f_new: float
         if tid in sp.sized:
             cm = self._cms.get(P2.region) or self.cm(P2.region)
             resized = size_fast(P2, T, plan.cands if sp.same_cands else self.candset(P2, T, cm), self.service(P2), cm,
@@ -521,8 +537,9 @@ class Evaluator:
             for i, c, wt, lk in sp.light:
                 old = res[i]
                 new = lk[1][d2[lk[0]]][tid] if lk is not None else c.fn(P2, T, plan, False)
-                w_old, w_new = wt * old[1], wt * new[1]
-                num += new[0] * w_new - old[0] * w_old
+                s_old, f_old, s_new, f_new = old[0], old[1], new[0], new[1]
+                w_old, w_new = wt * f_old, wt * f_new
+                num += s_new * w_new - s_old * w_old
                 den += w_new - w_old
             monthly = b.monthly
             if not sp.cost:
@@ -532,8 +549,9 @@ class Evaluator:
             for i, c, wt in sp.pidx:
                 old = res[i]
                 new = c.fn(P2, T, plan, False)
-                w_old, w_new = wt * old[1], wt * new[1]
-                num += new[0] * w_new - old[0] * w_old
+                s_old, f_old, s_new, f_new = old[0], old[1], new[0], new[1]
+                w_old, w_new = wt * f_old, wt * f_new
+                num += s_new * w_new - s_old * w_old
                 den += w_new - w_old
             monthly = plan.monthly + (b.monthly - base_plan.monthly)
         if sp.fixed and tid == "aks":
@@ -680,6 +698,11 @@ class Evaluator:
         num, den = b.num, b.den
         res = b.results
         d = P.d
+        wt: float  # typed, with the scores and wfs below: unboxed float arithmetic when compiled
+        s_old: float
+        f_old: float
+        s_new: float
+        f_new: float
         for i, c, wt, lk in sp.light:
             old = res[i]
             if lk is not None:
@@ -693,8 +716,9 @@ class Evaluator:
                 if row is None:
                     row = self._memo_row(c, memo, key, P.with_value(sp.attr, value))
                 new = row[tid]
-            w_old, w_new = wt * old[1], wt * new[1]
-            num += new[0] * w_new - old[0] * w_old
+            s_old, f_old, s_new, f_new = old[0], old[1], new[0], new[1]
+            w_old, w_new = wt * f_old, wt * f_new
+            num += s_new * w_new - s_old * w_old
             den += w_new - w_old
         if not sp.cost or not (sp.attr == "budget" or tid == "aks"):
             w = self.cost_crit.weight * b.cost_wf

@@ -145,6 +145,12 @@ def _short(reason: str, n: int = 160) -> str:
 
 # ---------------------------------------------------------------- options
 
+#: the sizing constants as the notes print them (formatted once: every option's notes quote them)
+_RHO_TXT = f"{RHO_MAX:.0%}"
+_BATCH_UTIL_TXT = f"{BATCH_UTIL:.0%}"
+_HEADROOM_TXT = f"{HEADROOM:g}"
+_WORKER_MEM_TXT = f"{RUNTIME_MB:g} MB runtime + {MEM_FACTOR:g} x "
+
 def sizing_notes(ev: Evaluator, P: Inputs, e: TargetEval, st: ServiceTime) -> list[str]:
     plan = e.plan
     assert plan is not None
@@ -155,7 +161,7 @@ def sizing_notes(ev: Evaluator, P: Inputs, e: TargetEval, st: ServiceTime) -> li
         node_rps = plan.workers * 1000.0 / plan.service_ms
         notes.append(f"Per row in mini-batches: {plan.service_ms:.3f} ms per worker; {plan.workers} worker(s) per {plan.sku} node "
                      f"= {node_rps:,.0f} rows/s per node.")
-        notes.append(f"Nodes = ceil({P.peak:g} rows/s / ({node_rps:,.0f} x {BATCH_UTIL:.0%})) = {plan.n_peak}; "
+        notes.append(f"Nodes = ceil({P.peak:g} rows/s / ({node_rps:,.0f} x {_BATCH_UTIL_TXT})) = {plan.n_peak}; "
                      f"the cluster scales to 0 between jobs (min 0, max {plan.n_max}).")
         if plan.over_limit:
             notes.append(f"More than {plan.limit} nodes: check your core quota before relying on this size.")
@@ -164,14 +170,14 @@ def sizing_notes(ev: Evaluator, P: Inputs, e: TargetEval, st: ServiceTime) -> li
     if plan.gpu_used:
         speed = f" on the {plan.gpu_model} GPU (service time divided by the assumed GPU speed-up)"
     notes.append(f"Workers per instance: {plan.workers}{speed} ({plan.vcpu:g} vCPU, {plan.mem_gib:g} GiB; each worker needs "
-                 f"~{worker_gib:.2f} GiB = {RUNTIME_MB:g} MB runtime + {MEM_FACTOR:g} x {P.size_mb:g} MB model).")
+                 f"~{worker_gib:.2f} GiB = {_WORKER_MEM_TXT}{P.size_mb:g} MB model).")
     a = P.peak * plan.service_ms / 1000.0
     if plan.latency_met:
         notes.append(f"M/M/c at peak: a = {P.peak:g} rps x {plan.service_ms:.3f} ms = {a:.3f} busy workers; smallest c with "
-                     f"P(response > {P.p95:g} ms) <= 5% and utilisation <= {RHO_MAX:.0%}: c = {plan.c_peak}.")
+                     f"P(response > {P.p95:g} ms) <= 5% and utilisation <= {_RHO_TXT}: c = {plan.c_peak}.")
     else:
         notes.append(f"M/M/c at peak: a = {a:.3f} busy workers; no c meets p95 <= {P.p95:g} ms because the service time alone "
-                     f"exceeds it, so c = {plan.c_peak} keeps utilisation at {RHO_MAX:.0%}.")
+                     f"exceeds it, so c = {plan.c_peak} keeps utilisation at {_RHO_TXT}.")
     ha = ""
     if T.id == "azureml" and P.sla >= 99.9:
         ha = f", HA minimum {T.v('ha_min_instances')} for availability_sla >= 99.9 ({T.cite_short('ha_min_instances')})"
@@ -182,7 +188,7 @@ def sizing_notes(ev: Evaluator, P: Inputs, e: TargetEval, st: ServiceTime) -> li
     if plan.autoscale:
         notes.append(f"Autoscale: min {plan.n_min} (average {avg:g} rps needs {plan.c_base} worker(s)"
                      f"{'; scales to zero' if plan.n_min == 0 else ''}), max {plan.n_max} "
-                     f"(ceil({plan.c_peak} x {HEADROOM:g} / {plan.workers}), limit {plan.limit}).")
+                     f"(ceil({plan.c_peak} x {_HEADROOM_TXT} / {plan.workers}), limit {plan.limit}).")
     else:
         notes.append(f"No autoscale on the {plan.tier} tier: {plan.n_peak} instance(s) all the time.")
     if plan.over_limit:
@@ -308,13 +314,24 @@ def _first(x: tuple) -> Any:
     return x[0]
 
 
+_LABELS: dict[str, str] = {}
+
+
+def _label(criterion_id: str) -> str:
+    """A criterion's id as reason text names it ("safe_rollout" -> "safe rollout")."""
+    hit = _LABELS.get(criterion_id)
+    if hit is None:
+        hit = _LABELS[criterion_id] = criterion_id.replace("_", " ")
+    return hit
+
+
 def option_reasons(ev: Evaluator, P: Inputs, e: TargetEval, T: Target, monthly: float, predicted: Optional[float],
                    crits: list) -> list[str]:
     """Reasons for one option. `crits`: CriterionScore objects, or (score, weight, name, reason, ...) tuples
     (build_option passes only the strengths and weaknesses), in display order."""
     plan = e.plan
     assert plan is not None
-    out = [f"{T.title}: {T.purpose}."]
+    out = [T.headline]
     strong = []
     weak = []
     for c in crits:
@@ -328,12 +345,12 @@ def option_reasons(ev: Evaluator, P: Inputs, e: TargetEval, T: Target, monthly: 
                 weak.append(((score - 100) * weight, c))
     if strong:
         strong.sort(key=_first)
-        out.append("Strong on " + ", ".join([f"{c[2].replace('_', ' ')} ({c[0]:g})" for _k, c in strong[:3]]) + ".")
+        out.append("Strong on " + ", ".join([f"{_label(c[2])} ({c[0]:g})" for _k, c in strong[:3]]) + ".")
     if weak:
         weak.sort(key=_first)
         for _k, c in weak[:2]:
             text = _short_memo(c[3], 260)
-            out.append(f"Weak on {c[2].replace('_', ' ')} ({c[0]:g}): {text}{'' if text.endswith('…') else '.'}")
+            out.append(f"Weak on {_label(c[2])} ({c[0]:g}): {text}{'' if text.endswith('…') else '.'}")
     size = f"{plan.n_peak} x {plan.sku}"
     if plan.batch:
         size += f" node(s) per job (cluster min 0, max {plan.n_max})"
