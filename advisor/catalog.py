@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Final, Optional
 
 import yaml
 
@@ -20,7 +20,7 @@ DATA_DIR = Path(sys.modules[__name__.rpartition(".")[0]].__file__ or ".").resolv
 TARGETS_FILE = DATA_DIR / "targets.yaml"
 
 #: Ranking order used as the final, deterministic tie-break.
-TARGET_ORDER: tuple[str, ...] = ("azureml", "aks", "appservice", "containerapps", "azureml-batch")
+TARGET_ORDER: Final[tuple[str, ...]] = ("azureml", "aks", "appservice", "containerapps", "azureml-batch")
 
 
 def _short_label(url: str) -> str:

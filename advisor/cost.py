@@ -17,27 +17,27 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any, Final, Optional
 
 from .catalog import Catalog, Target, VmSku
 from .criteria import Inputs
 from .prices import FALLBACK_REGION, PriceBook, _norm_plan
 from .sizing import BATCH_UTIL, Plan
 
-HOURS_PER_MONTH = 730.0
-SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600.0  # 2,628,000
+HOURS_PER_MONTH: Final = 730.0
+SECONDS_PER_MONTH: Final = HOURS_PER_MONTH * 3600.0  # 2,628,000
 #: hours per day at the peak instance count, by traffic pattern (assumption)
-PEAK_HOURS_PER_DAY = {"steady": 24.0, "diurnal": 8.0, "bursty": 2.0, "sporadic": 1.0}
+PEAK_HOURS_PER_DAY: Final = {"steady": 24.0, "diurnal": 8.0, "bursty": 2.0, "sporadic": 1.0}
 #: hours per day with any traffic, for scale-to-zero targets (assumption)
-ACTIVE_HOURS_PER_DAY = {"steady": 24.0, "diurnal": 16.0, "bursty": 8.0, "sporadic": 3.0}
-NOT_INCLUDED = ("Not included: storage, container registry, Log Analytics / Application Insights ingestion, "
-                "outbound data transfer, load balancer and public IP, taxes and negotiated discounts.")
+ACTIVE_HOURS_PER_DAY: Final = {"steady": 24.0, "diurnal": 16.0, "bursty": 8.0, "sporadic": 3.0}
+NOT_INCLUDED: Final = ("Not included: storage, container registry, Log Analytics / Application Insights ingestion, "
+                       "outbound data transfer, load balancer and public IP, taxes and negotiated discounts.")
 
-ACA_VCPU_ACTIVE = "Standard vCPU Active Usage"
-ACA_VCPU_IDLE = "Standard vCPU Idle Usage"
-ACA_MEM_ACTIVE = "Standard Memory Active Usage"
-ACA_MEM_IDLE = "Standard Memory Idle Usage"
-ACA_REQUESTS = "Standard Requests"
+ACA_VCPU_ACTIVE: Final = "Standard vCPU Active Usage"
+ACA_VCPU_IDLE: Final = "Standard vCPU Idle Usage"
+ACA_MEM_ACTIVE: Final = "Standard Memory Active Usage"
+ACA_MEM_IDLE: Final = "Standard Memory Idle Usage"
+ACA_REQUESTS: Final = "Standard Requests"
 
 
 def tiered_cost(quantity: float, tiers: tuple) -> float:

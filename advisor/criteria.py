@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Final, Optional
 
 import yaml
 
@@ -51,7 +51,7 @@ CRITERIA_FILE = DATA_DIR / "criteria.yaml"
 # ---------------------------------------------------------------- the profile, flattened
 
 #: attribute of `Inputs` -> profile path (used in sensitivity "change" strings)
-PATHS: dict[str, str] = {
+PATHS: Final[dict[str, str]] = {
     "region": "region",
     "framework": "model.framework", "fmt": "model.format", "size_mb": "model.size_mb",
     "from_registry": "model.from_registry", "calib": "model.calibration",
@@ -69,7 +69,7 @@ ATTR_OF_PATH = {v: k for k, v in PATHS.items()}
 
 #: inputs that change each target's sizing or cost ("calib_key" stands for model.calibration)
 _COMMON = ("region", "framework", "size_mb", "calib_key", "payload_kb", "peak", "avg", "p95")
-SIZING_DEPS: dict[str, tuple[str, ...]] = {
+SIZING_DEPS: Final[dict[str, tuple[str, ...]]] = {
     "azureml": _COMMON + ("gpu", "pattern", "sla"),
     "aks": _COMMON + ("gpu", "pattern", "sla"),
     "appservice": _COMMON + ("pattern", "sla", "rollout"),
@@ -78,11 +78,11 @@ SIZING_DEPS: dict[str, tuple[str, ...]] = {
 }
 SIZING_FIELDS = frozenset(f for deps in SIZING_DEPS.values() for f in deps) | {"calib"}
 #: inputs of the SKU-independent monthly costs (AKS system pool and tier fee)
-FIXED_COST_DEPS = frozenset({"existing_aks", "sla", "region"})
+FIXED_COST_DEPS: Final = frozenset({"existing_aks", "sla", "region"})
 
 
 #: Inputs attributes that hold floats (Inputs.replace converts numbers given for them)
-FLOAT_INPUTS = frozenset({"size_mb", "peak", "avg", "p95", "payload_kb", "max_req_s", "sla", "budget"})
+FLOAT_INPUTS: Final = frozenset({"size_mb", "peak", "avg", "p95", "payload_kb", "max_req_s", "sla", "budget"})
 
 
 class Inputs:
@@ -301,7 +301,7 @@ def _h_k8s_api(P: Inputs, T: Target) -> str:
             f"'if you require access to the Kubernetes APIs and control plane, use AKS' ({cat.short('C')}: {cat.url('C')})")
 
 
-HARD: tuple[HardConstraint, ...] = (
+HARD: Final[tuple[HardConstraint, ...]] = (
     HardConstraint("realtime", "Real-time API", ("mode",),
                    lambda P, T: P.mode != "batch" and not T.realtime, _h_realtime),
     HardConstraint("gpu", "GPU required", ("gpu",),
@@ -515,8 +515,8 @@ def _c_availability(P: Inputs, T: Target, plan: Any, ex: bool) -> Result:
     return s, 1.0, reason, url
 
 
-_AKS_SKILL = {"none": 15.0, "basic": 45.0, "expert": 85.0}
-_OPS_OTHER = {"azureml": 90.0, "appservice": 90.0, "containerapps": 85.0, "azureml-batch": 90.0}
+_AKS_SKILL: Final = {"none": 15.0, "basic": 45.0, "expert": 85.0}
+_OPS_OTHER: Final = {"azureml": 90.0, "appservice": 90.0, "containerapps": 85.0, "azureml-batch": 90.0}
 
 
 def _c_ops(P: Inputs, T: Target, plan: Any, ex: bool) -> Result:
@@ -622,17 +622,17 @@ def _ub_quota(P: Inputs, T: Target) -> tuple[float, float]:
 
 
 #: the inputs the bounds below read (besides the target)
-PLAN_UPPER_BOUND_DEPS = frozenset({"mode", "max_req_s", "sla"})
+PLAN_UPPER_BOUND_DEPS: Final = frozenset({"mode", "max_req_s", "sla"})
 
 #: criterion id -> upper bound function, for the criteria that read the plan
-PLAN_UPPER_BOUNDS: dict[str, Callable[[Inputs, Target], tuple[float, float]]] = {
+PLAN_UPPER_BOUNDS: Final[dict[str, Callable[[Inputs, Target], tuple[float, float]]]] = {
     "scalability": _ub_scalability, "latency": _ub_latency, "availability": _ub_availability, "quota": _ub_quota,
 }
 
 
 #: For plan-reading criteria whose explained result depends only on a few discrete facts: a key of those
 #: facts (the engine memoizes the explained result on it). Keep in step with the functions above.
-PLAN_MEMO_KEYS: dict[str, Callable[[Inputs, Target, Any], tuple]] = {
+PLAN_MEMO_KEYS: Final[dict[str, Callable[[Inputs, Target, Any], tuple]]] = {
     "availability": lambda P, T, plan: (T.id, P.sla, plan.n_min),
     "quota": lambda P, T, plan: (T.id, plan.sku, plan.gpus, plan.n_peak, plan.n_max, plan.quota_cores,
                                  plan.quota_cores_max),

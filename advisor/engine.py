@@ -13,7 +13,7 @@ import json
 import math
 from collections import Counter
 from operator import itemgetter
-from typing import Any, Optional
+from typing import Any, Final, Optional
 
 from .catalog import TARGET_ORDER, Catalog, Target, get_catalog
 from .cost import ACTIVE_HOURS_PER_DAY, HOURS_PER_MONTH, SECONDS_PER_MONTH, CostModel, cost_model
@@ -24,12 +24,12 @@ from .prices import PriceBook, default_prices, load_prices
 from .sizing import (BATCH_UTIL, GPU_FRAMEWORKS, RHO_MAX, CandSet, CandTable, Plan, ServiceTime, _ha_min, estimate_service,
                      priced_skus, size_fast, size_target)
 
-_ORDER = {t: i for i, t in enumerate(TARGET_ORDER)}
+_ORDER: Final = {t: i for i, t in enumerate(TARGET_ORDER)}
 #: inputs a target's SKU candidates depend on (Evaluator.candset; plus the service time's inputs, which only
 #: scale the candidates' service times and are read from the profile by size_fast)
-CANDSET_DEPS = frozenset({"region", "gpu", "framework", "rollout", "sla", "size_mb"})
+CANDSET_DEPS: Final = frozenset({"region", "gpu", "framework", "rollout", "sla", "size_mb"})
 #: largest number of entries in each memo table (they are cleared when full)
-MEMO_MAX = 4096
+MEMO_MAX: Final = 4096
 
 
 def rank_key(score: float, monthly: float, order: int) -> tuple[int, int, int]:
@@ -598,6 +598,10 @@ class Evaluator:
         if not cs.rows:
             return fixed
         cpu_ms = self.service(P).cpu_ms
+        sp: float  # typed group fields and server counts: native arithmetic when compiled
+        c: int
+        per_worker: float
+        hourly: float
         if tid == "azureml-batch":  # the rows' compute at the cheapest price per worker, and one node per job
             rows_m = (P.avg if P.avg < P.peak else P.peak) * 730 * 3600.0
             per_row = self.service(P).per_row_ms
@@ -780,7 +784,7 @@ def winner(evals: list[TargetEval]) -> Optional[TargetEval]:
 
 # ---------------------------------------------------------------- public API
 
-_EVALUATORS: dict[int, Evaluator] = {}
+_EVALUATORS: Final[dict[int, Evaluator]] = {}
 
 
 def _evaluator(book: PriceBook) -> Evaluator:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Final, Optional
 
 from pydantic import BaseModel, ConfigDict
 
@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # engine imports this module
 #: input, the values to try (the current value is skipped). Workload facts
 #: that a user can't choose (framework, traffic pattern) are not varied, except
 #: the numeric searches below (peak_rps, max_request_seconds, availability, budget).
-CATEGORICAL: tuple[tuple[str, tuple[Any, ...]], ...] = (
+CATEGORICAL: Final[tuple[tuple[str, tuple[Any, ...]], ...]] = (
     ("skill", ("expert", "none")),
     ("existing_aks", (True, False)),
     ("gpu", ("required", "none")),
@@ -45,17 +45,17 @@ CATEGORICAL: tuple[tuple[str, tuple[Any, ...]], ...] = (
     ("drift", (True, False)),
     ("from_registry", (True, False)),
 )
-PEAK_MAX = 1_000_000.0
+PEAK_MAX: Final = 1_000_000.0
 TIMEOUT_STEPS = (180.0, 230.0, 240.0, 300.0)
 
 
-_osa = object.__setattr__
-_FIELDS_SET: dict[type, set] = {}
-_new_object = object.__new__
-_SET_DICT = BaseModel.__dict__["__dict__"].__set__
-_SET_FIELDS_SET = BaseModel.__dict__["__pydantic_fields_set__"].__set__
-_SET_EXTRA = BaseModel.__dict__["__pydantic_extra__"].__set__
-_SET_PRIVATE = BaseModel.__dict__["__pydantic_private__"].__set__
+_osa: Final = object.__setattr__
+_FIELDS_SET: Final[dict[type, set]] = {}
+_new_object: Final = object.__new__
+_SET_DICT: Final = BaseModel.__dict__["__dict__"].__set__
+_SET_FIELDS_SET: Final = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_SET_EXTRA: Final = BaseModel.__dict__["__pydantic_extra__"].__set__
+_SET_PRIVATE: Final = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 def new(cls: Any, values: dict) -> Any:
@@ -132,7 +132,7 @@ def _nice_up(x: float) -> float:
     return math.ceil(x / f - 1e-9) * f
 
 
-_CITATION = re.compile(r" \((?:Learn|GitHub|your notes|serving-anchors)[^()]*(?:\([^()]*\)[^()]*)*\)")
+_CITATION: Final = re.compile(r" \((?:Learn|GitHub|your notes|serving-anchors)[^()]*(?:\([^()]*\)[^()]*)*\)")
 
 
 def _short(reason: str, n: int = 160) -> str:
@@ -146,10 +146,10 @@ def _short(reason: str, n: int = 160) -> str:
 # ---------------------------------------------------------------- options
 
 #: the sizing constants as the notes print them (formatted once: every option's notes quote them)
-_RHO_TXT = f"{RHO_MAX:.0%}"
-_BATCH_UTIL_TXT = f"{BATCH_UTIL:.0%}"
-_HEADROOM_TXT = f"{HEADROOM:g}"
-_WORKER_MEM_TXT = f"{RUNTIME_MB:g} MB runtime + {MEM_FACTOR:g} x "
+_RHO_TXT: Final = f"{RHO_MAX:.0%}"
+_BATCH_UTIL_TXT: Final = f"{BATCH_UTIL:.0%}"
+_HEADROOM_TXT: Final = f"{HEADROOM:g}"
+_WORKER_MEM_TXT: Final = f"{RUNTIME_MB:g} MB runtime + {MEM_FACTOR:g} x "
 
 def sizing_notes(ev: Evaluator, P: Inputs, e: TargetEval, st: ServiceTime) -> list[str]:
     plan = e.plan
@@ -278,7 +278,7 @@ def build_sizing(ev: Evaluator, P: Inputs, e: TargetEval, st: ServiceTime) -> Si
         "notes": sizing_notes(ev, P, e, st)})
 
 
-_PRICE_SOURCES: dict[str, str] = {}
+_PRICE_SOURCES: Final[dict[str, str]] = {}
 
 
 def _price_source(book: PriceBook) -> str:
@@ -297,7 +297,7 @@ def _price_source(book: PriceBook) -> str:
     return out
 
 
-_SHORT: dict[tuple[str, int], str] = {}
+_SHORT: Final[dict[tuple[str, int], str]] = {}
 
 
 def _short_memo(reason: str, n: int) -> str:
@@ -314,7 +314,7 @@ def _first(x: tuple) -> Any:
     return x[0]
 
 
-_LABELS: dict[str, str] = {}
+_LABELS: Final[dict[str, str]] = {}
 
 
 def _label(criterion_id: str) -> str:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Final, Optional
 
 from .catalog import Target, VmSku
 from .criteria import Inputs
@@ -37,32 +37,32 @@ from .criteria import Inputs
 if TYPE_CHECKING:  # cost imports this module
     from .cost import CostModel
 
-Q = 0.05  # 1 - 0.95: the p95 tail
-RHO_MAX = 0.85  # highest utilisation accepted at peak
-HEADROOM = 1.25  # autoscale max above the peak need
-EXACT_A = 40.0  # offered load up to which Erlang C is computed exactly (recurrence); Halfin-Whitt above
+Q: Final = 0.05  # 1 - 0.95: the p95 tail
+RHO_MAX: Final = 0.85  # highest utilisation accepted at peak
+HEADROOM: Final = 1.25  # autoscale max above the peak need
+EXACT_A: Final = 40.0  # offered load up to which Erlang C is computed exactly (recurrence); Halfin-Whitt above
 
 # Per-request service-time estimate on one vCPU when nothing was measured:
 # base + per_mb * size_mb (ms). Anchored on serving-anchors.md: a 100-tree
 # scikit-learn forest costs ~3 ms per predict call; linear models ~0.1 ms.
-BASE_MS = {"sklearn": 3.0, "xgboost": 1.5, "lightgbm": 1.5, "onnx": 2.0, "pytorch": 15.0,
-           "tensorflow": 15.0, "transformers": 40.0, "custom": 10.0}
-PER_MB_MS = {"sklearn": 0.02, "xgboost": 0.01, "lightgbm": 0.01, "onnx": 0.02, "pytorch": 0.05,
-             "tensorflow": 0.05, "transformers": 0.1, "custom": 0.05}
-SERVER_OVERHEAD_MS = 0.4  # HTTP + JSON per request in azmlinfsrv (serving-anchors.md: 0.39 ms)
-PAYLOAD_MS_PER_KB = 0.01  # JSON parse of the request body (assumption: ~100 MB/s)
-RUNTIME_MB = 300.0  # resident memory of one serving worker before the model (serving-anchors.md: ~290 MB)
-MEM_FACTOR = 1.5  # in-memory model size / file size (assumption)
-GPU_MEM_FACTOR = 1.2  # GPU memory needed / model file size (weights + activations, assumption)
-GPU_FRAMEWORKS = frozenset({"pytorch", "tensorflow", "transformers", "onnx", "custom"})
-GPU_SPEEDUP = {"T4": 6.0, "V100": 10.0, "A100": 20.0}  # vs one vCPU (assumption, per request)
+BASE_MS: Final = {"sklearn": 3.0, "xgboost": 1.5, "lightgbm": 1.5, "onnx": 2.0, "pytorch": 15.0,
+                  "tensorflow": 15.0, "transformers": 40.0, "custom": 10.0}
+PER_MB_MS: Final = {"sklearn": 0.02, "xgboost": 0.01, "lightgbm": 0.01, "onnx": 0.02, "pytorch": 0.05,
+                    "tensorflow": 0.05, "transformers": 0.1, "custom": 0.05}
+SERVER_OVERHEAD_MS: Final = 0.4  # HTTP + JSON per request in azmlinfsrv (serving-anchors.md: 0.39 ms)
+PAYLOAD_MS_PER_KB: Final = 0.01  # JSON parse of the request body (assumption: ~100 MB/s)
+RUNTIME_MB: Final = 300.0  # resident memory of one serving worker before the model (serving-anchors.md: ~290 MB)
+MEM_FACTOR: Final = 1.5  # in-memory model size / file size (assumption)
+GPU_MEM_FACTOR: Final = 1.2  # GPU memory needed / model file size (weights + activations, assumption)
+GPU_FRAMEWORKS: Final = frozenset({"pytorch", "tensorflow", "transformers", "onnx", "custom"})
+GPU_SPEEDUP: Final = {"T4": 6.0, "V100": 10.0, "A100": 20.0}  # vs one vCPU (assumption, per request)
 # rows per predict call in a batch job cost far less than one request each
 # (serving-anchors.md: the forest costs the same for 1 row or 64).
-BATCH_GAIN = {"sklearn": 20.0, "xgboost": 20.0, "lightgbm": 20.0, "onnx": 10.0, "pytorch": 4.0,
-              "tensorflow": 4.0, "transformers": 2.0, "custom": 4.0}
-BATCH_UTIL = 0.8
-MEM_USABLE = 0.8  # share of a VM / plan instance's memory left to the workers (assumption)
-ACA_MEM_USABLE = 0.9
+BATCH_GAIN: Final = {"sklearn": 20.0, "xgboost": 20.0, "lightgbm": 20.0, "onnx": 10.0, "pytorch": 4.0,
+                     "tensorflow": 4.0, "transformers": 2.0, "custom": 4.0}
+BATCH_UTIL: Final = 0.8
+MEM_USABLE: Final = 0.8  # share of a VM / plan instance's memory left to the workers (assumption)
+ACA_MEM_USABLE: Final = 0.9
 
 
 class ServiceTime:
@@ -110,8 +110,8 @@ def _hypo_tail(theta: float, mu: float, t: float) -> float:
     return (mu * math.exp(-theta * t) - theta * math.exp(-mu * t)) / (mu - theta)
 
 
-_SQRT2 = math.sqrt(2.0)
-_SQRT2PI = math.sqrt(2.0 * math.pi)
+_SQRT2: Final = math.sqrt(2.0)
+_SQRT2PI: Final = math.sqrt(2.0 * math.pi)
 
 
 def erlang_c_hw(c: int, a: float) -> float:
@@ -691,7 +691,7 @@ class CandTable:
 
 
 #: largest number of memoized `choose` outcomes kept per CandSet
-CHOOSE_MEMO_MAX = 4096
+CHOOSE_MEMO_MAX: Final = 4096
 
 
 def servers(cache: dict, lam: float, s_ms: float, p95: float) -> tuple[int, bool]:
@@ -709,6 +709,11 @@ def choose_fast(P: Inputs, target: Target, cs: CandSet, subset: int, rows: tuple
     tid = target.id
     peak = P.peak
     avg = P.avg if P.avg < peak else peak
+    w: int  # typed row fields and counts: native arithmetic when compiled
+    hourly: float
+    speedup: float
+    c_peak: int
+    c_base: int
     if tid == "azureml-batch":
         best: Any = None
         best_cost = 0.0
@@ -718,12 +723,12 @@ def choose_fast(P: Inputs, target: Target, cs: CandSet, subset: int, rows: tuple
         jobs, startup_h = cm.jobs, cm.startup_h
         ceil = math.ceil
         for r in rows:
-            per_row = cpu_row / r[3] if r[1] else cpu_row
-            w = r[2]
+            speedup, w, hourly = r[3], r[2], r[4]
+            per_row = cpu_row / speedup if r[1] else cpu_row
             node_rps = w * 1000.0 / per_row
             nodes = max(1, ceil(peak / (node_rps * BATCH_UTIL) - 1e-9)) if peak > 0 else 1
             # cm.batch_monthly(rows_m, per_row, w, nodes, hourly), written out (same arithmetic)
-            cost = (rows_m * per_row / 1000.0 / 3600.0 / (w * BATCH_UTIL) + jobs * nodes * startup_h) * r[4]
+            cost = (rows_m * per_row / 1000.0 / 3600.0 / (w * BATCH_UTIL) + jobs * nodes * startup_h) * hourly
             if best is None or cost < best_cost - 1e-6 or (cost <= best_cost + 1e-6 and nodes < best_n):
                 best, best_cost, best_n = (r, per_row, nodes), cost, nodes
         if best is None:
@@ -747,8 +752,8 @@ def choose_fast(P: Inputs, target: Target, cs: CandSet, subset: int, rows: tuple
         best_n = 0
         stz = P.stz
         for r in rows:
-            s_ms, c_peak, met, c_base = counts[r[3]]
-            w = r[2]
+            cnt = counts[r[3]]
+            c_peak, c_base, w = cnt[1], cnt[3], r[2]
             need = -(-c_peak // w)
             n_peak = need if need > ha else ha
             if n_peak < 1:
@@ -860,6 +865,10 @@ def _choose_fixed(rows: tuple, counts: dict, ha: int, limited: bool, steady: boo
     best_cost = 0.0
     best_n = 0
     h1 = ha if ha > 1 else 1
+    w: int  # typed row fields and counts: native arithmetic when compiled
+    hourly: float
+    c_peak: int
+    c_base: int
     for r in rows:
         cnt = counts.get(r[3])
         w = r[2]
@@ -878,7 +887,7 @@ def _choose_fixed(rows: tuple, counts: dict, ha: int, limited: bool, steady: boo
             cp = servers(qcache, peak, s_ms, p95)
             cb = servers(qcache, avg, s_ms, p95) if avg > 0 else (0, True)
             cnt = counts[r[3]] = (s_ms, 0 if peak <= 0 else cp[0], cp[1], cb[0])
-        _s, c_peak, _m, c_base = cnt
+        c_peak, c_base = cnt[1], cnt[3]
         need = -(-c_peak // w)
         n_peak = need if need > ha else ha
         if n_peak < 1:
