@@ -56,11 +56,11 @@ def _r2(x: float) -> float:
 
 
 def _money(x: float) -> str:
-    return f"${x:,.2f}"
+    return f"${format(x, ',.2f')}"
 
 
 def _rate(x: float) -> str:
-    return f"${x:g}"
+    return f"${format(x, 'g')}"
 
 
 class CostModel:
@@ -253,22 +253,27 @@ class CostModel:
                 sku = self.catalog.containerapps_sizes[plan.sku]
                 a = self.aca
                 notes.append(f"Prices: {snap}; Container Apps Consumption meters in {self.aca_region}: vCPU "
-                             f"{_rate(a[ACA_VCPU_ACTIVE][0][-1][1])}/s active, {_rate(a[ACA_VCPU_IDLE][0][-1][1])}/s idle; memory "
-                             f"{_rate(a[ACA_MEM_ACTIVE][0][-1][1])}/GiB-s active, {_rate(a[ACA_MEM_IDLE][0][-1][1])}/GiB-s idle; "
-                             f"{_rate(a[ACA_REQUESTS][0][-1][1] * 1e6)} per million requests.")
-                notes.append(f"Replicas of {sku.vcpu:g} vCPU / {sku.mem_gib:g} GiB: {active_rh:,.0f} active replica-hours "
-                             f"({plan.n_peak} at peak for {PEAK_HOURS_PER_DAY[P.pattern]:g} h/day, {plan.n_base} otherwise while traffic flows, "
-                             f"traffic {ACTIVE_HOURS_PER_DAY[P.pattern]:g} h/day for a {P.pattern} pattern) and {idle_rh:,.0f} idle replica-hours "
-                             f"(min replicas {plan.n_min}).")
-                notes.append(f"Usage: {va:,.0f} active + {vi:,.0f} idle vCPU-s, {ma:,.0f} active + {mi:,.0f} idle GiB-s, "
-                             f"{req:,.0f} requests (average_rps x 2,628,000 s).")
+                             f"{_rate(a[ACA_VCPU_ACTIVE][0][-1][1])}/s active, {_rate(a[ACA_VCPU_IDLE][0][-1][1])}/s "
+                             f"idle; memory {_rate(a[ACA_MEM_ACTIVE][0][-1][1])}/GiB-s active, "
+                             f"{_rate(a[ACA_MEM_IDLE][0][-1][1])}/GiB-s idle; {_rate(a[ACA_REQUESTS][0][-1][1] * 1e6)} "
+                             "per million requests.")
+                notes.append(f"Replicas of {format(sku.vcpu, 'g')} vCPU / {format(sku.mem_gib, 'g')} GiB: "
+                             f"{format(active_rh, ',.0f')} active replica-hours ({plan.n_peak} at peak for "
+                             f"{format(PEAK_HOURS_PER_DAY[P.pattern], 'g')} h/day, {plan.n_base} otherwise while "
+                             f"traffic flows, traffic {format(ACTIVE_HOURS_PER_DAY[P.pattern], 'g')} h/day for a "
+                             f"{P.pattern} pattern) and {format(idle_rh, ',.0f')} idle replica-hours (min replicas "
+                             f"{plan.n_min}).")
+                notes.append(f"Usage: {format(va, ',.0f')} active + {format(vi, ',.0f')} idle vCPU-s, "
+                             f"{format(ma, ',.0f')} active + {format(mi, ',.0f')} idle GiB-s, {format(req, ',.0f')} "
+                             "requests (average_rps x 2,628,000 s).")
                 g = self.aca_grant
                 if self.aca_grant_in_tiers:
                     notes.append("The price export's zero-price first tier is taken as the monthly free grant.")
                 else:
-                    notes.append(f"Free grant per subscription per month: {g['vcpu_seconds']:,} vCPU-s, {g['gib_seconds']:,} GiB-s and "
-                                 f"{g['requests']:,} requests ({self.catalog.targets['containerapps'].cite('free_grant')}); "
-                                 "assumed unused by other apps in the subscription.")
+                    notes.append(f"Free grant per subscription per month: {format(g['vcpu_seconds'], ',')} vCPU-s, "
+                                 f"{format(g['gib_seconds'], ',')} GiB-s and {format(g['requests'], ',')} requests "
+                                 f"({self.catalog.targets['containerapps'].cite('free_grant')}); assumed unused by "
+                                 "other apps in the subscription.")
                 if P.stz:
                     notes.append("Scales to zero: no usage charges while no replica runs.")
                 if self.aca_region != region:
@@ -279,12 +284,13 @@ class CostModel:
             breakdown = {"compute": _r2(total)}
             if explain:
                 notes.append(f"Prices: {snap}; {plan.sku} at {_rate(plan.hourly)}/h in {plan.price_region}.")
-                notes.append(f"Rows per month = min(average_rps, peak_rps) x 730 h x 3600 s = {plan.rows_month:,.0f}; "
-                             f"{plan.service_ms:.3f} ms per row in mini-batches on each of {plan.workers} worker(s) per node at "
-                             f"{BATCH_UTIL:.0%} efficiency.")
-                notes.append(f"{nh:,.1f} node-hours a month including {self.jobs:g} jobs x {plan.n_peak} node(s) x "
-                             f"{self.startup_h:g} h start-up; the cluster scales to zero between jobs "
-                             f"({self.catalog.targets['azureml-batch'].cite('scale_to_zero')}).")
+                notes.append("Rows per month = min(average_rps, peak_rps) x 730 h x 3600 s = "
+                             f"{format(plan.rows_month, ',.0f')}; {format(plan.service_ms, '.3f')} ms per row in "
+                             f"mini-batches on each of {plan.workers} worker(s) per node at "
+                             f"{format(BATCH_UTIL, '.0%')} efficiency.")
+                notes.append(f"{format(nh, ',.1f')} node-hours a month including {format(self.jobs, 'g')} jobs x "
+                             f"{plan.n_peak} node(s) x {format(self.startup_h, 'g')} h start-up; the cluster scales to "
+                             f"zero between jobs ({self.catalog.targets['azureml-batch'].cite('scale_to_zero')}).")
         else:
             ih = self.instance_hours(P, plan)
             compute = ih * plan.hourly
@@ -292,21 +298,24 @@ class CostModel:
             total = compute
             if explain:
                 unit = "plan instance" if tid == "appservice" else ("node" if tid == "aks" else "instance")
-                notes.append(f"Prices: {snap}; {plan.sku} at {_rate(plan.hourly)} per {unit}-hour in {plan.price_region}.")
+                notes.append(f"Prices: {snap}; {plan.sku} at {_rate(plan.hourly)} per {unit}-hour in "
+                             f"{plan.price_region}.")
                 if not plan.autoscale:
                     notes.append(f"{plan.n_peak} {unit}(s) x 730 h/month ({plan.tier} has no autoscale).")
                 elif P.pattern == "steady":
                     notes.append(f"{plan.n_peak} {unit}(s) x 730 h/month (steady traffic: sized for peak all month).")
                 elif plan.n_base >= plan.n_peak:
-                    notes.append(f"{plan.n_peak} {unit}(s) x 730 h/month (the autoscale minimum already covers the peak).")
+                    notes.append(f"{plan.n_peak} {unit}(s) x 730 h/month (the autoscale minimum already covers the "
+                                 "peak).")
                 else:
                     ph = PEAK_HOURS_PER_DAY[P.pattern]
-                    notes.append(f"Autoscale: {plan.n_peak} {unit}(s) for {ph:g} h/day at peak, {plan.n_base} for the other "
-                                 f"{24 - ph:g} h ({P.pattern} pattern) = {ih:,.1f} {unit}-hours a month.")
+                    notes.append(f"Autoscale: {plan.n_peak} {unit}(s) for {format(ph, 'g')} h/day at peak, "
+                                 f"{plan.n_base} for the other {format(24 - ph, 'g')} h ({P.pattern} pattern) = "
+                                 f"{format(ih, ',.1f')} {unit}-hours a month.")
                 if tid == "azureml":
                     notes.append("Managed endpoints bill the VMs only, no surcharge "
-                                 f"({self.catalog.targets['azureml'].cite('recommended_for')}); the 20% quota reserve is not billed "
-                                 f"({self.catalog.targets['azureml'].cite('quota_reserve')}).")
+                                 f"({self.catalog.targets['azureml'].cite('recommended_for')}); the 20% quota reserve "
+                                 f"is not billed ({self.catalog.targets['azureml'].cite('quota_reserve')}).")
             if tid == "aks":
                 fixed = self.aks_fixed(P)
                 for k, v in fixed.items():
@@ -315,28 +324,32 @@ class CostModel:
                 if explain:
                     aks = self.catalog.targets["aks"]
                     if P.existing_aks:
-                        notes.append("Existing cluster: its system pool and tier fee are already paid; only the new inference "
-                                     "node pool is counted.")
+                        notes.append("Existing cluster: its system pool and tier fee are already paid; only the new "
+                                     "inference node pool is counted.")
                     else:
                         prod = P.sla >= 99.9
                         nodes = self.sys_nodes_prod if prod else self.sys_nodes
                         if self.sys_price[0] is not None:
-                            notes.append(f"System node pool: {nodes} x {self.sys_sku.name} at {_rate(self.sys_price[0])}/h = "
-                                         f"{_money(fixed.get('system_pool', 0.0))} ({aks.cite('system_pool')}: >= 2 nodes, "
-                                         f"3 for production).")
+                            notes.append(f"System node pool: {nodes} x {self.sys_sku.name} at "
+                                         f"{_rate(self.sys_price[0])}/h = {_money(fixed.get('system_pool', 0.0))} "
+                                         f"({aks.cite('system_pool')}: >= 2 nodes, 3 for production).")
                         if prod and self.aks_fee[0] is not None:
-                            notes.append(f"Standard tier Uptime SLA {_rate(self.aks_fee[0])} per cluster-hour x 730 h = "
-                                         f"{_money(fixed['cluster_fee'])}, because availability_sla {P.sla:g} >= 99.9 needs the "
-                                         f"financially backed SLA ({aks.cite('sla')}).")
+                            notes.append(f"Standard tier Uptime SLA {_rate(self.aks_fee[0])} per cluster-hour x 730 h "
+                                         f"= {_money(fixed['cluster_fee'])}, because availability_sla "
+                                         f"{format(P.sla, 'g')} >= 99.9 needs the financially backed SLA "
+                                         f"({aks.cite('sla')}).")
                             if self.aks_fee[1] != region:
-                                notes.append(f"No AKS Standard tier price for {region} in the snapshot: used {self.aks_fee[1]}.")
+                                notes.append(f"No AKS Standard tier price for {region} in the snapshot: used "
+                                             f"{self.aks_fee[1]}.")
                         elif not prod:
-                            notes.append(f"Free tier (no cluster fee; no financially backed SLA) because availability_sla "
-                                         f"{P.sla:g} < 99.9 ({aks.cite('sla')}).")
+                            notes.append("Free tier (no cluster fee; no financially backed SLA) because "
+                                         f"availability_sla {format(P.sla, 'g')} < 99.9 ({aks.cite('sla')}).")
                         if self.sys_price[1] and self.sys_price[1] != region:
-                            notes.append(f"No {self.sys_sku.name} price for {region} in the snapshot: used {self.sys_price[1]}.")
+                            notes.append(f"No {self.sys_sku.name} price for {region} in the snapshot: used "
+                                         f"{self.sys_price[1]}.")
                     if P.network == "on-premises":
-                        notes.append("On-premises: your own hardware runs the cluster; the Azure node prices are shown for comparison.")
+                        notes.append("On-premises: your own hardware runs the cluster; the Azure node prices are "
+                                     "shown for comparison.")
             if explain and plan.price_region and plan.price_region != region:
                 notes.append(f"No {plan.sku} price for {region} in the snapshot: used {plan.price_region}.")
         if explain:

@@ -271,8 +271,8 @@ def _h_gpu(P: Inputs, T: Target) -> str:
 
 def _h_timeout(P: Inputs, T: Target) -> str:
     lim = T.request_timeout_s
-    return (f"inference.max_request_seconds={P.max_req_s:g}: longer than {T.title}'s {lim:g} s request timeout "
-            f"({T.cite_short('request_timeout_s')}: {T.cite('request_timeout_s')})")
+    return (f"inference.max_request_seconds={format(P.max_req_s, 'g')}: longer than {T.title}'s {format(lim, 'g')} s "
+            f"request timeout ({T.cite_short('request_timeout_s')}: {T.cite('request_timeout_s')})")
 
 
 def _h_custom_vnet(P: Inputs, T: Target) -> str:
@@ -292,13 +292,14 @@ def _h_scale_to_zero(P: Inputs, T: Target) -> str:
 
 def _h_realtime(P: Inputs, T: Target) -> str:
     return (f"inference.mode={P.mode}: batch endpoints run asynchronous jobs, not a real-time API "
-            f"({T.cite_short('realtime')}: {T.cite('realtime')}); pair the winner with a batch endpoint for the batch half")
+            f"({T.cite_short('realtime')}: {T.cite('realtime')}); pair the winner with a batch endpoint for the batch "
+            "half")
 
 
 def _h_k8s_api(P: Inputs, T: Target) -> str:
     cat = get_catalog()
-    return (f"team.needs_kubernetes_api=true: {T.title} gives no access to the Kubernetes API; "
-            f"'if you require access to the Kubernetes APIs and control plane, use AKS' ({cat.short('C')}: {cat.url('C')})")
+    return (f"team.needs_kubernetes_api=true: {T.title} gives no access to the Kubernetes API; 'if you require access "
+            f"to the Kubernetes APIs and control plane, use AKS' ({cat.short('C')}: {cat.url('C')})")
 
 
 HARD: Final[tuple[HardConstraint, ...]] = (
@@ -401,23 +402,25 @@ def _c_latency(P: Inputs, T: Target, plan: Any, ex: bool) -> Result:
     url = T.cite("request_timeout_s")
     if plan.batch:
         return 90.0, 0.5, ("Batch jobs are asynchronous: no per-request latency target applies; nodes are sized for "
-                           f"{P.peak:g} rows/s at peak ({T.cite_short('realtime')}).") if ex else "", url
+                           f"{format(P.peak, 'g')} rows/s at peak ({T.cite_short('realtime')}).") if ex else "", url
     wf = 0.3 if P.mode == "batch" else 1.0
     score = 95.0 if plan.latency_met else 30.0
     parts = []
     if ex:
         if plan.latency_met:
-            parts.append(f"M/M/c queue: {plan.c_peak} worker(s) at {P.peak:g} rps keep p95 within {P.p95:g} ms "
-                         f"(service {plan.service_ms:.2f} ms per request per worker)")
+            parts.append(f"M/M/c queue: {plan.c_peak} worker(s) at {format(P.peak, 'g')} rps keep p95 within "
+                         f"{format(P.p95, 'g')} ms (service {format(plan.service_ms, '.2f')} ms per request per "
+                         "worker)")
         else:
-            parts.append(f"the p95 target of {P.p95:g} ms cannot be met at any instance count: with a mean service time of "
-                         f"{plan.service_ms:.1f} ms the M/M/c model puts p95 of service alone near 3x that; "
-                         "use a faster SKU, a GPU or a lighter model")
+            parts.append(f"the p95 target of {format(P.p95, 'g')} ms cannot be met at any instance count: with a mean "
+                         f"service time of {format(plan.service_ms, '.1f')} ms the M/M/c model puts p95 of service "
+                         "alone near 3x that; use a faster SKU, a GPU or a lighter model")
     lim = T.request_timeout_s
     if lim is not None and P.max_req_s > 0.8 * lim:
         score -= 20.0
         if ex:
-            parts.append(f"the longest request ({P.max_req_s:g} s) is within 20% of the {lim:g} s timeout")
+            parts.append(f"the longest request ({format(P.max_req_s, 'g')} s) is within 20% of the {format(lim, 'g')} "
+                         "s timeout")
     if T.id == "containerapps" and plan.n_min == 0:
         score -= 15.0 if P.pattern in ("sporadic", "bursty") else 10.0
         if ex:
@@ -426,7 +429,8 @@ def _c_latency(P: Inputs, T: Target, plan: Any, ex: bool) -> Result:
     reason = ""
     if ex:
         text = "; ".join(parts)
-        reason = text[:1].upper() + text[1:] + f" (request timeout {lim:g} s: {T.cite_short('request_timeout_s')})."
+        reason = (text[:1].upper() + text[1:]
+                  + f" (request timeout {format(lim, 'g')} s: {T.cite_short('request_timeout_s')}).")
     return max(score, 0.0), wf, reason, url
 
 
@@ -436,8 +440,8 @@ def _c_scalability(P: Inputs, T: Target, plan: Any, ex: bool) -> Result:
     cat = T.catalog
     if plan.batch:
         score = 90.0 if not plan.over_limit else 50.0
-        reason = (f"The cluster scales from 0 to {plan.n_peak} node(s) of {plan.sku} per job; cluster size is bounded by "
-                  f"your core quota ({T.cite_short('max_instances')}).") if ex else ""
+        reason = (f"The cluster scales from 0 to {plan.n_peak} node(s) of {plan.sku} per job; cluster size is bounded "
+                  f"by your core quota ({T.cite_short('max_instances')}).") if ex else ""
         return score, 1.0, reason, url
     limit = plan.limit
     ratio = plan.n_max / limit if limit else 0.0
@@ -449,28 +453,32 @@ def _c_scalability(P: Inputs, T: Target, plan: Any, ex: bool) -> Result:
         if P.peak > float(T.v("endpoint_rps_limit")):
             score -= 20.0
             if ex:
-                parts.append(f"{P.peak:g} rps is above the default {T.v('endpoint_rps_limit')} requests/s per endpoint "
-                             f"(increasable; {T.cite_short('endpoint_rps_limit')})")
+                parts.append(f"{format(P.peak, 'g')} rps is above the default {T.v('endpoint_rps_limit')} requests/s "
+                             f"per endpoint (increasable; {T.cite_short('endpoint_rps_limit')})")
         mbps = P.peak * P.payload_kb / 1024.0
         if mbps > float(T.v("bandwidth_mbps")):
             score -= 20.0
             if ex:
-                parts.append(f"{mbps:.1f} MB/s of request payload exceeds the default {T.v('bandwidth_mbps')} MBPS per endpoint")
+                parts.append(f"{format(mbps, '.1f')} MB/s of request payload exceeds the default "
+                             f"{T.v('bandwidth_mbps')} MBPS per endpoint")
     elif tid == "aks":
         if P.peak >= 200.0 or plan.n_peak >= 10:
             score = max(score, 95.0)
             if ex:
-                parts.append(f"AKS is the notes' choice 'for large-scale, containerized, high-availability deployments' "
-                             f"({cat.short('notes-platforms')})")
+                parts.append("AKS is the notes' choice 'for large-scale, containerized, high-availability "
+                             f"deployments' ({cat.short('notes-platforms')})")
     elif tid == "appservice":
         if ex:
-            parts.append(f"App Service is 'designed for web workloads — autoscaling for web traffic and HTTP requests' ({cat.short('notes')})")
+            parts.append("App Service is 'designed for web workloads — autoscaling for web traffic and HTTP requests' "
+                         f"({cat.short('notes')})")
         if not plan.autoscale and P.pattern != "steady":
             score -= 15.0
             if ex:
-                parts.append(f"the {plan.tier} tier has no autoscale, so it runs the peak count all month ({cat.short('ASP-SCALE')})")
+                parts.append(f"the {plan.tier} tier has no autoscale, so it runs the peak count all month "
+                             f"({cat.short('ASP-SCALE')})")
     elif tid == "containerapps" and ex:
-        parts.append(f"replicas follow HTTP concurrency (default 10 concurrent requests per replica; {T.cite_short('scale_rule')})")
+        parts.append("replicas follow HTTP concurrency (default 10 concurrent requests per replica; "
+                     f"{T.cite_short('scale_rule')})")
     reason = ("; ".join(parts)[:1].upper() + "; ".join(parts)[1:] + ".") if ex else ""
     return max(score, 0.0), 1.0, reason, url
 
@@ -480,7 +488,8 @@ def _c_availability(P: Inputs, T: Target, plan: Any, ex: bool) -> Result:
     url = T.cite("sla")
     tid = T.id
     if req < 99.0:
-        return 85.0, 0.5, f"No availability requirement above 99% (scale.availability_sla={req:g})." if ex else "", url
+        why = f"No availability requirement above 99% (scale.availability_sla={format(req, 'g')})." if ex else ""
+        return 85.0, 0.5, why, url
     sla = T.v("sla")
     verified = T.facts["sla"].verified
     if tid == "azureml-batch":
@@ -510,8 +519,8 @@ def _c_availability(P: Inputs, T: Target, plan: Any, ex: bool) -> Result:
         extra = f"; {plan.n_min} instance(s) minimum so one can fail or restart ({T.cite_short('ha_min_instances')})"
     reason = ""
     if ex:
-        figure = f"{sla:g}%" + ("" if verified else " (figure not verified on a Microsoft page)")
-        reason = f"Requested {req:g}%; {T.title} SLA {figure}{extra} ({T.cite_short('sla')})."
+        figure = f"{format(sla, 'g')}%" + ("" if verified else " (figure not verified on a Microsoft page)")
+        reason = f"Requested {format(req, 'g')}%; {T.title} SLA {figure}{extra} ({T.cite_short('sla')})."
     return s, 1.0, reason, url
 
 
@@ -532,8 +541,8 @@ def _c_ops(P: Inputs, T: Target, plan: Any, ex: bool) -> Result:
         if ex:
             have = "an existing cluster" if P.existing_aks else "no cluster yet"
             reason = (f"{verdict(s)}: with AKS {T.note('ops_burden')}; suits teams that 'prefer Kubernetes and can "
-                      f"self-manage infrastructure' ({T.cite_short('recommended_for')}). Team: kubernetes_skill={P.skill}, "
-                      f"{P.kind}, {have}.")
+                      f"self-manage infrastructure' ({T.cite_short('recommended_for')}). Team: "
+                      f"kubernetes_skill={P.skill}, {P.kind}, {have}.")
         return s, 1.0, reason, url
     s = _OPS_OTHER[T.id]
     reason = f"{verdict(s)}: low operations burden — {T.note('ops_burden') or T.v('recommended_for')} ({T.cite_short('ops_burden')})." if ex else ""
@@ -550,7 +559,8 @@ def _c_scale_to_zero(P: Inputs, T: Target, plan: Any, ex: bool) -> Result:
     if P.pattern in ("sporadic", "bursty"):
         s = 85.0 if can else 50.0
         reason = (f"Idle hours in a {P.pattern} pattern cost {'little' if can else 'full price'}: "
-                  f"{T.note('scale_to_zero') or ('scales to zero' if can else 'no scale to zero')} ({T.cite_short('scale_to_zero')}).") if ex else ""
+                  f"{T.note('scale_to_zero') or ('scales to zero' if can else 'no scale to zero')} "
+                  f"({T.cite_short('scale_to_zero')}).") if ex else ""
         return s, 0.5, reason, url
     return 70.0, 0.0, f"Scale to zero not needed for a {P.pattern} pattern." if ex else "", url
 
@@ -583,8 +593,8 @@ def _c_quota(P: Inputs, T: Target, plan: Any, ex: bool) -> Result:
         return s, 1.0, reason, cat.url("K") if tid != "azureml" else T.cite("quota_reserve")
     if tid == "appservice":
         s = 85.0 if plan.n_max <= 10 else 75.0
-        return s, 1.0, (f"App Service plan quotas are per VM type and `az quota` doesn't cover Microsoft.Web: check the "
-                        f"portal's usage page ({cat.short('AE')}).") if ex else "", cat.url("AE")
+        return s, 1.0, ("App Service plan quotas are per VM type and `az quota` doesn't cover Microsoft.Web: check "
+                        f"the portal's usage page ({cat.short('AE')}).") if ex else "", cat.url("AE")
     return 85.0, 1.0, ("Consumption plan: no core quota to request for CPU replicas "
                        f"({cat.short('V')}).") if ex else "", cat.url("V")
 
@@ -657,12 +667,13 @@ def cost_score(P: Inputs, monthly: float) -> tuple[float, float]:
 
 def cost_reason(P: Inputs, monthly: float, as_of: str) -> str:
     b = P.budget
-    head = f"${monthly:,.2f}/month from the {as_of} price snapshot"
+    head = f"${format(monthly, ',.2f')}/month from the {as_of} price snapshot"
     if b is None:
         return f"{head}; no budget set, so cheaper scores higher (100 at $20/month, 25 points less per tenfold)."
     if monthly <= b:
-        return f"{head}: within the ${b:,.0f} budget (budget.monthly_usd), {100 * (1 - monthly / b) if b else 0:.0f}% headroom."
-    return f"{head}: over the ${b:,.0f} budget (budget.monthly_usd) by ${monthly - b:,.2f}."
+        headroom = format(100 * (1 - monthly / b) if b else 0, ".0f")
+        return f"{head}: within the ${format(b, ',.0f')} budget (budget.monthly_usd), {headroom}% headroom."
+    return f"{head}: over the ${format(b, ',.0f')} budget (budget.monthly_usd) by ${format(monthly - b, ',.2f')}."
 
 
 @lru_cache(maxsize=1)

@@ -111,7 +111,7 @@ def _fmt_value(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, float):
-        return f"{v:g}"
+        return format(v, "g")
     return str(v)
 
 
@@ -159,25 +159,28 @@ def sizing_notes(ev: Evaluator, P: Inputs, e: TargetEval, st: ServiceTime) -> li
     worker_gib = (RUNTIME_MB + MEM_FACTOR * P.size_mb) / 1024.0
     if plan.batch:
         node_rps = plan.workers * 1000.0 / plan.service_ms
-        notes.append(f"Per row in mini-batches: {plan.service_ms:.3f} ms per worker; {plan.workers} worker(s) per {plan.sku} node "
-                     f"= {node_rps:,.0f} rows/s per node.")
-        notes.append(f"Nodes = ceil({P.peak:g} rows/s / ({node_rps:,.0f} x {_BATCH_UTIL_TXT})) = {plan.n_peak}; "
-                     f"the cluster scales to 0 between jobs (min 0, max {plan.n_max}).")
+        notes.append(f"Per row in mini-batches: {format(plan.service_ms, '.3f')} ms per worker; {plan.workers} "
+                     f"worker(s) per {plan.sku} node = {format(node_rps, ',.0f')} rows/s per node.")
+        notes.append(f"Nodes = ceil({format(P.peak, 'g')} rows/s / ({format(node_rps, ',.0f')} x {_BATCH_UTIL_TXT})) = "
+                     f"{plan.n_peak}; the cluster scales to 0 between jobs (min 0, max {plan.n_max}).")
         if plan.over_limit:
             notes.append(f"More than {plan.limit} nodes: check your core quota before relying on this size.")
         return notes
     speed = ""
     if plan.gpu_used:
         speed = f" on the {plan.gpu_model} GPU (service time divided by the assumed GPU speed-up)"
-    notes.append(f"Workers per instance: {plan.workers}{speed} ({plan.vcpu:g} vCPU, {plan.mem_gib:g} GiB; each worker needs "
-                 f"~{worker_gib:.2f} GiB = {_WORKER_MEM_TXT}{P.size_mb:g} MB model).")
+    notes.append(f"Workers per instance: {plan.workers}{speed} ({format(plan.vcpu, 'g')} vCPU, "
+                 f"{format(plan.mem_gib, 'g')} GiB; each worker needs ~{format(worker_gib, '.2f')} GiB = "
+                 f"{_WORKER_MEM_TXT}{format(P.size_mb, 'g')} MB model).")
     a = P.peak * plan.service_ms / 1000.0
     if plan.latency_met:
-        notes.append(f"M/M/c at peak: a = {P.peak:g} rps x {plan.service_ms:.3f} ms = {a:.3f} busy workers; smallest c with "
-                     f"P(response > {P.p95:g} ms) <= 5% and utilisation <= {_RHO_TXT}: c = {plan.c_peak}.")
+        notes.append(f"M/M/c at peak: a = {format(P.peak, 'g')} rps x {format(plan.service_ms, '.3f')} ms = "
+                     f"{format(a, '.3f')} busy workers; smallest c with P(response > {format(P.p95, 'g')} ms) <= 5% "
+                     f"and utilisation <= {_RHO_TXT}: c = {plan.c_peak}.")
     else:
-        notes.append(f"M/M/c at peak: a = {a:.3f} busy workers; no c meets p95 <= {P.p95:g} ms because the service time alone "
-                     f"exceeds it, so c = {plan.c_peak} keeps utilisation at {_RHO_TXT}.")
+        notes.append(f"M/M/c at peak: a = {format(a, '.3f')} busy workers; no c meets p95 <= {format(P.p95, 'g')} ms "
+                     f"because the service time alone exceeds it, so c = {plan.c_peak} keeps utilisation at "
+                     f"{_RHO_TXT}.")
     ha = ""
     if T.id == "azureml" and P.sla >= 99.9:
         ha = f", HA minimum {T.v('ha_min_instances')} for availability_sla >= 99.9 ({T.cite_short('ha_min_instances')})"
@@ -186,7 +189,7 @@ def sizing_notes(ev: Evaluator, P: Inputs, e: TargetEval, st: ServiceTime) -> li
     notes.append(f"Instances at peak = max(ceil({plan.c_peak} / {plan.workers}), 1{ha}) = {plan.n_peak}.")
     avg = min(P.avg, P.peak)
     if plan.autoscale:
-        notes.append(f"Autoscale: min {plan.n_min} (average {avg:g} rps needs {plan.c_base} worker(s)"
+        notes.append(f"Autoscale: min {plan.n_min} (average {format(avg, 'g')} rps needs {plan.c_base} worker(s)"
                      f"{'; scales to zero' if plan.n_min == 0 else ''}), max {plan.n_max} "
                      f"(ceil({plan.c_peak} x {_HEADROOM_TXT} / {plan.workers}), limit {plan.limit}).")
     else:
@@ -197,22 +200,27 @@ def sizing_notes(ev: Evaluator, P: Inputs, e: TargetEval, st: ServiceTime) -> li
     if T.id == "azureml":
         sku = ev.cat.vm_skus[plan.sku]
         if sku.quota_exempt:
-            notes.append(f"Quota: {plan.n_peak} x {int(sku.vcpu)} = {plan.quota_cores} cores ({sku.name} skips the 20% reserve; "
-                         f"{T.cite_short('quota_reserve')}).")
+            notes.append(f"Quota: {plan.n_peak} x {int(sku.vcpu)} = {plan.quota_cores} cores ({sku.name} skips the 20% "
+                         f"reserve; {T.cite_short('quota_reserve')}).")
         else:
-            notes.append(f"Quota: ceil(1.2 x {plan.n_peak}) x {int(sku.vcpu)} = {plan.quota_cores} cores of {sku.family} "
-                         f"(at autoscale max: {plan.quota_cores_max}); {T.cite_short('quota_reserve')}.")
-        notes.append(f"Set max_concurrent_requests_per_instance = WORKER_COUNT = {plan.workers} ({T.cite_short('workers')}).")
+            notes.append(f"Quota: ceil(1.2 x {plan.n_peak}) x {int(sku.vcpu)} = {plan.quota_cores} cores of "
+                         f"{sku.family} (at autoscale max: {plan.quota_cores_max}); {T.cite_short('quota_reserve')}.")
+        notes.append(f"Set max_concurrent_requests_per_instance = WORKER_COUNT = {plan.workers} "
+                     f"({T.cite_short('workers')}).")
     elif T.id == "aks":
-        notes.append("Deploy mode: plain Kubernetes manifests on a user node pool (not an Azure ML Kubernetes online endpoint).")
+        notes.append("Deploy mode: plain Kubernetes manifests on a user node pool (not an Azure ML Kubernetes online "
+                     "endpoint).")
         if P.auth == "entra":
-            notes.append(f"Entra ID: Kubernetes online endpoints accept key or aml_token only ({T.cite_short('auth')}); with plain "
-                         "manifests put Entra in front (API gateway or ingress auth).")
+            notes.append("Entra ID: Kubernetes online endpoints accept key or aml_token only "
+                         f"({T.cite_short('auth')}); with plain manifests put Entra in front (API gateway or ingress "
+                         "auth).")
         if P.from_registry:
-            notes.append(f"Registry/catalog model: not supported on Kubernetes online endpoints ({T.cite_short('registry_models')}); "
-                         "the model is downloaded and baked into the image instead.")
+            notes.append("Registry/catalog model: not supported on Kubernetes online endpoints "
+                         f"({T.cite_short('registry_models')}); the model is downloaded and baked into the image "
+                         "instead.")
     elif T.id == "appservice" and P.rollout != "simple":
-        notes.append(f"Rollout '{P.rollout}' needs deployment slots: Standard tier or above ({T.cite_short('rollout')}).")
+        notes.append(f"Rollout '{P.rollout}' needs deployment slots: Standard tier or above "
+                     f"({T.cite_short('rollout')}).")
     return notes
 
 
@@ -345,19 +353,21 @@ def option_reasons(ev: Evaluator, P: Inputs, e: TargetEval, T: Target, monthly: 
                 weak.append(((score - 100) * weight, c))
     if strong:
         strong.sort(key=_first)
-        out.append("Strong on " + ", ".join([f"{_label(c[2])} ({c[0]:g})" for _k, c in strong[:3]]) + ".")
+        out.append("Strong on " + ", ".join([f"{_label(c[2])} ({format(c[0], 'g')})" for _k, c in strong[:3]]) + ".")
     if weak:
         weak.sort(key=_first)
         for _k, c in weak[:2]:
             text = _short_memo(c[3], 260)
-            out.append(f"Weak on {_label(c[2])} ({c[0]:g}): {text}{'' if text.endswith('…') else '.'}")
+            out.append(f"Weak on {_label(c[2])} ({format(c[0], 'g')}): {text}{'' if text.endswith('…') else '.'}")
     size = f"{plan.n_peak} x {plan.sku}"
     if plan.batch:
         size += f" node(s) per job (cluster min 0, max {plan.n_max})"
     elif plan.autoscale and plan.n_min != plan.n_max:
         size += f" (autoscale {plan.n_min}-{plan.n_max})"
-    lat = f", predicted p95 {predicted:g} ms vs {P.p95:g} ms target" if predicted is not None and P.mode != "batch" else ""
-    out.append(f"Size: {size}{lat}; about ${monthly:,.2f}/month.")
+    lat = ""
+    if predicted is not None and P.mode != "batch":
+        lat = f", predicted p95 {format(predicted, 'g')} ms vs {format(P.p95, 'g')} ms target"
+    out.append(f"Size: {size}{lat}; about ${format(monthly, ',.2f')}/month.")
     return out
 
 
@@ -366,8 +376,9 @@ def inputs_summary(P: Inputs, st: ServiceTime, book: PriceBook) -> dict[str, str
     return {
         "service_time": "measured" if st.measured else "estimated",
         "service_time_basis": st.basis,
-        "service_ms_per_worker": f"{st.cpu_ms:.3f}",
-        "traffic": f"given: peak {P.peak:g} rps, average {P.avg:g} rps, {P.pattern} pattern, p95 target {P.p95:g} ms",
+        "service_ms_per_worker": f"{format(st.cpu_ms, '.3f')}",
+        "traffic": f"given: peak {format(P.peak, 'g')} rps, average {format(P.avg, 'g')} rps, {P.pattern} pattern, p95 "
+                   f"target {format(P.p95, 'g')} ms",
         "prices": f"snapshot {book.as_of} ({src}); regions without a price fall back to eastus",
     }
 
@@ -383,8 +394,10 @@ def _flip_text(ev: Evaluator, P2: Inputs, base_w: TargetEval, result: tuple) -> 
     if mine is None:
         why = ev.hard_all(P2)[ev.targets_index[base_w.tid]][1]
         reason = why[0] if why else "no size fits the changed workload"
-        return tid, f"{base_w.tid} would be excluded ({_short_memo(reason, 160)}); {tid} ranks first with {new_score:.1f}."
-    return tid, f"{tid} would rank first with {new_score:.1f} against {base_w.tid} {-mine[0] / 1e6:.1f}."
+        return tid, (f"{base_w.tid} would be excluded ({_short_memo(reason, 160)}); "
+                     f"{tid} ranks first with {format(new_score, '.1f')}.")
+    return tid, (f"{tid} would rank first with {format(new_score, '.1f')} "
+                 f"against {base_w.tid} {format(-mine[0] / 1e6, '.1f')}.")
 
 
 def sensitivity(ev: Evaluator, P: Inputs, evals: list, limit: int = 14) -> list[Sensitivity]:
@@ -427,19 +440,19 @@ def sensitivity(ev: Evaluator, P: Inputs, evals: list, limit: int = 14) -> list[
             continue
         flipped, P2, result = run("max_req_s", t + 1.0)
         if flipped:
-            add(f"inference.max_request_seconds > {t:g}", P2, result)
+            add(f"inference.max_request_seconds > {format(t, 'g')}", P2, result)
             break
     nxt = next((x for x in (99.9, 99.95, 99.99) if x > P.sla), None)
     if nxt is not None:  # the next availability level up
         flipped, P2, result = run("sla", nxt)
         if flipped:
-            add(f"scale.availability_sla={nxt:g}", P2, result)
+            add(f"scale.availability_sla={format(nxt, 'g')}", P2, result)
     if base_w.monthly > 1.0 and (P.budget is None or P.budget >= base_w.monthly):
         b = _nice_down(base_w.monthly * 0.95)
         flipped, P2, result = run("budget", b)
         if flipped:
-            add(f"budget.monthly_usd < {_nice_up(base_w.monthly):g}", P2, result,
-                f"{won} costs ${base_w.monthly:,.2f}/month; with a budget of ${b:g}, ")
+            add(f"budget.monthly_usd < {format(_nice_up(base_w.monthly), 'g')}", P2, result,
+                f"{won} costs ${format(base_w.monthly, ',.2f')}/month; with a budget of ${format(b, 'g')}, ")
     return out[:limit]
 
 
@@ -465,7 +478,8 @@ def _peak_search(P: Inputs, run: Any, add: Any) -> None:
                 else:
                     lo = mid
             n = _nice_down(lo) if lo >= 1 else round(lo, 2)
-            add(f"inference.peak_rps > {n:g}", hit[0], hit[1], f"Up to {lo:.4g} rps nothing changes; at {hi:.4g} rps ")
+            add(f"inference.peak_rps > {format(n, 'g')}", hit[0], hit[1], f"Up to {format(lo, '.4g')} rps nothing "
+                                                                          f"changes; at {format(hi, '.4g')} rps ")
             break
         lo = v
         if v >= PEAK_MAX:
@@ -485,6 +499,8 @@ def _peak_search(P: Inputs, run: Any, add: Any) -> None:
                     else:
                         hi = mid
                 n = _nice_up(hi) if hi >= 1 else round(hi, 3)
-                add(f"inference.peak_rps < {n:g}", hit[0], hit[1], f"Down to {hi:.4g} rps nothing changes; at {lo_:.4g} rps ")
+                add(f"inference.peak_rps < {format(n, 'g')}", hit[0], hit[1], f"Down to {format(hi, '.4g')} rps "
+                                                                              "nothing changes; at "
+                                                                              f"{format(lo_, '.4g')} rps ")
                 break
             hi = v

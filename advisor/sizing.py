@@ -83,21 +83,24 @@ def estimate_service(framework: str, size_mb: float, payload_kb: float, calibrat
         call = calibration.service_ms_batch1
         if calibration.max_rps_one_core:
             ms = 1000.0 / calibration.max_rps_one_core
-            how = f"1000 / max_rps_one_core {calibration.max_rps_one_core:g}"
+            how = f"1000 / max_rps_one_core {format(calibration.max_rps_one_core, 'g')}"
         else:
             ms = call + SERVER_OVERHEAD_MS + payload
-            how = f"predict {call:g} ms + server {SERVER_OVERHEAD_MS} ms + payload {payload:.2f} ms"
+            how = (f"predict {format(call, 'g')} ms + server {SERVER_OVERHEAD_MS} ms "
+                   f"+ payload {format(payload, '.2f')} ms")
         per_row = calibration.per_row_ms if calibration.per_row_ms > 0 else ms / BATCH_GAIN.get(framework, 4.0)
         cpu = f" of {calibration.cpu}" if calibration.cpu else ""
         when = f", measured {calibration.measured_at}" if calibration.measured_at else ""
-        basis = (f"measured: {ms:.2f} ms per request per worker ({how}) on {calibration.cores} core(s){cpu}{when}; "
-                 f"scaled to each SKU as one worker per vCPU, assuming a cloud vCPU is as fast as the benchmark core")
+        basis = (f"measured: {format(ms, '.2f')} ms per request per worker ({how}) on {calibration.cores} "
+                 f"core(s){cpu}{when}; scaled to each SKU as one worker per vCPU, assuming a cloud vCPU is as fast as "
+                 "the benchmark core")
         return ServiceTime(ms, per_row, True, basis)
     base = BASE_MS.get(framework, 10.0)
     per_mb = PER_MB_MS.get(framework, 0.05)
     ms = base + per_mb * size_mb + SERVER_OVERHEAD_MS + payload
-    basis = (f"estimated: {ms:.2f} ms per request per vCPU = {base:g} ms ({framework}) + {per_mb:g} ms/MB x {size_mb:g} MB "
-             f"+ {SERVER_OVERHEAD_MS} ms server + {payload:.2f} ms payload; run `deploy-advisor benchmark --model URI` to measure it")
+    basis = (f"estimated: {format(ms, '.2f')} ms per request per vCPU = {format(base, 'g')} ms ({framework}) + "
+             f"{format(per_mb, 'g')} ms/MB x {format(size_mb, 'g')} MB + {SERVER_OVERHEAD_MS} ms server + "
+             f"{format(payload, '.2f')} ms payload; run `deploy-advisor benchmark --model URI` to measure it")
     return ServiceTime(ms, ms / BATCH_GAIN.get(framework, 4.0), False, basis)
 
 
@@ -386,7 +389,8 @@ def build_candidates(P: Inputs, target: Target, st: ServiceTime, priced: tuple[t
         if gpu_used:
             need = P.size_mb * GPU_MEM_FACTOR / 1024.0
             if need > sku.gpu_mem_gib:
-                reasons.append(f"{sku.name}: the model needs ~{need:.1f} GiB of GPU memory, the {sku.gpu_model} has {sku.gpu_mem_gib:g} GiB")
+                reasons.append(f"{sku.name}: the model needs ~{format(need, '.1f')} GiB of GPU memory, the "
+                               f"{sku.gpu_model} has {format(sku.gpu_mem_gib, 'g')} GiB")
                 continue
             workers = sku.gpus
             speedup = GPU_SPEEDUP.get(sku.gpu_model, 5.0)
@@ -398,7 +402,8 @@ def build_candidates(P: Inputs, target: Target, st: ServiceTime, priced: tuple[t
             workers = min(int(sku.vcpu), int(sku.mem_gib * usable / worker_gib))
             s_ms, per_row = st.cpu_ms, st.per_row_ms
             if workers < 1:
-                reasons.append(f"{sku.name}: one worker needs ~{worker_gib:.2f} GiB; {sku.mem_gib:g} GiB x {usable:g} is usable")
+                reasons.append(f"{sku.name}: one worker needs ~{format(worker_gib, '.2f')} GiB; "
+                               f"{format(sku.mem_gib, 'g')} GiB x {format(usable, 'g')} is usable")
                 continue
         c = Cand(sku, gpu_used, workers, s_ms, per_row, hourly, region, limit, autoscale, tier)
         if tid in ("azureml", "aks", "appservice"):
