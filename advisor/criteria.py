@@ -40,11 +40,14 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Final, Optional
+from typing import TYPE_CHECKING, Any, Callable, Final, Optional
 
 import yaml
 
 from .catalog import DATA_DIR, Catalog, Target, get_catalog
+
+if TYPE_CHECKING:  # sizing imports this module
+    from .sizing import Plan
 
 CRITERIA_FILE = DATA_DIR / "criteria.yaml"
 
@@ -398,7 +401,7 @@ def _integration_fn(table: dict) -> Callable[..., Result]:
     return fn
 
 
-def _c_latency(P: Inputs, T: Target, plan: Any, ex: bool) -> Result:
+def _c_latency(P: Inputs, T: Target, plan: Plan, ex: bool) -> Result:
     url = T.cite("request_timeout_s")
     if plan.batch:
         return 90.0, 0.5, ("Batch jobs are asynchronous: no per-request latency target applies; nodes are sized for "
@@ -434,7 +437,7 @@ def _c_latency(P: Inputs, T: Target, plan: Any, ex: bool) -> Result:
     return max(score, 0.0), wf, reason, url
 
 
-def _c_scalability(P: Inputs, T: Target, plan: Any, ex: bool) -> Result:
+def _c_scalability(P: Inputs, T: Target, plan: Plan, ex: bool) -> Result:
     tid = T.id
     url = T.cite("max_instances")
     cat = T.catalog
@@ -565,7 +568,7 @@ def _c_scale_to_zero(P: Inputs, T: Target, plan: Any, ex: bool) -> Result:
     return 70.0, 0.0, f"Scale to zero not needed for a {P.pattern} pattern." if ex else "", url
 
 
-def _c_quota(P: Inputs, T: Target, plan: Any, ex: bool) -> Result:
+def _c_quota(P: Inputs, T: Target, plan: Plan, ex: bool) -> Result:
     tid = T.id
     cat = T.catalog
     if tid in ("azureml", "aks", "azureml-batch"):

@@ -341,17 +341,19 @@ class Evaluator:
         num = den = 0.0
         res = []
         memos = self._plan_memos
-        wt: float  # typed, with score and wf below, so the compiled loop does float arithmetic unboxed
+        wt: float  # typed, with r, score and wf below, so the compiled loop does float arithmetic unboxed
+        r: tuple
         for c, row, wt, pm in zip(self.soft, rows, self._weights, memos):
             if row is not None:
                 r = row[tid]
             elif explain and pm is not None:
                 key = pm[0](P, T, plan)
-                r = pm[1].get(key)
-                if r is None:
+                hit = pm[1].get(key)
+                if hit is None:
                     if len(pm[1]) >= MEMO_MAX:
                         pm[1].clear()
-                    r = pm[1][key] = c.fn(P, T, plan, True)
+                    hit = pm[1][key] = c.fn(P, T, plan, True)
+                r = hit
             else:
                 r = c.fn(P, T, plan, explain)
             res.append(r)
@@ -441,7 +443,8 @@ class Evaluator:
         it: the criteria that read neither the plan nor `attr` as they were (cached per input), the ones
         that read `attr` recomputed, each plan-reading criterion at its best (PLAN_UPPER_BOUNDS), cost at
         100 - or, when that is not enough to rule the target out against `need`, at `monthly_lb`."""
-        wt: float  # typed, with score and wf below: unboxed float arithmetic when compiled
+        wt: float  # typed, with r, score and wf below: unboxed float arithmetic when compiled
+        r: tuple
         score: float
         wf: float
         key = ("s", sp.attr)
@@ -520,7 +523,9 @@ class Evaluator:
         plan = base_plan
         num, den = b.num, b.den
         res = b.results
-        wt: float  # typed, with the scores and wfs below: unboxed float arithmetic when compiled
+        wt: float  # typed, with the results, scores and wfs below: unboxed float arithmetic when compiled
+        old: tuple
+        new: tuple
         s_old: float
         f_old: float
         s_new: float
@@ -702,7 +707,9 @@ class Evaluator:
         num, den = b.num, b.den
         res = b.results
         d = P.d
-        wt: float  # typed, with the scores and wfs below: unboxed float arithmetic when compiled
+        wt: float  # typed, with the results, scores and wfs below: unboxed float arithmetic when compiled
+        old: tuple
+        new: tuple
         s_old: float
         f_old: float
         s_new: float
