@@ -13,7 +13,7 @@ import json
 import math
 from collections import Counter
 from operator import itemgetter
-from typing import Any, Final, Optional
+from typing import Any, Final, Optional, cast
 
 from .catalog import TARGET_ORDER, Catalog, Target, get_catalog
 from .cost import ACTIVE_HOURS_PER_DAY, HOURS_PER_MONTH, SECONDS_PER_MONTH, CostModel, cost_model
@@ -40,8 +40,8 @@ def rank_key(score: float, monthly: float, order: int) -> tuple[int, int, int]:
 class TargetEval:
     """One target's evaluation (internal)."""
 
-    __slots__ = ("tid", "order", "hard", "hard_any", "excluded", "plan", "results", "num", "den", "N", "D", "monthly", "score",
-                 "cost_s", "cost_wf", "ubs", "cents", "rows")
+    __slots__ = ("tid", "order", "hard", "hard_any", "excluded", "plan", "results", "num", "den", "N", "D", "monthly",
+                 "score", "cost_s", "cost_wf", "ubs", "cents", "rows")
 
     def __init__(self, tid: str) -> None:
         self.tid = tid
@@ -243,8 +243,8 @@ class Evaluator:
         te.cents = int(te.monthly * 100.0 + 0.5)
 
     def hard_all(self, P: Inputs) -> tuple:
-        """Per target (in TARGET_ORDER): (hard constraint results, reasons, whether any excludes it). Memoized on the inputs the
-        constraints read (all categorical), so profiles that share them share the answer."""
+        """Per target (in TARGET_ORDER): (hard constraint results, reasons, whether any excludes it). Memoized on
+        the inputs the constraints read (all categorical), so profiles that share them share the answer."""
         self.n_hard += 1
         d = P.d
         key = self._hard_key(d)
@@ -341,7 +341,10 @@ class Evaluator:
         num = den = 0.0
         res = []
         memos = self._plan_memos
-        wt: float  # typed, with r, score and wf below, so the compiled loop does float arithmetic unboxed
+        # typed locals (wt, r, score, wf) let the compiled loop do float arithmetic unboxed; a value read from an
+        # untyped container is annotated or cast where it is assigned, since assigning Any to a declared
+        # variable makes mypy (and so mypyc) treat it as Any again
+        wt: float
         r: tuple
         for c, row, wt, pm in zip(self.soft, rows, self._weights, memos):
             if row is not None:
@@ -448,9 +451,9 @@ class Evaluator:
         score: float
         wf: float
         key = ("s", sp.attr)
-        st = b.ubs.get(key)
+        st: Optional[tuple] = b.ubs.get(key)
         if st is None:
-            base = b.ubs.get("np")
+            base: Optional[tuple] = b.ubs.get("np")
             if base is None:  # all criteria that do not read the plan; and the plan criteria's bounds
                 if b.excluded:
                     vals = b.rows if b.rows is not None else self.rows(P2)  # (only criteria that ignore attr are used)
@@ -461,15 +464,15 @@ class Evaluator:
                 n = d = 0.0
                 for i in self._np_idx:
                     r = res[i]
-                    wt, score, wf = self._weights[i], r[0], r[1]
+                    wt, score, wf = self._weights[i], cast(float, r[0]), cast(float, r[1])
                     w = wt * wf
                     n += score * w
                     d += w
                 base = b.ubs["np"] = (n, d, res)
-            n, d, res = base
+            n, d, res = base[0], base[1], base[2]
             for i, c, wt, lk in sp.light_np:  # take out the criteria that read `attr`
                 r = res[i]
-                score, wf = r[0], r[1]
+                score, wf = cast(float, r[0]), cast(float, r[1])
                 w = wt * wf
                 n -= score * w
                 d -= w
@@ -486,13 +489,13 @@ class Evaluator:
                 n += pub[0]
                 d += pub[1]
             st = b.ubs[key] = (n, d)
-        num, den = st
+        num, den = st[0], st[1]
         if sp.light_np:
             d2 = P2.d
             tid = T.id
             for i, c, wt, lk in sp.light_np:
                 r = lk[1][d2[lk[0]]][tid] if lk is not None else c.fn(P2, T, None, False)
-                score, wf = r[0], r[1]
+                score, wf = cast(float, r[0]), cast(float, r[1])
                 w = wt * wf
                 num += score * w
                 den += w
@@ -542,7 +545,8 @@ class Evaluator:
             for i, c, wt, lk in sp.light:
                 old = res[i]
                 new = lk[1][d2[lk[0]]][tid] if lk is not None else c.fn(P2, T, plan, False)
-                s_old, f_old, s_new, f_new = old[0], old[1], new[0], new[1]
+                s_old, f_old = cast(float, old[0]), cast(float, old[1])
+                s_new, f_new = cast(float, new[0]), cast(float, new[1])
                 w_old, w_new = wt * f_old, wt * f_new
                 num += s_new * w_new - s_old * w_old
                 den += w_new - w_old
@@ -554,7 +558,8 @@ class Evaluator:
             for i, c, wt in sp.pidx:
                 old = res[i]
                 new = c.fn(P2, T, plan, False)
-                s_old, f_old, s_new, f_new = old[0], old[1], new[0], new[1]
+                s_old, f_old = cast(float, old[0]), cast(float, old[1])
+                s_new, f_new = cast(float, new[0]), cast(float, new[1])
                 w_old, w_new = wt * f_old, wt * f_new
                 num += s_new * w_new - s_old * w_old
                 den += w_new - w_old
@@ -638,7 +643,10 @@ class Evaluator:
             for r in cs.rows:
                 s_ms = cpu_ms
                 hit = q.get((lam, s_ms, p95))
-                c = hit[0] if hit is not None and lam > 0 else max(1, math.ceil(lam / (1000.0 / s_ms) / RHO_MAX - 1e-9))
+                if hit is not None and lam > 0:
+                    c = cast(int, hit[0])
+                else:
+                    c = max(1, math.ceil(lam / (1000.0 / s_ms) / RHO_MAX - 1e-9))
                 n = -(-c // r[2])
                 if n < h1:
                     n = h1
@@ -652,7 +660,7 @@ class Evaluator:
             s_ms = cpu_ms / sp if sp else cpu_ms
             hit = q.get((lam, s_ms, p95))
             if hit is not None and lam > 0:  # the exact server count is known (another target computed it)
-                c = hit[0]
+                c = cast(int, hit[0])
             else:
                 mu = 1000.0 / s_ms
                 c = max(1, math.ceil(lam / mu / RHO_MAX - 1e-9))
@@ -727,7 +735,8 @@ class Evaluator:
                 if row is None:
                     row = self._memo_row(c, memo, key, P.with_value(sp.attr, value))
                 new = row[tid]
-            s_old, f_old, s_new, f_new = old[0], old[1], new[0], new[1]
+            s_old, f_old = cast(float, old[0]), cast(float, old[1])
+            s_new, f_new = cast(float, new[0]), cast(float, new[1])
             w_old, w_new = wt * f_old, wt * f_new
             num += s_new * w_new - s_old * w_old
             den += w_new - w_old

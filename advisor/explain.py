@@ -242,9 +242,11 @@ def build_option(ev: Evaluator, P: Inputs, e: TargetEval, cm: CostModel, st: Ser
     ev.n_options += 1
     results = e.results
     memo = ev.cs_memo
-    for i, h in enumerate(map(memo.get, map(id, results))):
-        if h is None or h[0] is not results[i]:
-            r = results[i]
+    h: Optional[tuple]
+    for i in range(len(results)):
+        r = results[i]
+        h = memo.get(id(r))
+        if h is None or h[0] is not r:
             if ev.shareable[i]:  # a memoized result object: its CriterionScore is shared
                 if len(memo) >= 16384:
                     memo.clear()

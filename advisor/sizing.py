@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from typing import TYPE_CHECKING, Any, Callable, Final, Optional
+from typing import TYPE_CHECKING, Any, Callable, Final, Optional, cast
 
 from .catalog import Target, VmSku
 from .criteria import Inputs
@@ -728,7 +728,7 @@ def choose_fast(P: Inputs, target: Target, cs: CandSet, subset: int, rows: tuple
         jobs, startup_h = cm.jobs, cm.startup_h
         ceil = math.ceil
         for r in rows:
-            speedup, w, hourly = r[3], r[2], r[4]
+            speedup, w, hourly = cast(float, r[3]), cast(int, r[2]), cast(float, r[4])
             per_row = cpu_row / speedup if r[1] else cpu_row
             node_rps = w * 1000.0 / per_row
             nodes = max(1, ceil(peak / (node_rps * BATCH_UTIL) - 1e-9)) if peak > 0 else 1
@@ -758,7 +758,7 @@ def choose_fast(P: Inputs, target: Target, cs: CandSet, subset: int, rows: tuple
         stz = P.stz
         for r in rows:
             cnt = counts[r[3]]
-            c_peak, c_base, w = cnt[1], cnt[3], r[2]
+            c_peak, c_base, w = cast(int, cnt[1]), cast(int, cnt[3]), cast(int, r[2])
             need = -(-c_peak // w)
             n_peak = need if need > ha else ha
             if n_peak < 1:
@@ -876,8 +876,8 @@ def _choose_fixed(rows: tuple, counts: dict, ha: int, limited: bool, steady: boo
     c_base: int
     for r in rows:
         cnt = counts.get(r[3])
-        w = r[2]
-        hourly = r[4]
+        w = cast(int, r[2])
+        hourly = cast(float, r[4])
         if cnt is None:
             qcache, cpu_ms, peak, avg, p95 = lazy
             s_ms = cpu_ms / r[3] if r[1] else cpu_ms
@@ -892,7 +892,7 @@ def _choose_fixed(rows: tuple, counts: dict, ha: int, limited: bool, steady: boo
             cp = servers(qcache, peak, s_ms, p95)
             cb = servers(qcache, avg, s_ms, p95) if avg > 0 else (0, True)
             cnt = counts[r[3]] = (s_ms, 0 if peak <= 0 else cp[0], cp[1], cb[0])
-        c_peak, c_base = cnt[1], cnt[3]
+        c_peak, c_base = cast(int, cnt[1]), cast(int, cnt[3])
         need = -(-c_peak // w)
         n_peak = need if need > ha else ha
         if n_peak < 1:
