@@ -6,6 +6,13 @@ built from these same .py files; they are used only while `_native.json`
 matches the sources byte for byte, so an edited source is never shadowed by a
 stale build. DEPLOY_ADVISOR_PURE=1 forces the plain Python modules (the test
 suite runs the advisor tests both ways).
+
+Writing the hot modules for the compiler (benchmarks/recommend_instructions.py
+measures the effect): numbers in text go through format(x, spec), since mypyc
+turns an f-string format spec into a str.format call per field; a value read
+from an untyped tuple or dict into typed arithmetic is cast or annotated where
+it is assigned, since assigning Any to a declared variable makes it Any again;
+module-level constants are Final.
 """
 from __future__ import annotations
 

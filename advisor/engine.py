@@ -526,13 +526,6 @@ class Evaluator:
         plan = base_plan
         num, den = b.num, b.den
         res = b.results
-        wt: float  # typed, with the results, scores and wfs below: unboxed float arithmetic when compiled
-        old: tuple
-        new: tuple
-        s_old: float
-        f_old: float
-        s_new: float
-        f_new: float
         if tid in sp.sized:
             cm = self._cms.get(P2.region) or self.cm(P2.region)
             resized = size_fast(P2, T, plan.cands if sp.same_cands else self.candset(P2, T, cm), self.service(P2), cm,
@@ -715,13 +708,6 @@ class Evaluator:
         num, den = b.num, b.den
         res = b.results
         d = P.d
-        wt: float  # typed, with the results, scores and wfs below: unboxed float arithmetic when compiled
-        old: tuple
-        new: tuple
-        s_old: float
-        f_old: float
-        s_new: float
-        f_new: float
         for i, c, wt, lk in sp.light:
             old = res[i]
             if lk is not None:
