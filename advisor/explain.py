@@ -49,7 +49,6 @@ PEAK_MAX: Final = 1_000_000.0
 TIMEOUT_STEPS = (180.0, 230.0, 240.0, 300.0)
 
 
-_osa: Final = object.__setattr__
 _FIELDS_SET: Final[dict[type, set]] = {}
 _new_object: Final = object.__new__
 _SET_DICT: Final = BaseModel.__dict__["__dict__"].__set__
@@ -324,17 +323,6 @@ def _first(x: tuple) -> Any:
     return x[0]
 
 
-_LABELS: Final[dict[str, str]] = {}
-
-
-def _label(criterion_id: str) -> str:
-    """A criterion's id as reason text names it ("safe_rollout" -> "safe rollout")."""
-    hit = _LABELS.get(criterion_id)
-    if hit is None:
-        hit = _LABELS[criterion_id] = criterion_id.replace("_", " ")
-    return hit
-
-
 def option_reasons(ev: Evaluator, P: Inputs, e: TargetEval, T: Target, monthly: float, predicted: Optional[float],
                    crits: list) -> list[str]:
     """Reasons for one option. `crits`: CriterionScore objects, or (score, weight, name, reason, ...) tuples
@@ -355,12 +343,12 @@ def option_reasons(ev: Evaluator, P: Inputs, e: TargetEval, T: Target, monthly: 
                 weak.append(((score - 100) * weight, c))
     if strong:
         strong.sort(key=_first)
-        out.append("Strong on " + ", ".join([f"{_label(c[2])} ({format(c[0], 'g')})" for _k, c in strong[:3]]) + ".")
+        out.append("Strong on " + ", ".join([f"{c[2].replace('_', ' ')} ({format(c[0], 'g')})" for _k, c in strong[:3]]) + ".")
     if weak:
         weak.sort(key=_first)
         for _k, c in weak[:2]:
             text = _short_memo(c[3], 260)
-            out.append(f"Weak on {_label(c[2])} ({format(c[0], 'g')}): {text}{'' if text.endswith('…') else '.'}")
+            out.append(f"Weak on {c[2].replace('_', ' ')} ({format(c[0], 'g')}): {text}{'' if text.endswith('…') else '.'}")
     size = f"{plan.n_peak} x {plan.sku}"
     if plan.batch:
         size += f" node(s) per job (cluster min 0, max {plan.n_max})"
@@ -378,7 +366,7 @@ def inputs_summary(P: Inputs, st: ServiceTime, book: PriceBook) -> dict[str, str
     return {
         "service_time": "measured" if st.measured else "estimated",
         "service_time_basis": st.basis,
-        "service_ms_per_worker": f"{format(st.cpu_ms, '.3f')}",
+        "service_ms_per_worker": format(st.cpu_ms, ".3f"),
         "traffic": f"given: peak {format(P.peak, 'g')} rps, average {format(P.avg, 'g')} rps, {P.pattern} pattern, p95 "
                    f"target {format(P.p95, 'g')} ms",
         "prices": f"snapshot {book.as_of} ({src}); regions without a price fall back to eastus",

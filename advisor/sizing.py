@@ -714,11 +714,6 @@ def choose_fast(P: Inputs, target: Target, cs: CandSet, subset: int, rows: tuple
     tid = target.id
     peak = P.peak
     avg = P.avg if P.avg < peak else peak
-    w: int  # typed row fields and counts: native arithmetic when compiled
-    hourly: float
-    speedup: float
-    c_peak: int
-    c_base: int
     if tid == "azureml-batch":
         best: Any = None
         best_cost = 0.0
@@ -870,10 +865,6 @@ def _choose_fixed(rows: tuple, counts: dict, ha: int, limited: bool, steady: boo
     best_cost = 0.0
     best_n = 0
     h1 = ha if ha > 1 else 1
-    w: int  # typed row fields and counts: native arithmetic when compiled
-    hourly: float
-    c_peak: int
-    c_base: int
     for r in rows:
         cnt = counts.get(r[3])
         w = cast(int, r[2])
