@@ -40,6 +40,8 @@ print(advisor.native_mode())
 
 def count(warm: int, n: int, seed: int, pure: bool) -> tuple[float, str]:
     """(instructions per recommendation, advisor mode) for one child run under callgrind."""
+    print(f"recommend_instructions: counting {'the pure-Python' if pure else 'the current'} advisor under callgrind "
+          f"({warm + n} recommendations, about a minute or two)...", file=sys.stderr, flush=True)
     code = CHILD.format(root=str(ROOT), bench=str(ROOT / "benchmarks"), warm=warm, n=n, seed=seed)
     env = dict(os.environ)
     env.pop("DEPLOY_ADVISOR_PURE", None)
