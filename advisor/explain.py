@@ -224,12 +224,19 @@ def sizing_notes(ev: Evaluator, P: Inputs, e: TargetEval, st: ServiceTime) -> li
 
 
 def _criterion(c: Any, r: tuple, cls: Any) -> tuple:
-    """(CriterionScore, info) for one criterion result; info = (score, weight, name, reason, kind) with kind
-    1 = a strength (counted, score >= 85), 2 = a weakness (counted, score < 50), 0 = neither."""
+    """(CriterionScore, info) for one criterion result; info = (score, weight, name, reason, kind, text) with kind
+    1 = a strength (counted, score >= 85), 2 = a weakness (counted, score < 50), 0 = neither, and text its words
+    in the option's reasons (option_reasons), built here so that a shared result words them once."""
     score, weight = r1(r[0]), c.weight * r[1]
     kind = 0 if not weight > 0 else (1 if score >= 85 else (2 if score < 50 else 0))
+    text = ""
+    if kind == 1:
+        text = f"{c.id.replace('_', ' ')} ({format(score, 'g')})"
+    elif kind == 2:
+        why = _short_memo(r[2], 260)
+        text = f"Weak on {c.id.replace('_', ' ')} ({format(score, 'g')}): {why}{'' if why.endswith('…') else '.'}"
     return new(cls, {"name": c.id, "score": score, "weight": weight, "reason": r[2], "source": r[3]}), \
-        (score, weight, c.id, r[2], kind)
+        (score, weight, c.id, r[2], kind, text)
 
 
 def build_option(ev: Evaluator, P: Inputs, e: TargetEval, cm: CostModel, st: ServiceTime) -> Option:
@@ -325,30 +332,24 @@ def _first(x: tuple) -> Any:
 
 def option_reasons(ev: Evaluator, P: Inputs, e: TargetEval, T: Target, monthly: float, predicted: Optional[float],
                    crits: list) -> list[str]:
-    """Reasons for one option. `crits`: CriterionScore objects, or (score, weight, name, reason, ...) tuples
-    (build_option passes only the strengths and weaknesses), in display order."""
+    """Reasons for one option. `crits`: the strengths and weaknesses (infos from _criterion), in display order."""
     plan = e.plan
     assert plan is not None
     out = [T.headline]
     strong = []
     weak = []
     for c in crits:
-        if not isinstance(c, tuple):
-            c = (c.score, c.weight, c.name, c.reason)
-        score, weight = c[0], c[1]
-        if weight > 0:
-            if score >= 85:
-                strong.append(((-score * weight, c[2]), c))
-            elif score < 50:
-                weak.append(((score - 100) * weight, c))
+        if c[4] == 1:
+            strong.append(((-c[0] * c[1], c[2]), c))
+        else:
+            weak.append(((c[0] - 100) * c[1], c))
     if strong:
         strong.sort(key=_first)
-        out.append("Strong on " + ", ".join([f"{c[2].replace('_', ' ')} ({format(c[0], 'g')})" for _k, c in strong[:3]]) + ".")
+        out.append("Strong on " + ", ".join([c[5] for _k, c in strong[:3]]) + ".")
     if weak:
         weak.sort(key=_first)
         for _k, c in weak[:2]:
-            text = _short_memo(c[3], 260)
-            out.append(f"Weak on {c[2].replace('_', ' ')} ({format(c[0], 'g')}): {text}{'' if text.endswith('…') else '.'}")
+            out.append(c[5])
     size = f"{plan.n_peak} x {plan.sku}"
     if plan.batch:
         size += f" node(s) per job (cluster min 0, max {plan.n_max})"
