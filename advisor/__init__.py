@@ -8,8 +8,9 @@ stale build. DEPLOY_ADVISOR_PURE=1 forces the plain Python modules (the test
 suite runs the advisor tests both ways).
 
 Writing the hot modules for the compiler (benchmarks/recommend_instructions.py
-measures the effect): numbers in text go through format(x, spec), since mypyc
-turns an f-string format spec into a str.format call per field; a value read
+measures the effect): numbers in text go through numtext.fmt(x, spec) (a memo
+over format(x, spec); format() itself where the spec is an integer one), since
+mypyc turns an f-string format spec into a str.format call per field; a value read
 from an untyped tuple or dict into typed arithmetic is cast or annotated where
 it is assigned, since assigning Any to a declared variable makes it Any again;
 module-level constants are Final.
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 #: advisor modules that scripts/build_native.py compiles (import order does not matter)
-NATIVE_MODULES = ("catalog", "sizing", "criteria", "cost", "engine", "explain")
+NATIVE_MODULES = ("numtext", "catalog", "sizing", "criteria", "cost", "engine", "explain")
 NATIVE_STAMP = "_native.json"
 _HERE = Path(__file__).resolve().parent
 

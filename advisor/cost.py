@@ -21,6 +21,7 @@ from typing import Any, Final, Optional
 
 from .catalog import Catalog, Target, VmSku
 from .criteria import Inputs
+from .numtext import fmt
 from .prices import FALLBACK_REGION, PriceBook, _norm_plan
 from .sizing import BATCH_UTIL, Plan
 
@@ -56,11 +57,11 @@ def _r2(x: float) -> float:
 
 
 def _money(x: float) -> str:
-    return f"${format(x, ',.2f')}"
+    return f"${fmt(x, ',.2f')}"
 
 
 def _rate(x: float) -> str:
-    return f"${format(x, 'g')}"
+    return f"${fmt(x, 'g')}"
 
 
 class CostModel:
@@ -257,14 +258,14 @@ class CostModel:
                              f"idle; memory {_rate(a[ACA_MEM_ACTIVE][0][-1][1])}/GiB-s active, "
                              f"{_rate(a[ACA_MEM_IDLE][0][-1][1])}/GiB-s idle; {_rate(a[ACA_REQUESTS][0][-1][1] * 1e6)} "
                              "per million requests.")
-                notes.append(f"Replicas of {format(sku.vcpu, 'g')} vCPU / {format(sku.mem_gib, 'g')} GiB: "
-                             f"{format(active_rh, ',.0f')} active replica-hours ({plan.n_peak} at peak for "
-                             f"{format(PEAK_HOURS_PER_DAY[P.pattern], 'g')} h/day, {plan.n_base} otherwise while "
-                             f"traffic flows, traffic {format(ACTIVE_HOURS_PER_DAY[P.pattern], 'g')} h/day for a "
-                             f"{P.pattern} pattern) and {format(idle_rh, ',.0f')} idle replica-hours (min replicas "
+                notes.append(f"Replicas of {fmt(sku.vcpu, 'g')} vCPU / {fmt(sku.mem_gib, 'g')} GiB: "
+                             f"{fmt(active_rh, ',.0f')} active replica-hours ({plan.n_peak} at peak for "
+                             f"{fmt(PEAK_HOURS_PER_DAY[P.pattern], 'g')} h/day, {plan.n_base} otherwise while "
+                             f"traffic flows, traffic {fmt(ACTIVE_HOURS_PER_DAY[P.pattern], 'g')} h/day for a "
+                             f"{P.pattern} pattern) and {fmt(idle_rh, ',.0f')} idle replica-hours (min replicas "
                              f"{plan.n_min}).")
-                notes.append(f"Usage: {format(va, ',.0f')} active + {format(vi, ',.0f')} idle vCPU-s, "
-                             f"{format(ma, ',.0f')} active + {format(mi, ',.0f')} idle GiB-s, {format(req, ',.0f')} "
+                notes.append(f"Usage: {fmt(va, ',.0f')} active + {fmt(vi, ',.0f')} idle vCPU-s, "
+                             f"{fmt(ma, ',.0f')} active + {fmt(mi, ',.0f')} idle GiB-s, {fmt(req, ',.0f')} "
                              "requests (average_rps x 2,628,000 s).")
                 g = self.aca_grant
                 if self.aca_grant_in_tiers:
@@ -285,11 +286,11 @@ class CostModel:
             if explain:
                 notes.append(f"Prices: {snap}; {plan.sku} at {_rate(plan.hourly)}/h in {plan.price_region}.")
                 notes.append("Rows per month = min(average_rps, peak_rps) x 730 h x 3600 s = "
-                             f"{format(plan.rows_month, ',.0f')}; {format(plan.service_ms, '.3f')} ms per row in "
+                             f"{fmt(plan.rows_month, ',.0f')}; {fmt(plan.service_ms, '.3f')} ms per row in "
                              f"mini-batches on each of {plan.workers} worker(s) per node at "
-                             f"{format(BATCH_UTIL, '.0%')} efficiency.")
-                notes.append(f"{format(nh, ',.1f')} node-hours a month including {format(self.jobs, 'g')} jobs x "
-                             f"{plan.n_peak} node(s) x {format(self.startup_h, 'g')} h start-up; the cluster scales to "
+                             f"{fmt(BATCH_UTIL, '.0%')} efficiency.")
+                notes.append(f"{fmt(nh, ',.1f')} node-hours a month including {fmt(self.jobs, 'g')} jobs x "
+                             f"{plan.n_peak} node(s) x {fmt(self.startup_h, 'g')} h start-up; the cluster scales to "
                              f"zero between jobs ({self.catalog.targets['azureml-batch'].cite('scale_to_zero')}).")
         else:
             ih = self.instance_hours(P, plan)
@@ -309,9 +310,9 @@ class CostModel:
                                  "peak).")
                 else:
                     ph = PEAK_HOURS_PER_DAY[P.pattern]
-                    notes.append(f"Autoscale: {plan.n_peak} {unit}(s) for {format(ph, 'g')} h/day at peak, "
-                                 f"{plan.n_base} for the other {format(24 - ph, 'g')} h ({P.pattern} pattern) = "
-                                 f"{format(ih, ',.1f')} {unit}-hours a month.")
+                    notes.append(f"Autoscale: {plan.n_peak} {unit}(s) for {fmt(ph, 'g')} h/day at peak, "
+                                 f"{plan.n_base} for the other {fmt(24 - ph, 'g')} h ({P.pattern} pattern) = "
+                                 f"{fmt(ih, ',.1f')} {unit}-hours a month.")
                 if tid == "azureml":
                     notes.append("Managed endpoints bill the VMs only, no surcharge "
                                  f"({self.catalog.targets['azureml'].cite('recommended_for')}); the 20% quota reserve "
@@ -336,14 +337,14 @@ class CostModel:
                         if prod and self.aks_fee[0] is not None:
                             notes.append(f"Standard tier Uptime SLA {_rate(self.aks_fee[0])} per cluster-hour x 730 h "
                                          f"= {_money(fixed['cluster_fee'])}, because availability_sla "
-                                         f"{format(P.sla, 'g')} >= 99.9 needs the financially backed SLA "
+                                         f"{fmt(P.sla, 'g')} >= 99.9 needs the financially backed SLA "
                                          f"({aks.cite('sla')}).")
                             if self.aks_fee[1] != region:
                                 notes.append(f"No AKS Standard tier price for {region} in the snapshot: used "
                                              f"{self.aks_fee[1]}.")
                         elif not prod:
                             notes.append("Free tier (no cluster fee; no financially backed SLA) because "
-                                         f"availability_sla {format(P.sla, 'g')} < 99.9 ({aks.cite('sla')}).")
+                                         f"availability_sla {fmt(P.sla, 'g')} < 99.9 ({aks.cite('sla')}).")
                         if self.sys_price[1] and self.sys_price[1] != region:
                             notes.append(f"No {self.sys_sku.name} price for {region} in the snapshot: used "
                                          f"{self.sys_price[1]}.")

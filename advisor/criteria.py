@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Callable, Final, Optional
 import yaml
 
 from .catalog import DATA_DIR, Catalog, Target, get_catalog
+from .numtext import fmt
 
 if TYPE_CHECKING:  # sizing imports this module
     from .sizing import Plan
@@ -274,7 +275,7 @@ def _h_gpu(P: Inputs, T: Target) -> str:
 
 def _h_timeout(P: Inputs, T: Target) -> str:
     lim = T.request_timeout_s
-    return (f"inference.max_request_seconds={format(P.max_req_s, 'g')}: longer than {T.title}'s {format(lim, 'g')} s "
+    return (f"inference.max_request_seconds={fmt(P.max_req_s, 'g')}: longer than {T.title}'s {format(lim, 'g')} s "
             f"request timeout ({T.cite_short('request_timeout_s')}: {T.cite('request_timeout_s')})")
 
 
@@ -405,24 +406,24 @@ def _c_latency(P: Inputs, T: Target, plan: Plan, ex: bool) -> Result:
     url = T.cite("request_timeout_s")
     if plan.batch:
         return 90.0, 0.5, ("Batch jobs are asynchronous: no per-request latency target applies; nodes are sized for "
-                           f"{format(P.peak, 'g')} rows/s at peak ({T.cite_short('realtime')}).") if ex else "", url
+                           f"{fmt(P.peak, 'g')} rows/s at peak ({T.cite_short('realtime')}).") if ex else "", url
     wf = 0.3 if P.mode == "batch" else 1.0
     score = 95.0 if plan.latency_met else 30.0
     parts = []
     if ex:
         if plan.latency_met:
-            parts.append(f"M/M/c queue: {plan.c_peak} worker(s) at {format(P.peak, 'g')} rps keep p95 within "
-                         f"{format(P.p95, 'g')} ms (service {format(plan.service_ms, '.2f')} ms per request per "
+            parts.append(f"M/M/c queue: {plan.c_peak} worker(s) at {fmt(P.peak, 'g')} rps keep p95 within "
+                         f"{fmt(P.p95, 'g')} ms (service {fmt(plan.service_ms, '.2f')} ms per request per "
                          "worker)")
         else:
-            parts.append(f"the p95 target of {format(P.p95, 'g')} ms cannot be met at any instance count: with a mean "
-                         f"service time of {format(plan.service_ms, '.1f')} ms the M/M/c model puts p95 of service "
+            parts.append(f"the p95 target of {fmt(P.p95, 'g')} ms cannot be met at any instance count: with a mean "
+                         f"service time of {fmt(plan.service_ms, '.1f')} ms the M/M/c model puts p95 of service "
                          "alone near 3x that; use a faster SKU, a GPU or a lighter model")
     lim = T.request_timeout_s
     if lim is not None and P.max_req_s > 0.8 * lim:
         score -= 20.0
         if ex:
-            parts.append(f"the longest request ({format(P.max_req_s, 'g')} s) is within 20% of the {format(lim, 'g')} "
+            parts.append(f"the longest request ({fmt(P.max_req_s, 'g')} s) is within 20% of the {fmt(lim, 'g')} "
                          "s timeout")
     if T.id == "containerapps" and plan.n_min == 0:
         score -= 15.0 if P.pattern in ("sporadic", "bursty") else 10.0
@@ -456,13 +457,13 @@ def _c_scalability(P: Inputs, T: Target, plan: Plan, ex: bool) -> Result:
         if P.peak > float(T.v("endpoint_rps_limit")):
             score -= 20.0
             if ex:
-                parts.append(f"{format(P.peak, 'g')} rps is above the default {T.v('endpoint_rps_limit')} requests/s "
+                parts.append(f"{fmt(P.peak, 'g')} rps is above the default {T.v('endpoint_rps_limit')} requests/s "
                              f"per endpoint (increasable; {T.cite_short('endpoint_rps_limit')})")
         mbps = P.peak * P.payload_kb / 1024.0
         if mbps > float(T.v("bandwidth_mbps")):
             score -= 20.0
             if ex:
-                parts.append(f"{format(mbps, '.1f')} MB/s of request payload exceeds the default "
+                parts.append(f"{fmt(mbps, '.1f')} MB/s of request payload exceeds the default "
                              f"{T.v('bandwidth_mbps')} MBPS per endpoint")
     elif tid == "aks":
         if P.peak >= 200.0 or plan.n_peak >= 10:
@@ -491,7 +492,7 @@ def _c_availability(P: Inputs, T: Target, plan: Any, ex: bool) -> Result:
     url = T.cite("sla")
     tid = T.id
     if req < 99.0:
-        why = f"No availability requirement above 99% (scale.availability_sla={format(req, 'g')})." if ex else ""
+        why = f"No availability requirement above 99% (scale.availability_sla={fmt(req, 'g')})." if ex else ""
         return 85.0, 0.5, why, url
     sla = T.v("sla")
     verified = T.facts["sla"].verified
@@ -522,8 +523,8 @@ def _c_availability(P: Inputs, T: Target, plan: Any, ex: bool) -> Result:
         extra = f"; {plan.n_min} instance(s) minimum so one can fail or restart ({T.cite_short('ha_min_instances')})"
     reason = ""
     if ex:
-        figure = f"{format(sla, 'g')}%" + ("" if verified else " (figure not verified on a Microsoft page)")
-        reason = f"Requested {format(req, 'g')}%; {T.title} SLA {figure}{extra} ({T.cite_short('sla')})."
+        figure = f"{fmt(sla, 'g')}%" + ("" if verified else " (figure not verified on a Microsoft page)")
+        reason = f"Requested {fmt(req, 'g')}%; {T.title} SLA {figure}{extra} ({T.cite_short('sla')})."
     return s, 1.0, reason, url
 
 
@@ -670,13 +671,13 @@ def cost_score(P: Inputs, monthly: float) -> tuple[float, float]:
 
 def cost_reason(P: Inputs, monthly: float, as_of: str) -> str:
     b = P.budget
-    head = f"${format(monthly, ',.2f')}/month from the {as_of} price snapshot"
+    head = f"${fmt(monthly, ',.2f')}/month from the {as_of} price snapshot"
     if b is None:
         return f"{head}; no budget set, so cheaper scores higher (100 at $20/month, 25 points less per tenfold)."
     if monthly <= b:
-        headroom = format(100 * (1 - monthly / b) if b else 0, ".0f")
-        return f"{head}: within the ${format(b, ',.0f')} budget (budget.monthly_usd), {headroom}% headroom."
-    return f"{head}: over the ${format(b, ',.0f')} budget (budget.monthly_usd) by ${format(monthly - b, ',.2f')}."
+        headroom = fmt(100 * (1 - monthly / b) if b else 0, ".0f")
+        return f"{head}: within the ${fmt(b, ',.0f')} budget (budget.monthly_usd), {headroom}% headroom."
+    return f"{head}: over the ${fmt(b, ',.0f')} budget (budget.monthly_usd) by ${fmt(monthly - b, ',.2f')}."
 
 
 @lru_cache(maxsize=1)

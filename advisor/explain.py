@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from .cost import CostModel
 from .criteria import PATHS, Inputs, cost_reason
 from .models import Cost, CriterionScore, Option, Sensitivity, Sizing
+from .numtext import fmt
 from .prices import PriceBook
 from .sizing import BATCH_UTIL, HEADROOM, RHO_MAX, RUNTIME_MB, MEM_FACTOR, ServiceTime, p95_ms
 
@@ -110,7 +111,7 @@ def _fmt_value(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, float):
-        return format(v, "g")
+        return fmt(v, "g")
     return str(v)
 
 
@@ -158,9 +159,9 @@ def sizing_notes(ev: Evaluator, P: Inputs, e: TargetEval, st: ServiceTime) -> li
     worker_gib = (RUNTIME_MB + MEM_FACTOR * P.size_mb) / 1024.0
     if plan.batch:
         node_rps = plan.workers * 1000.0 / plan.service_ms
-        notes.append(f"Per row in mini-batches: {format(plan.service_ms, '.3f')} ms per worker; {plan.workers} "
-                     f"worker(s) per {plan.sku} node = {format(node_rps, ',.0f')} rows/s per node.")
-        notes.append(f"Nodes = ceil({format(P.peak, 'g')} rows/s / ({format(node_rps, ',.0f')} x {_BATCH_UTIL_TXT})) = "
+        notes.append(f"Per row in mini-batches: {fmt(plan.service_ms, '.3f')} ms per worker; {plan.workers} "
+                     f"worker(s) per {plan.sku} node = {fmt(node_rps, ',.0f')} rows/s per node.")
+        notes.append(f"Nodes = ceil({fmt(P.peak, 'g')} rows/s / ({fmt(node_rps, ',.0f')} x {_BATCH_UTIL_TXT})) = "
                      f"{plan.n_peak}; the cluster scales to 0 between jobs (min 0, max {plan.n_max}).")
         if plan.over_limit:
             notes.append(f"More than {plan.limit} nodes: check your core quota before relying on this size.")
@@ -168,16 +169,16 @@ def sizing_notes(ev: Evaluator, P: Inputs, e: TargetEval, st: ServiceTime) -> li
     speed = ""
     if plan.gpu_used:
         speed = f" on the {plan.gpu_model} GPU (service time divided by the assumed GPU speed-up)"
-    notes.append(f"Workers per instance: {plan.workers}{speed} ({format(plan.vcpu, 'g')} vCPU, "
-                 f"{format(plan.mem_gib, 'g')} GiB; each worker needs ~{format(worker_gib, '.2f')} GiB = "
-                 f"{_WORKER_MEM_TXT}{format(P.size_mb, 'g')} MB model).")
+    notes.append(f"Workers per instance: {plan.workers}{speed} ({fmt(plan.vcpu, 'g')} vCPU, "
+                 f"{fmt(plan.mem_gib, 'g')} GiB; each worker needs ~{fmt(worker_gib, '.2f')} GiB = "
+                 f"{_WORKER_MEM_TXT}{fmt(P.size_mb, 'g')} MB model).")
     a = P.peak * plan.service_ms / 1000.0
     if plan.latency_met:
-        notes.append(f"M/M/c at peak: a = {format(P.peak, 'g')} rps x {format(plan.service_ms, '.3f')} ms = "
-                     f"{format(a, '.3f')} busy workers; smallest c with P(response > {format(P.p95, 'g')} ms) <= 5% "
+        notes.append(f"M/M/c at peak: a = {fmt(P.peak, 'g')} rps x {fmt(plan.service_ms, '.3f')} ms = "
+                     f"{fmt(a, '.3f')} busy workers; smallest c with P(response > {fmt(P.p95, 'g')} ms) <= 5% "
                      f"and utilisation <= {_RHO_TXT}: c = {plan.c_peak}.")
     else:
-        notes.append(f"M/M/c at peak: a = {format(a, '.3f')} busy workers; no c meets p95 <= {format(P.p95, 'g')} ms "
+        notes.append(f"M/M/c at peak: a = {fmt(a, '.3f')} busy workers; no c meets p95 <= {fmt(P.p95, 'g')} ms "
                      f"because the service time alone exceeds it, so c = {plan.c_peak} keeps utilisation at "
                      f"{_RHO_TXT}.")
     ha = ""
@@ -188,7 +189,7 @@ def sizing_notes(ev: Evaluator, P: Inputs, e: TargetEval, st: ServiceTime) -> li
     notes.append(f"Instances at peak = max(ceil({plan.c_peak} / {plan.workers}), 1{ha}) = {plan.n_peak}.")
     avg = min(P.avg, P.peak)
     if plan.autoscale:
-        notes.append(f"Autoscale: min {plan.n_min} (average {format(avg, 'g')} rps needs {plan.c_base} worker(s)"
+        notes.append(f"Autoscale: min {plan.n_min} (average {fmt(avg, 'g')} rps needs {plan.c_base} worker(s)"
                      f"{'; scales to zero' if plan.n_min == 0 else ''}), max {plan.n_max} "
                      f"(ceil({plan.c_peak} x {_HEADROOM_TXT} / {plan.workers}), limit {plan.limit}).")
     else:
@@ -231,10 +232,10 @@ def _criterion(c: Any, r: tuple, cls: Any) -> tuple:
     kind = 0 if not weight > 0 else (1 if score >= 85 else (2 if score < 50 else 0))
     text = ""
     if kind == 1:
-        text = f"{c.id.replace('_', ' ')} ({format(score, 'g')})"
+        text = f"{c.id.replace('_', ' ')} ({fmt(score, 'g')})"
     elif kind == 2:
         why = _short_memo(r[2], 260)
-        text = f"Weak on {c.id.replace('_', ' ')} ({format(score, 'g')}): {why}{'' if why.endswith('…') else '.'}"
+        text = f"Weak on {c.id.replace('_', ' ')} ({fmt(score, 'g')}): {why}{'' if why.endswith('…') else '.'}"
     return new(cls, {"name": c.id, "score": score, "weight": weight, "reason": r[2], "source": r[3]}), \
         (score, weight, c.id, r[2], kind, text)
 
@@ -357,8 +358,8 @@ def option_reasons(ev: Evaluator, P: Inputs, e: TargetEval, T: Target, monthly: 
         size += f" (autoscale {plan.n_min}-{plan.n_max})"
     lat = ""
     if predicted is not None and P.mode != "batch":
-        lat = f", predicted p95 {format(predicted, 'g')} ms vs {format(P.p95, 'g')} ms target"
-    out.append(f"Size: {size}{lat}; about ${format(monthly, ',.2f')}/month.")
+        lat = f", predicted p95 {fmt(predicted, 'g')} ms vs {fmt(P.p95, 'g')} ms target"
+    out.append(f"Size: {size}{lat}; about ${fmt(monthly, ',.2f')}/month.")
     return out
 
 
@@ -367,9 +368,9 @@ def inputs_summary(P: Inputs, st: ServiceTime, book: PriceBook) -> dict[str, str
     return {
         "service_time": "measured" if st.measured else "estimated",
         "service_time_basis": st.basis,
-        "service_ms_per_worker": format(st.cpu_ms, ".3f"),
-        "traffic": f"given: peak {format(P.peak, 'g')} rps, average {format(P.avg, 'g')} rps, {P.pattern} pattern, p95 "
-                   f"target {format(P.p95, 'g')} ms",
+        "service_ms_per_worker": fmt(st.cpu_ms, ".3f"),
+        "traffic": f"given: peak {fmt(P.peak, 'g')} rps, average {fmt(P.avg, 'g')} rps, {P.pattern} pattern, p95 "
+                   f"target {fmt(P.p95, 'g')} ms",
         "prices": f"snapshot {book.as_of} ({src}); regions without a price fall back to eastus",
     }
 
@@ -386,9 +387,9 @@ def _flip_text(ev: Evaluator, P2: Inputs, base_w: TargetEval, result: tuple) -> 
         why = ev.hard_all(P2)[ev.targets_index[base_w.tid]][1]
         reason = why[0] if why else "no size fits the changed workload"
         return tid, (f"{base_w.tid} would be excluded ({_short_memo(reason, 160)}); "
-                     f"{tid} ranks first with {format(new_score, '.1f')}.")
-    return tid, (f"{tid} would rank first with {format(new_score, '.1f')} "
-                 f"against {base_w.tid} {format(-mine[0] / 1e6, '.1f')}.")
+                     f"{tid} ranks first with {fmt(new_score, '.1f')}.")
+    return tid, (f"{tid} would rank first with {fmt(new_score, '.1f')} "
+                 f"against {base_w.tid} {fmt(-mine[0] / 1e6, '.1f')}.")
 
 
 def sensitivity(ev: Evaluator, P: Inputs, evals: list, limit: int = 14) -> list[Sensitivity]:
@@ -431,19 +432,19 @@ def sensitivity(ev: Evaluator, P: Inputs, evals: list, limit: int = 14) -> list[
             continue
         flipped, P2, result = run("max_req_s", t + 1.0)
         if flipped:
-            add(f"inference.max_request_seconds > {format(t, 'g')}", P2, result)
+            add(f"inference.max_request_seconds > {fmt(t, 'g')}", P2, result)
             break
     nxt = next((x for x in (99.9, 99.95, 99.99) if x > P.sla), None)
     if nxt is not None:  # the next availability level up
         flipped, P2, result = run("sla", nxt)
         if flipped:
-            add(f"scale.availability_sla={format(nxt, 'g')}", P2, result)
+            add(f"scale.availability_sla={fmt(nxt, 'g')}", P2, result)
     if base_w.monthly > 1.0 and (P.budget is None or P.budget >= base_w.monthly):
         b = _nice_down(base_w.monthly * 0.95)
         flipped, P2, result = run("budget", b)
         if flipped:
-            add(f"budget.monthly_usd < {format(_nice_up(base_w.monthly), 'g')}", P2, result,
-                f"{won} costs ${format(base_w.monthly, ',.2f')}/month; with a budget of ${format(b, 'g')}, ")
+            add(f"budget.monthly_usd < {fmt(_nice_up(base_w.monthly), 'g')}", P2, result,
+                f"{won} costs ${fmt(base_w.monthly, ',.2f')}/month; with a budget of ${fmt(b, 'g')}, ")
     return out[:limit]
 
 
@@ -469,8 +470,8 @@ def _peak_search(P: Inputs, run: Any, add: Any) -> None:
                 else:
                     lo = mid
             n = _nice_down(lo) if lo >= 1 else round(lo, 2)
-            add(f"inference.peak_rps > {format(n, 'g')}", hit[0], hit[1], f"Up to {format(lo, '.4g')} rps nothing "
-                                                                          f"changes; at {format(hi, '.4g')} rps ")
+            add(f"inference.peak_rps > {fmt(n, 'g')}", hit[0], hit[1], f"Up to {fmt(lo, '.4g')} rps nothing "
+                                                                          f"changes; at {fmt(hi, '.4g')} rps ")
             break
         lo = v
         if v >= PEAK_MAX:
@@ -490,8 +491,8 @@ def _peak_search(P: Inputs, run: Any, add: Any) -> None:
                     else:
                         hi = mid
                 n = _nice_up(hi) if hi >= 1 else round(hi, 3)
-                add(f"inference.peak_rps < {format(n, 'g')}", hit[0], hit[1], f"Down to {format(hi, '.4g')} rps "
+                add(f"inference.peak_rps < {fmt(n, 'g')}", hit[0], hit[1], f"Down to {fmt(hi, '.4g')} rps "
                                                                               "nothing changes; at "
-                                                                              f"{format(lo_, '.4g')} rps ")
+                                                                              f"{fmt(lo_, '.4g')} rps ")
                 break
             hi = v
