@@ -626,9 +626,19 @@ def _ub_latency(P: Inputs, T: Target) -> tuple[float, float]:
     return score, 0.3 if P.mode == "batch" else 1.0
 
 
+_UB_AVAILABILITY: Final[dict[tuple[str, float], tuple[float, float]]] = {}
+
+
 def _ub_availability(P: Inputs, T: Target) -> tuple[float, float]:
-    r = _c_availability(P, T, _BestPlan, False)
-    return r[0], r[1]
+    """Memoized per target and availability_sla (the only inputs _c_availability reads besides the plan)."""
+    key = (T.id, P.sla)
+    hit = _UB_AVAILABILITY.get(key)
+    if hit is None:
+        if len(_UB_AVAILABILITY) >= 4096:
+            _UB_AVAILABILITY.clear()
+        r = _c_availability(P, T, _BestPlan, False)
+        hit = _UB_AVAILABILITY[key] = (r[0], r[1])
+    return hit
 
 
 def _ub_quota(P: Inputs, T: Target) -> tuple[float, float]:
