@@ -569,11 +569,16 @@ class Evaluator:
         res = b.results
         n0, d0 = b.N, b.D
         W = 0.0
+        wt: float
+        r: tuple
+        mwf: float
         for i, c, wt, lk in sp.light:
-            w = wt * res[i][1]
-            n0 -= res[i][0] * w
+            r = res[i]
+            mwf = c.max_wf
+            w = wt * cast(float, r[1])
+            n0 -= cast(float, r[0]) * w
             d0 -= w
-            W += wt * c.max_wf
+            W += wt * mwf
         if sp.attr == "budget" or (sp.fixed and b.tid == "aks"):
             w = self.cost_crit.weight * b.cost_wf
             n0 -= b.cost_s * w
@@ -694,7 +699,7 @@ class Evaluator:
         for b in base:
             if b.excluded or b is win:
                 continue
-            ub = b.ubs.get(attr) or self._light_ub(b, sp)
+            ub: float = b.ubs.get(attr) or self._light_ub(b, sp)
             if int(ub * 1e6 + 0.5) < need:
                 continue
             self.n_exact += 1
@@ -751,14 +756,16 @@ class Evaluator:
         soft = self.soft
         lb_w = 0.0
         ubs = []
+        r: tuple
         for b in base:
             if b.excluded:
                 continue
             cur_n = cur_d = 0.0
             res = b.results
             for i in idx:
-                w = soft[i].weight * res[i][1]
-                cur_n += res[i][0] * w
+                r = res[i]
+                w = soft[i].weight * cast(float, r[1])
+                cur_n += cast(float, r[0]) * w
                 cur_d += w
             n0, d0 = b.N - cur_n, b.D - cur_d
             if b is win:
