@@ -469,7 +469,7 @@ class Evaluator:
                     n += score * w
                     d += w
                 base = b.ubs["np"] = (n, d, res)
-            n, d, res = base[0], base[1], base[2]
+            n, d, res = cast(float, base[0]), cast(float, base[1]), base[2]
             for i, c, wt, lk in sp.light_np:  # take out the criteria that read `attr`
                 r = res[i]
                 score, wf = cast(float, r[0]), cast(float, r[1])
@@ -486,10 +486,10 @@ class Evaluator:
                         pn += score * w
                         pd += w
                     pub = b.ubs["pub"] = (pn, pd)
-                n += pub[0]
-                d += pub[1]
+                n += cast(float, pub[0])
+                d += cast(float, pub[1])
             st = b.ubs[key] = (n, d)
-        num, den = st[0], st[1]
+        num, den = cast(float, st[0]), cast(float, st[1])
         if sp.light_np:
             d2 = P2.d
             tid = T.id
@@ -645,7 +645,7 @@ class Evaluator:
                     c = cast(int, hit[0])
                 else:
                     c = max(1, math.ceil(lam / (1000.0 / s_ms) / RHO_MAX - 1e-9))
-                n = -(-c // r[2])
+                n = -(-c // cast(int, r[2]))
                 if n < h1:
                     n = h1
                 active = (n * ph + h1 * (ah - ph)) * 3600.0
@@ -749,7 +749,7 @@ class Evaluator:
         Only for inputs that feed soft criteria alone (no hard constraint, no sizing)."""
         if attr in self.hard_by_attr or attr in self.sized_by_attr or attr in FIXED_COST_DEPS:
             return True
-        W = self.max_weight_by_attr.get(attr, 0.0)
+        W: float = self.max_weight_by_attr.get(attr, 0.0)
         if W <= 0.0:
             return False
         idx = self.crit_by_attr[attr]

@@ -830,7 +830,7 @@ def _plan_from_row(P: Inputs, target: Target, r: tuple, s_ms: float, c_peak: int
     """`_make_plan` for an instance-priced or Container Apps selection (same fields, same arithmetic)."""
     tid = target.id
     sku = r[0]
-    workers = r[2]
+    workers = cast(int, r[2])
     limit = r[6]
     autoscale = r[7]
     plan = Plan()
@@ -865,13 +865,18 @@ def _choose_fixed(rows: tuple, counts: dict, ha: int, limited: bool, steady: boo
     best_cost = 0.0
     best_n = 0
     h1 = ha if ha > 1 else 1
+    cpu_ms: float  # typed (lazy is an untyped tuple): native arithmetic when compiled
+    peak: float
+    avg: float
+    p95: float
+    s_ms: float
     for r in rows:
         cnt = counts.get(r[3])
         w = cast(int, r[2])
         hourly = cast(float, r[4])
         if cnt is None:
             qcache, cpu_ms, peak, avg, p95 = lazy
-            s_ms = cpu_ms / r[3] if r[1] else cpu_ms
+            s_ms = cpu_ms / cast(float, r[3]) if r[1] else cpu_ms
             if best is not None:
                 mu = 1000.0 / s_ms
                 cu = max(1, math.ceil(peak / mu / RHO_MAX - 1e-9))
