@@ -96,10 +96,13 @@ class CostModel:
             # A zero-price first tier means the export already encodes the free grant.
             self.aca_grant_in_tiers = len(va) > 1 and va[0][1] == 0.0
         # single-tier meters with the grant applied by us: plain per-unit rates (fast path)
-        self.aca_linear = None
+        # (typed tuples: the compiled cost paths unpack them into native floats)
+        self.aca_linear: Optional[tuple[float, float, float, float, float]] = None
+        self.aca_grant_vals: tuple[float, float, float] = (0.0, 0.0, 0.0)
         if self.aca_ok and not self.aca_grant_in_tiers and all(len(v[0]) == 1 for v in aca.values()):
-            self.aca_linear = tuple(aca[m][0][0][1] for m in (ACA_VCPU_ACTIVE, ACA_VCPU_IDLE, ACA_MEM_ACTIVE,
-                                                                ACA_MEM_IDLE, ACA_REQUESTS))
+            self.aca_linear = (float(aca[ACA_VCPU_ACTIVE][0][0][1]), float(aca[ACA_VCPU_IDLE][0][0][1]),
+                               float(aca[ACA_MEM_ACTIVE][0][0][1]), float(aca[ACA_MEM_IDLE][0][0][1]),
+                               float(aca[ACA_REQUESTS][0][0][1]))
             self.aca_grant_vals = (float(grant["vcpu_seconds"]), float(grant["gib_seconds"]), float(grant["requests"]))
         self._fixed: dict[bool, float] = {}
         batch = catalog.targets["azureml-batch"]
@@ -176,13 +179,15 @@ class CostModel:
             parts, _q = self.aca_parts(P, sku, n_peak, n_base, n_min)
             return sum(parts.values())
         rva, rvi, rma, rmi, rreq = self.aca_linear
+        sku_vcpu: float = sku.vcpu
+        sku_mem: float = sku.mem_gib
         ph = HOURS_PER_MONTH * PEAK_HOURS_PER_DAY[P.pattern] / 24.0
         ah = HOURS_PER_MONTH * ACTIVE_HOURS_PER_DAY[P.pattern] / 24.0
         active_s = (n_peak * ph + n_base * (ah - ph)) * 3600.0
         idle_s = n_min * (HOURS_PER_MONTH - ah) * 3600.0
         gv, gm, gr = self.aca_grant_vals
-        va, vi = sku.vcpu * active_s, sku.vcpu * idle_s
-        ma, mi = sku.mem_gib * active_s, sku.mem_gib * idle_s
+        va, vi = sku_vcpu * active_s, sku_vcpu * idle_s
+        ma, mi = sku_mem * active_s, sku_mem * idle_s
         avg = P.avg if P.avg < P.peak else P.peak
         req = avg * SECONDS_PER_MONTH - gr
         total = (va - gv) * rva if va > gv else 0.0

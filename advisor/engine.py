@@ -15,7 +15,7 @@ from collections import Counter
 from operator import itemgetter
 from typing import Any, Final, Optional, cast
 
-from .catalog import TARGET_ORDER, Catalog, Target, get_catalog
+from .catalog import TARGET_ORDER, Catalog, Target, VmSku, get_catalog
 from .cost import ACTIVE_HOURS_PER_DAY, HOURS_PER_MONTH, SECONDS_PER_MONTH, CostModel, cost_model
 from .criteria import (FIXED_COST_DEPS, HARD, PLAN_MEMO_KEYS, PLAN_UPPER_BOUND_DEPS, PLAN_UPPER_BOUNDS, SIZING_DEPS,
                        Criterion, Inputs, cost_score, criteria)
@@ -116,7 +116,11 @@ class Evaluator:
         self._queue_cache: dict = {}
         self._plan_cache: dict = {}
         self._tables: dict = {}  # CandTables: pure functions of catalog + prices, kept across recommendations
-        self._service: Optional[tuple] = None
+        # the last service-time estimate and the inputs it was made from (compared field by field: natively)
+        self._st: Optional[ServiceTime] = None
+        self._st_fw = ""
+        self._st_size = self._st_payload = 0.0
+        self._st_calib: Optional[tuple] = None
         self._cms: dict[str, CostModel] = {}
         self._getters = {tid: itemgetter(*deps) for tid, deps in SIZING_DEPS.items()}
         # which criteria / hard constraints / sizings read which input
@@ -167,7 +171,7 @@ class Evaluator:
     def begin(self) -> None:
         self._plan_cache = {}
         self._queue_cache = {}
-        self._service = None
+        self._st = None
 
     def cm(self, region: str) -> CostModel:
         m = self._cms.get(region)
@@ -177,12 +181,12 @@ class Evaluator:
         return m
 
     def service(self, P: Inputs) -> ServiceTime:
-        key = (P.framework, P.size_mb, P.payload_kb, P.calib_key)
-        hit = self._service
-        if hit is None or hit[0] != key:
-            hit = (key, estimate_service(P.framework, P.size_mb, P.payload_kb, P.calib))
-            self._service = hit
-        return hit[1]
+        st = self._st
+        if (st is None or P.size_mb != self._st_size or P.payload_kb != self._st_payload or P.framework != self._st_fw
+                or (P.calib_key is not self._st_calib and P.calib_key != self._st_calib)):
+            st = self._st = estimate_service(P.framework, P.size_mb, P.payload_kb, P.calib)
+            self._st_fw, self._st_size, self._st_payload, self._st_calib = P.framework, P.size_mb, P.payload_kb, P.calib_key
+        return st
 
     def plan(self, P: Inputs, T: Target, why: bool = True, cs: Optional[CandSet] = None) -> tuple[Any, Optional[str]]:
         """(plan, "") or (None, reason). With why=False the reason may be None (not worded).
@@ -631,7 +635,8 @@ class Evaluator:
         if tid == "containerapps":
             # active replica-seconds >= (peak replicas x peak hours + h1 x the other active hours) x 3600; the
             # vCPU, memory and request meters less the free grant (idle meters left out)
-            lin: Any = cm.aca_linear
+            lin = cm.aca_linear
+            assert lin is not None
             rva, _rvi, rma, _rmi, rreq = lin
             gv, gm, gr = cm.aca_grant_vals
             ah = HOURS_PER_MONTH * ACTIVE_HOURS_PER_DAY[P.pattern] / 24.0
@@ -649,7 +654,8 @@ class Evaluator:
                 if n < h1:
                     n = h1
                 active = (n * ph + h1 * (ah - ph)) * 3600.0
-                va, ma = r[0].vcpu * active, r[0].mem_gib * active
+                sku: VmSku = r[0]
+                va, ma = sku.vcpu * active, sku.mem_gib * active
                 v = ((va - gv) * rva if va > gv else 0.0) + ((ma - gm) * rma if ma > gm else 0.0)
                 if v < lb:
                     lb = v

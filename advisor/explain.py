@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import TYPE_CHECKING, Any, Final, Optional
+from typing import TYPE_CHECKING, Any, Final, Optional, cast
 
 from pydantic import BaseModel, ConfigDict
 
@@ -340,10 +340,11 @@ def option_reasons(ev: Evaluator, P: Inputs, e: TargetEval, T: Target, monthly: 
     strong = []
     weak = []
     for c in crits:
+        score, weight = cast(float, c[0]), cast(float, c[1])  # typed: native arithmetic when compiled
         if c[4] == 1:
-            strong.append(((-c[0] * c[1], c[2]), c))
+            strong.append(((-score * weight, c[2]), c))
         else:
-            weak.append(((c[0] - 100) * c[1], c))
+            weak.append(((score - 100) * weight, c))
     if strong:
         strong.sort(key=_first)
         out.append("Strong on " + ", ".join([c[5] for _k, c in strong[:3]]) + ".")
