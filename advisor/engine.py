@@ -530,13 +530,17 @@ class Evaluator:
         plan = base_plan
         num, den = b.num, b.den
         res = b.results
+        same = False  # re-sized to a plan with the same facts: the criteria that do not read `attr` keep their results
         if tid in sp.sized:
             cm = self._cms.get(P2.region) or self.cm(P2.region)
             resized = size_fast(P2, T, plan.cands if sp.same_cands else self.candset(P2, T, cm), self.service(P2), cm,
                                 self._queue_cache, True)
             if resized is None:
                 return None
-            plan = resized
+            if resized is not base_plan and resized.same_facts(base_plan):
+                same = True
+            else:
+                plan = resized
         if plan is b.plan:
             d2 = P2.d
             for i, c, wt, lk in sp.light:
@@ -547,10 +551,13 @@ class Evaluator:
                 w_old, w_new = wt * f_old, wt * f_new
                 num += s_new * w_new - s_old * w_old
                 den += w_new - w_old
-            monthly = b.monthly
-            if not sp.cost:
-                w = self.cost_crit.weight * b.cost_wf
-                return (-int((num + b.cost_s * w) / (den + w) * 1e6 + 0.5), b.cents, b.order)
+            if same:  # the cost as the re-sized branch below computes it
+                monthly = plan.monthly + (b.monthly - base_plan.monthly)
+            else:
+                monthly = b.monthly
+                if not sp.cost:
+                    w = self.cost_crit.weight * b.cost_wf
+                    return (-int((num + b.cost_s * w) / (den + w) * 1e6 + 0.5), b.cents, b.order)
         else:
             for i, c, wt in sp.pidx:
                 old = res[i]

@@ -302,6 +302,19 @@ class Plan:
         self.n_base = 0
         self.cands: Any = None  # the CandSet it was chosen from (fast path only)
 
+    def same_facts(self, o: "Plan") -> bool:
+        """Equal to `o` in every field but service_ms and cands: the criteria (without explanations) and the
+        cost give both the same results (sensitivity probes use it to keep a target's results)."""
+        return (self.n_peak == o.n_peak and self.sku == o.sku and self.monthly == o.monthly and self.n_min == o.n_min
+                and self.n_max == o.n_max and self.n_base == o.n_base and self.c_peak == o.c_peak
+                and self.c_base == o.c_base and self.latency_met == o.latency_met and self.workers == o.workers
+                and self.target == o.target and self.vcpu == o.vcpu and self.mem_gib == o.mem_gib
+                and self.gpus == o.gpus and self.gpu_model == o.gpu_model and self.gpu_used == o.gpu_used
+                and self.autoscale == o.autoscale and self.tier == o.tier and self.hourly == o.hourly
+                and self.price_region == o.price_region and self.quota_cores == o.quota_cores
+                and self.quota_cores_max == o.quota_cores_max and self.over_limit == o.over_limit
+                and self.batch == o.batch and self.rows_month == o.rows_month and self.limit == o.limit)
+
 
 def _ha_min(tid: str, sla: float, stz: bool, target: Target) -> int:
     if tid == "azureml":
