@@ -9,7 +9,8 @@ suite runs the advisor tests both ways).
 
 Writing the hot modules for the compiler (benchmarks/recommend_instructions.py
 measures the effect): numbers in text go through numtext.fmt(x, spec) (a memo
-over format(x, spec); format() itself where the spec is an integer one), since
+over format(x, spec); format() itself for an integer spec, or a figure that
+rarely repeats, such as the scores in sensitivity texts), since
 mypyc turns an f-string format spec into a str.format call per field; a value read
 from an untyped tuple or dict into typed arithmetic is cast or annotated where
 it is assigned, since assigning Any to a declared variable makes it Any again;

@@ -388,9 +388,9 @@ def _flip_text(ev: Evaluator, P2: Inputs, base_w: TargetEval, result: tuple) -> 
         why = ev.hard_all(P2)[ev.targets_index[base_w.tid]][1]
         reason = why[0] if why else "no size fits the changed workload"
         return tid, (f"{base_w.tid} would be excluded ({_short_memo(reason, 160)}); "
-                     f"{tid} ranks first with {fmt(new_score, '.1f')}.")
-    return tid, (f"{tid} would rank first with {fmt(new_score, '.1f')} "
-                 f"against {base_w.tid} {fmt(-mine[0] / 1e6, '.1f')}.")
+                     f"{tid} ranks first with {format(new_score, '.1f')}.")
+    return tid, (f"{tid} would rank first with {format(new_score, '.1f')} "
+                 f"against {base_w.tid} {format(-mine[0] / 1e6, '.1f')}.")
 
 
 def sensitivity(ev: Evaluator, P: Inputs, evals: list, limit: int = 14) -> list[Sensitivity]:
@@ -471,8 +471,8 @@ def _peak_search(P: Inputs, run: Any, add: Any) -> None:
                 else:
                     lo = mid
             n = _nice_down(lo) if lo >= 1 else round(lo, 2)
-            add(f"inference.peak_rps > {fmt(n, 'g')}", hit[0], hit[1], f"Up to {fmt(lo, '.4g')} rps nothing "
-                                                                          f"changes; at {fmt(hi, '.4g')} rps ")
+            add(f"inference.peak_rps > {fmt(n, 'g')}", hit[0], hit[1], f"Up to {format(lo, '.4g')} rps nothing "
+                                                                          f"changes; at {format(hi, '.4g')} rps ")
             break
         lo = v
         if v >= PEAK_MAX:
@@ -492,8 +492,8 @@ def _peak_search(P: Inputs, run: Any, add: Any) -> None:
                     else:
                         hi = mid
                 n = _nice_up(hi) if hi >= 1 else round(hi, 3)
-                add(f"inference.peak_rps < {fmt(n, 'g')}", hit[0], hit[1], f"Down to {fmt(hi, '.4g')} rps "
+                add(f"inference.peak_rps < {fmt(n, 'g')}", hit[0], hit[1], f"Down to {format(hi, '.4g')} rps "
                                                                               "nothing changes; at "
-                                                                              f"{fmt(lo_, '.4g')} rps ")
+                                                                              f"{format(lo_, '.4g')} rps ")
                 break
             hi = v
