@@ -459,10 +459,11 @@ class Evaluator:
         if st is None:
             base: Optional[tuple] = b.ubs.get("np")
             if base is None:  # all criteria that do not read the plan; and the plan criteria's bounds
+                res: list
                 if b.excluded:
                     vals = b.rows if b.rows is not None else self.rows(P2)  # (only criteria that ignore attr are used)
                     tid = b.tid
-                    res: Any = [None if row is None else row[tid] for row in vals]
+                    res = [None if row is None else row[tid] for row in vals]
                 else:
                     res = b.results
                 n = d = 0.0

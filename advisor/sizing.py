@@ -727,6 +727,7 @@ def choose_fast(P: Inputs, target: Target, cs: CandSet, subset: int, rows: tuple
     tid = target.id
     peak = P.peak
     avg = P.avg if P.avg < peak else peak
+    r: tuple  # a candidate row (typed: native indexing when compiled)
     if tid == "azureml-batch":
         best: Any = None
         best_cost = 0.0
@@ -883,6 +884,8 @@ def _choose_fixed(rows: tuple, counts: dict, ha: int, limited: bool, steady: boo
     avg: float
     p95: float
     s_ms: float
+    r: tuple  # typed: native indexing when compiled
+    cnt: Optional[tuple]
     for r in rows:
         cnt = counts.get(r[3])
         w = cast(int, r[2])
