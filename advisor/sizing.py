@@ -885,13 +885,18 @@ def _choose_fixed(rows: tuple, counts: dict, ha: int, limited: bool, steady: boo
     p95: float
     s_ms: float
     r: tuple  # typed: native indexing when compiled
-    cnt: Optional[tuple]
+    cnt: tuple
+    qcache: dict = {}
+    cpu_ms = peak = avg = p95 = 0.0
+    if lazy is not None:
+        qcache, cpu_ms, peak, avg, p95 = lazy
     for r in rows:
-        cnt = counts.get(r[3])
+        got = counts.get(r[3])
         w = cast(int, r[2])
         hourly = cast(float, r[4])
-        if cnt is None:
-            qcache, cpu_ms, peak, avg, p95 = lazy
+        if got is not None:
+            cnt = got
+        else:
             s_ms = cpu_ms / cast(float, r[3]) if r[1] else cpu_ms
             if best is not None:
                 mu = 1000.0 / s_ms
@@ -909,7 +914,7 @@ def _choose_fixed(rows: tuple, counts: dict, ha: int, limited: bool, steady: boo
         n_peak = need if need > ha else ha
         if n_peak < 1:
             n_peak = 1
-        if limited and n_peak > r[6]:
+        if limited and n_peak > cast(int, r[6]):
             continue
         nb = -(-c_base // w)
         n_min = nb if nb > ha else ha
@@ -918,7 +923,7 @@ def _choose_fixed(rows: tuple, counts: dict, ha: int, limited: bool, steady: boo
         if n_min > n_peak:
             n_min = n_peak
         n_base = n_min
-        autoscale = r[7]
+        autoscale = cast(bool, r[7])
         if not autoscale:
             n_min = n_base = n_peak
         if steady or not autoscale or n_base >= n_peak:
