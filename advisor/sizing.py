@@ -799,7 +799,7 @@ def choose_fast(P: Inputs, target: Target, cs: CandSet, subset: int, rows: tuple
             r0 = rows[0] if rows else None
             if r0 is None:
                 return None
-            s_ms = cpu_ms / r0[3] if r0[1] else cpu_ms
+            s_ms = cpu_ms / cast(float, r0[3]) if r0[1] else cpu_ms
             cp = servers(qcache, peak, s_ms, p95)
             cb = servers(qcache, avg, s_ms, p95) if avg > 0 else (0, True)
             count = (s_ms, 0 if peak <= 0 else cp[0], cp[1], cb[0])
@@ -827,8 +827,11 @@ def choose_fast(P: Inputs, target: Target, cs: CandSet, subset: int, rows: tuple
                                 (qcache, cpu_ms, peak, avg, p95))
         if hit is None:
             return None
-        r, n_peak, n_min, n_base, best_cost = hit
-        s_ms, c_peak, met, c_base = counts[r[3]]
+        sel: tuple = hit  # indexed, not unpacked: an unpack of an untyped value iterates it generically
+        r = sel[0]
+        n_peak, n_min, n_base, best_cost = cast(int, sel[1]), cast(int, sel[2]), cast(int, sel[3]), cast(float, sel[4])
+        group: tuple = counts[r[3]]
+        s_ms, c_peak, met, c_base = cast(float, group[0]), cast(int, group[1]), cast(bool, group[2]), cast(int, group[3])
         if shared and len(counts) == 1 and len(cs.groups[subset]) == 1:
             # one plan object for every profile with these server counts: its service time is not theirs
             plan = _plan_from_row(P, target, r, math.nan, c_peak, met, c_base, n_peak, n_min, n_base, best_cost)
@@ -843,10 +846,10 @@ def _plan_from_row(P: Inputs, target: Target, r: tuple, s_ms: float, c_peak: int
                    n_min: int, n_base: int, cost: float) -> Plan:
     """`_make_plan` for an instance-priced or Container Apps selection (same fields, same arithmetic)."""
     tid = target.id
-    sku = r[0]
+    sku: VmSku = r[0]  # typed: native attribute reads and comparisons when compiled
     workers = cast(int, r[2])
-    limit = r[6]
-    autoscale = r[7]
+    limit = cast(int, r[6])
+    autoscale = cast(bool, r[7])
     plan = Plan()
     plan.target, plan.sku, plan.vcpu, plan.mem_gib = tid, sku.name, sku.vcpu, sku.mem_gib
     plan.gpus, plan.gpu_model, plan.gpu_used, plan.workers = sku.gpus, sku.gpu_model, r[1], workers
