@@ -13,7 +13,7 @@ import json
 import math
 from collections import Counter
 from operator import itemgetter
-from typing import Any, Final, Optional, cast
+from typing import Any, Callable, Final, Optional, cast
 
 from .catalog import TARGET_ORDER, Catalog, Target, VmSku, get_catalog
 from .cost import ACTIVE_HOURS_PER_DAY, HOURS_PER_MONTH, SECONDS_PER_MONTH, CostModel, cost_model
@@ -61,6 +61,10 @@ class TargetEval:
         return rank_key(self.score, self.monthly, self.order)
 
 
+#: (criterion index, criterion, weight, table lookup or None): typed, so the compiled loops unpack them natively
+LightEntry = tuple[int, Criterion, float, Optional[tuple[str, dict]]]
+
+
 class _AttrSpec:
     """What a change of one input touches (precomputed per input, for probes)."""
 
@@ -74,11 +78,12 @@ class _AttrSpec:
         soft = ev.soft
         cidx = ev.crit_by_attr.get(attr, ())
         #: criteria that read `attr` (recomputed when the plan is unchanged): (index, criterion, weight, table lookup)
-        self.light = tuple((i, soft[i], soft[i].weight, soft[i].lookup) for i in cidx)
+        self.light: tuple[LightEntry, ...] = tuple((i, soft[i], soft[i].weight, soft[i].lookup) for i in cidx)
         #: criteria recomputed when the plan changes
-        self.pidx = tuple((i, soft[i], soft[i].weight) for i in ev.plan_idx_by_attr.get(attr, cidx))
+        self.pidx: tuple[tuple[int, Criterion, float], ...] = tuple(
+            (i, soft[i], soft[i].weight) for i in ev.plan_idx_by_attr.get(attr, cidx))
         #: criteria that read `attr` but not the plan (for _heavy_ub)
-        self.light_np = tuple(x for x in self.light if "plan" not in x[1].deps)
+        self.light_np: tuple[LightEntry, ...] = tuple(x for x in self.light if "plan" not in x[1].deps)
         #: the SKU candidates (CandSet) do not depend on `attr`, so a re-sizing can reuse the base plan's
         self.same_cands = attr not in CANDSET_DEPS
         #: indexes of the rows() entries that read `attr`
@@ -143,11 +148,12 @@ class Evaluator:
             raise ValueError("every criterion that reads the plan needs an upper bound in PLAN_UPPER_BOUNDS")
         self._specs: dict[str, _AttrSpec] = {}
         self.n_exact = 0  # probes: targets evaluated exactly besides the winner (the rest were bounded out)
-        self._ub_list = tuple((c.weight, PLAN_UPPER_BOUNDS[c.id]) for c in self.soft if "plan" in c.deps)
+        self._ub_list: tuple[tuple[float, Callable[[Inputs, Target], tuple[float, float]]], ...] = tuple(
+            (c.weight, PLAN_UPPER_BOUNDS[c.id]) for c in self.soft if "plan" in c.deps)
         # memoized pieces (keyed on categorical inputs only; see hard_all, rows, PLAN_MEMO_KEYS)
         self._hard_key = itemgetter(*sorted({d for h in HARD for d in h.deps}))
         self._hard_memo: dict = {}
-        self._row_specs: tuple[Any, ...] = tuple(
+        self._row_specs: tuple[tuple[Criterion, Optional[tuple[str, dict]], Any, Optional[dict]], ...] = tuple(
             (c, c.lookup, None if c.lookup is not None or "plan" in c.deps else itemgetter(*sorted(c.deps)),
              None if c.lookup is not None or "plan" in c.deps else {})
             for c in self.soft)
@@ -304,6 +310,7 @@ class Evaluator:
             if lk is not None:
                 out[i] = lk[1][d[lk[0]]]
             else:
+                assert memo is not None  # (a criterion that reads the plan is never in row_changes)
                 key = getter(d)
                 row = memo.get(key)
                 if row is None:
@@ -733,6 +740,7 @@ class Evaluator:
                 new = lk[1][value][tid]
             else:  # a memoized row: its key with `attr` replaced
                 _c, _lk, getter, memo = self._row_specs[i]
+                assert memo is not None  # (light changes never touch a criterion that reads the plan)
                 key = getter(d)
                 pos = self._row_key_pos[i].get(sp.attr)
                 key = value if pos is None else key[:pos] + (value,) + key[pos + 1:]
