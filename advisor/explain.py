@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import TYPE_CHECKING, Any, Final, Optional, cast
+from typing import TYPE_CHECKING, Any, Callable, Final, Optional, cast
 
 from pydantic import BaseModel, ConfigDict
 
@@ -453,7 +453,7 @@ PEAK_UP = (10.0, 100.0)
 PEAK_DOWN = (0.2,)
 
 
-def _peak_search(P: Inputs, run: Any, add: Any) -> None:
+def _peak_search(P: Inputs, run: Callable[[str, Any], tuple[bool, Inputs, tuple]], add: Any) -> None:
     """peak_rps thresholds: x10 and x100 the current peak until the winner changes, then three
     geometric bisections (the bound is within ~1.33x of the change); and /5 downwards."""
     start = P.peak if P.peak > 0 else 0.5
