@@ -224,26 +224,25 @@ def p95_ms(c: int, lam: float, s_ms: float, q: float = Q) -> float:
     if pw < 1e-9:  # queueing is negligible: p95 of the exponential service alone
         return math.log(1.0 / q) / mu * 1000.0
     theta = c * mu - lam
-    exp = math.exp
     same = abs(theta - mu) <= 1e-9 * mu  # W + S is Gamma(2, mu) rather than hypoexponential
     npw = 1.0 - pw
     mdiff = mu - theta
     dcoef = theta * mu / mdiff if not same else 0.0
     lo, hi = 0.0, math.log(1.0 / q) / mu
     while True:  # bracket: f(hi) <= 0
-        e_mu = exp(-mu * hi)
-        h = (1.0 + mu * hi) * e_mu if same else (mu * exp(-theta * hi) - theta * e_mu) / mdiff
+        e_mu = math.exp(-mu * hi)
+        h = (1.0 + mu * hi) * e_mu if same else (mu * math.exp(-theta * hi) - theta * e_mu) / mdiff
         if not npw * e_mu + pw * h - q > 0.0:
             break
         lo, hi = hi, hi * 2.0
     t = hi
     for _ in range(60):
-        e_mu = exp(-mu * t)
+        e_mu = math.exp(-mu * t)
         if same:
             ft = npw * e_mu + pw * ((1.0 + mu * t) * e_mu) - q
             d = npw * mu * e_mu + pw * (mu * mu * t * e_mu)
         else:
-            e_th = exp(-theta * t)
+            e_th = math.exp(-theta * t)
             ft = npw * e_mu + pw * ((mu * e_th - theta * e_mu) / mdiff) - q
             d = npw * mu * e_mu + pw * (dcoef * (e_th - e_mu))
         if ft > 0:
@@ -735,12 +734,11 @@ def choose_fast(P: Inputs, target: Target, cs: CandSet, subset: int, rows: tuple
         rows_m = avg * 730 * 3600.0
         cpu_row = st.per_row_ms
         jobs, startup_h = cm.jobs, cm.startup_h
-        ceil = math.ceil
         for r in rows:
             speedup, w, hourly = cast(float, r[3]), cast(int, r[2]), cast(float, r[4])
             per_row = cpu_row / speedup if r[1] else cpu_row
             node_rps = w * 1000.0 / per_row
-            nodes = max(1, ceil(peak / (node_rps * BATCH_UTIL) - 1e-9)) if peak > 0 else 1
+            nodes = max(1, math.ceil(peak / (node_rps * BATCH_UTIL) - 1e-9)) if peak > 0 else 1
             # cm.batch_monthly(rows_m, per_row, w, nodes, hourly), written out (same arithmetic)
             cost = (rows_m * per_row / 1000.0 / 3600.0 / (w * BATCH_UTIL) + jobs * nodes * startup_h) * hourly
             if best is None or cost < best_cost - 1e-6 or (cost <= best_cost + 1e-6 and nodes < best_n):
