@@ -120,7 +120,7 @@ class Evaluator:
         self.targets_index = {t: i for i, t in enumerate(TARGET_ORDER)}
         self._queue_cache: dict = {}
         self._plan_cache: dict = {}
-        self._tables: dict = {}  # CandTables: pure functions of catalog + prices, kept across recommendations
+        self._tables: dict[tuple, CandTable] = {}  # CandTables: pure functions of catalog + prices, kept across recommendations
         # the last service-time estimate and the inputs it was made from (compared field by field: natively)
         self._st: Optional[ServiceTime] = None
         self._st_fw = ""
@@ -221,7 +221,7 @@ class Evaluator:
             table = self._tables[pkey] = CandTable(T, priced_skus(P, T, lambda sku: cm.price(T, sku)))
         return table.get(P.size_mb)
 
-    def full_cost(self, cm: CostModel, P: Inputs, T: Target, plan: Any) -> tuple[float, dict, list]:
+    def full_cost(self, cm: CostModel, P: Inputs, T: Target, plan: Plan) -> tuple[float, dict, list]:
         """cm.full(P, T, plan) with explanations. For instance-priced targets the answer depends only on
         the plan's discrete facts and a few categorical inputs, so it is memoized on them."""
         tid = T.id

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Final, Optional, cast
 from pydantic import BaseModel, ConfigDict
 
 from .cost import CostModel
-from .criteria import PATHS, Inputs, cost_reason
+from .criteria import PATHS, Criterion, Inputs, cost_reason
 from .models import Cost, CriterionScore, Option, Sensitivity, Sizing
 from .numtext import fmt
 from .prices import PriceBook
@@ -224,7 +224,7 @@ def sizing_notes(ev: Evaluator, P: Inputs, e: TargetEval, st: ServiceTime) -> li
     return notes
 
 
-def _criterion(c: Any, r: tuple, cls: Any) -> tuple:
+def _criterion(c: Criterion, r: tuple, cls: Any) -> tuple:
     """(CriterionScore, info) for one criterion result; info = (score, weight, name, reason, kind, text) with kind
     1 = a strength (counted, score >= 85), 2 = a weakness (counted, score < 50), 0 = neither, and text its words
     in the option's reasons (option_reasons), built here so that a shared result words them once."""

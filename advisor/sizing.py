@@ -944,7 +944,7 @@ def size_fast(P: Inputs, target: Target, cs: CandSet, st: ServiceTime, cm: CostM
     other profiles that have the same server counts - all its fields are theirs too except `service_ms`,
     which is NaN."""
     ha = _ha_min(target.id, P.sla, P.stz, target)
-    best: Any = None
+    best: Optional[Plan] = None
     if P.gpu == "preferred" and cs.any_gpu_used:
         best = choose_fast(P, target, cs, 1, cs.gpu_rows, st, cm, qcache, ha, shared)
         if best is None:
