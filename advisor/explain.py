@@ -402,11 +402,10 @@ def sensitivity(ev: Evaluator, P: Inputs, evals: list, limit: int = 14) -> list[
         return []
     out: list[Sensitivity] = []
     won = base_w.tid
-    probe = ev.probe
 
     def run(attr: str, value: Any) -> tuple[bool, Inputs, tuple]:
         P2 = P.with_value(attr, value)
-        result = probe(P2, evals, attr, won)
+        result = ev.probe(P2, evals, attr, won)
         return result[1] != won or result[0] is None, P2, result
 
     def add(change: str, P2: Inputs, result: tuple, prefix: str = "") -> None:
