@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Final, Optional
+from typing import TYPE_CHECKING, Any, Callable, Final, Optional, cast
 
 import yaml
 
@@ -275,7 +275,8 @@ def _h_gpu(P: Inputs, T: Target) -> str:
 
 def _h_timeout(P: Inputs, T: Target) -> str:
     lim = T.request_timeout_s
-    return (f"inference.max_request_seconds={fmt(P.max_req_s, 'g')}: longer than {T.title}'s {format(lim, 'g')} s "
+    return (f"inference.max_request_seconds={fmt(P.max_req_s, 'g')}: longer than {T.title}'s "
+            f"{fmt(cast(float, lim), 'g')} s "
             f"request timeout ({T.cite_short('request_timeout_s')}: {T.cite('request_timeout_s')})")
 
 
@@ -434,7 +435,7 @@ def _c_latency(P: Inputs, T: Target, plan: Plan, ex: bool) -> Result:
     if ex:
         text = "; ".join(parts)
         reason = (text[:1].upper() + text[1:]
-                  + f" (request timeout {format(lim, 'g')} s: {T.cite_short('request_timeout_s')}).")
+                  + f" (request timeout {fmt(cast(float, lim), 'g')} s: {T.cite_short('request_timeout_s')}).")
     return max(score, 0.0), wf, reason, url
 
 
