@@ -103,7 +103,7 @@ class Evaluator:
     """Evaluates one profile, and cheap single-input variations of it (for sensitivity).
 
     Built once per price book. `begin()` resets the per-recommendation caches
-    (service-time estimate, sizing plans, queueing searches). What is kept across
+    (service-time estimate, queueing searches). What is kept across
     recommendations is keyed on categorical inputs or on small integers derived from
     a profile, never on a whole profile (cache_report lists them): hard constraints
     and non-plan criteria per categorical inputs, SKU candidates per model-size step
@@ -121,7 +121,6 @@ class Evaluator:
         self.targets: list[Target] = [self.cat.targets[t] for t in TARGET_ORDER]
         self.targets_index = {t: i for i, t in enumerate(TARGET_ORDER)}
         self._queue_cache: dict = {}
-        self._plan_cache: dict = {}
         self._tables: dict[tuple, CandTable] = {}  # CandTables: pure functions of catalog + prices, kept across recommendations
         # the last service-time estimate and the inputs it was made from (compared field by field: natively)
         self._st: Optional[ServiceTime] = None
@@ -129,7 +128,6 @@ class Evaluator:
         self._st_size = self._st_payload = 0.0
         self._st_calib: Optional[tuple] = None
         self._cms: dict[str, CostModel] = {}
-        self._getters = {tid: itemgetter(*deps) for tid, deps in SIZING_DEPS.items()}
         # which criteria / hard constraints / sizings read which input
         self.crit_by_attr: dict[str, tuple[int, ...]] = {}
         for i, c in enumerate(self.soft):
@@ -177,7 +175,6 @@ class Evaluator:
 
     # ------------------------------------------------------------ building blocks
     def begin(self) -> None:
-        self._plan_cache = {}
         self._queue_cache = {}
         self._st = None
 
@@ -199,18 +196,11 @@ class Evaluator:
     def plan(self, P: Inputs, T: Target, why: bool = True, cs: Optional[CandSet] = None) -> tuple[Any, Optional[str]]:
         """(plan, "") or (None, reason). With why=False the reason may be None (not worded).
         `cs`: T's CandSet for P when the caller knows it (sensitivity: unchanged by the probed input)."""
-        tid = T.id
-        key = (tid, self._getters[tid](P.d))
-        hit = self._plan_cache.get(key)
-        if hit is None:
-            cm = self._cms.get(P.region) or self.cm(P.region)
-            plan = size_fast(P, T, cs or self.candset(P, T, cm), self.service(P), cm, self._queue_cache)
-            hit = (plan, "" if plan is not None else None)
-            self._plan_cache[key] = hit
-        if hit[1] is None and why:
-            hit = (None, self._why_not(P, T))
-            self._plan_cache[key] = hit
-        return hit
+        cm = self._cms.get(P.region) or self.cm(P.region)
+        plan = size_fast(P, T, cs or self.candset(P, T, cm), self.service(P), cm, self._queue_cache)
+        if plan is not None:
+            return plan, ""
+        return None, (self._why_not(P, T) if why else None)
 
     def candset(self, P: Inputs, T: Target, cm: CostModel) -> CandSet:
         """The SKUs that can serve this profile's model on T, with prices and worker counts."""
