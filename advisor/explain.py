@@ -261,8 +261,12 @@ def build_option(ev: Evaluator, P: Inputs, e: TargetEval, cm: CostModel, st: Ser
                 cs, info = _criterion(ev.soft[i], r, SharedCriterionScore)
                 h = memo[id(r)] = (r, cs, info)
                 ev.stats["criterion_memo_miss"] += 1
-            else:
-                h = (r,) + _criterion(ev.soft[i], r, CriterionScore)
+            else:  # a result of this evaluation only
+                cs, info = _criterion(ev.soft[i], r, CriterionScore)
+                crits.append(cs)
+                if info[4]:
+                    flagged.append(info)
+                continue
         crits.append(h[1])
         if h[2][4]:
             flagged.append(h[2])
