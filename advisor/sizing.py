@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Callable, Final, Optional, cast
 
 from .catalog import Target, VmSku
 from .criteria import Inputs
+from .numtext import fmt
 
 if TYPE_CHECKING:  # cost imports this module
     from .cost import CostModel
@@ -50,6 +51,7 @@ BASE_MS: Final = {"sklearn": 3.0, "xgboost": 1.5, "lightgbm": 1.5, "onnx": 2.0, 
 PER_MB_MS: Final = {"sklearn": 0.02, "xgboost": 0.01, "lightgbm": 0.01, "onnx": 0.02, "pytorch": 0.05,
                     "tensorflow": 0.05, "transformers": 0.1, "custom": 0.05}
 SERVER_OVERHEAD_MS: Final = 0.4  # HTTP + JSON per request in azmlinfsrv (serving-anchors.md: 0.39 ms)
+_SERVER_OVERHEAD_TXT: Final = str(SERVER_OVERHEAD_MS)  # (worded once: str() of a float is not cheap)
 PAYLOAD_MS_PER_KB: Final = 0.01  # JSON parse of the request body (assumption: ~100 MB/s)
 RUNTIME_MB: Final = 300.0  # resident memory of one serving worker before the model (serving-anchors.md: ~290 MB)
 MEM_FACTOR: Final = 1.5  # in-memory model size / file size (assumption)
@@ -83,24 +85,24 @@ def estimate_service(framework: str, size_mb: float, payload_kb: float, calibrat
         call = calibration.service_ms_batch1
         if calibration.max_rps_one_core:
             ms = 1000.0 / calibration.max_rps_one_core
-            how = f"1000 / max_rps_one_core {format(calibration.max_rps_one_core, 'g')}"
+            how = f"1000 / max_rps_one_core {fmt(calibration.max_rps_one_core, 'g')}"
         else:
             ms = call + SERVER_OVERHEAD_MS + payload
-            how = (f"predict {format(call, 'g')} ms + server {SERVER_OVERHEAD_MS} ms "
-                   f"+ payload {format(payload, '.2f')} ms")
+            how = (f"predict {fmt(call, 'g')} ms + server {_SERVER_OVERHEAD_TXT} ms "
+                   f"+ payload {fmt(payload, '.2f')} ms")
         per_row = calibration.per_row_ms if calibration.per_row_ms > 0 else ms / BATCH_GAIN.get(framework, 4.0)
         cpu = f" of {calibration.cpu}" if calibration.cpu else ""
         when = f", measured {calibration.measured_at}" if calibration.measured_at else ""
-        basis = (f"measured: {format(ms, '.2f')} ms per request per worker ({how}) on {calibration.cores} "
+        basis = (f"measured: {fmt(ms, '.2f')} ms per request per worker ({how}) on {calibration.cores} "
                  f"core(s){cpu}{when}; scaled to each SKU as one worker per vCPU, assuming a cloud vCPU is as fast as "
                  "the benchmark core")
         return ServiceTime(ms, per_row, True, basis)
     base = BASE_MS.get(framework, 10.0)
     per_mb = PER_MB_MS.get(framework, 0.05)
     ms = base + per_mb * size_mb + SERVER_OVERHEAD_MS + payload
-    basis = (f"estimated: {format(ms, '.2f')} ms per request per vCPU = {format(base, 'g')} ms ({framework}) + "
-             f"{format(per_mb, 'g')} ms/MB x {format(size_mb, 'g')} MB + {SERVER_OVERHEAD_MS} ms server + "
-             f"{format(payload, '.2f')} ms payload; run `deploy-advisor benchmark --model URI` to measure it")
+    basis = (f"estimated: {fmt(ms, '.2f')} ms per request per vCPU = {fmt(base, 'g')} ms ({framework}) + "
+             f"{fmt(per_mb, 'g')} ms/MB x {fmt(size_mb, 'g')} MB + {_SERVER_OVERHEAD_TXT} ms server + "
+             f"{fmt(payload, '.2f')} ms payload; run `deploy-advisor benchmark --model URI` to measure it")
     return ServiceTime(ms, ms / BATCH_GAIN.get(framework, 4.0), False, basis)
 
 
@@ -401,8 +403,8 @@ def build_candidates(P: Inputs, target: Target, st: ServiceTime, priced: tuple[t
         if gpu_used:
             need = P.size_mb * GPU_MEM_FACTOR / 1024.0
             if need > sku.gpu_mem_gib:
-                reasons.append(f"{sku.name}: the model needs ~{format(need, '.1f')} GiB of GPU memory, the "
-                               f"{sku.gpu_model} has {format(sku.gpu_mem_gib, 'g')} GiB")
+                reasons.append(f"{sku.name}: the model needs ~{fmt(need, '.1f')} GiB of GPU memory, the "
+                               f"{sku.gpu_model} has {fmt(sku.gpu_mem_gib, 'g')} GiB")
                 continue
             workers = sku.gpus
             speedup = GPU_SPEEDUP.get(sku.gpu_model, 5.0)
@@ -414,8 +416,8 @@ def build_candidates(P: Inputs, target: Target, st: ServiceTime, priced: tuple[t
             workers = min(int(sku.vcpu), int(sku.mem_gib * usable / worker_gib))
             s_ms, per_row = st.cpu_ms, st.per_row_ms
             if workers < 1:
-                reasons.append(f"{sku.name}: one worker needs ~{format(worker_gib, '.2f')} GiB; "
-                               f"{format(sku.mem_gib, 'g')} GiB x {format(usable, 'g')} is usable")
+                reasons.append(f"{sku.name}: one worker needs ~{fmt(worker_gib, '.2f')} GiB; "
+                               f"{fmt(sku.mem_gib, 'g')} GiB x {fmt(usable, 'g')} is usable")
                 continue
         c = Cand(sku, gpu_used, workers, s_ms, per_row, hourly, region, limit, autoscale, tier)
         if tid in ("azureml", "aks", "appservice"):
