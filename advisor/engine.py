@@ -71,7 +71,7 @@ class _AttrSpec:
     """What a change of one input touches (precomputed per input, for probes)."""
 
     __slots__ = ("attr", "hard", "sized", "light", "pidx", "fixed", "cost", "light_np", "same_cands", "row_changes",
-                 "is_light", "ub_reads")
+                 "is_light", "ub_reads", "ub_key")
 
     def __init__(self, ev: "Evaluator", attr: str) -> None:
         self.attr = attr
@@ -97,6 +97,8 @@ class _AttrSpec:
         self.ub_reads = attr in PLAN_UPPER_BOUND_DEPS
         #: no hard constraint and no sizing reads `attr`: every target keeps its plan and viability
         self.is_light = not self.hard and not self.sized
+        #: TargetEval.ubs key of _heavy_ub's partial sums for `attr` (the plain attr key holds _light_ub's bound)
+        self.ub_key = "s:" + attr
 
 
 class Evaluator:
@@ -453,7 +455,7 @@ class Evaluator:
         r: tuple
         score: float
         wf: float
-        key = ("s", sp.attr)
+        key = sp.ub_key
         st: Optional[tuple] = b.ubs.get(key)
         if st is None:
             base: Optional[tuple] = b.ubs.get("np")
