@@ -41,3 +41,12 @@ def test_the_memo_is_bounded():
     for i in range(numtext.FMT_MAX + 10):
         assert fmt(i + 0.5, ".1f") == f"{i + 0.5:.1f}"
     assert len(numtext._BY_SPEC[".1f"]) <= numtext.FMT_MAX
+
+
+def test_zero_is_memoized_apart_from_negative_zero_and_checked_like_the_rest():
+    for spec in ("g", ".2f", ",.0f", ".0%"):
+        assert fmt(0.0, spec) == format(0.0, spec)
+        assert fmt(0, spec) == format(0, spec)
+        assert fmt(-0.0, spec) == format(-0.0, spec)
+    with pytest.raises(ValueError, match="not a float presentation type"):
+        fmt(0.0, "d")
