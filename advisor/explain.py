@@ -302,6 +302,7 @@ def build_sizing(ev: Evaluator, P: Inputs, e: TargetEval, st: ServiceTime) -> Si
 
 #: sort key: a C itemgetter, cheaper per element than a Python-level key function
 _FIRST: Final = itemgetter(0)
+_SECOND: Final = itemgetter(1)
 _PRICE_SOURCES: Final[dict[str, str]] = {}
 
 
@@ -345,12 +346,13 @@ def option_reasons(ev: Evaluator, P: Inputs, e: TargetEval, T: Target, monthly: 
     for c in crits:
         score, weight = cast(float, c[0]), cast(float, c[1])  # typed: native arithmetic when compiled
         if c[4] == 1:
-            strong.append(((-score * weight, c[2]), c))
+            strong.append((-score * weight, c[2], c))
         else:
             weak.append(((score - 100) * weight, c))
-    if strong:
+    if strong:  # by (-score x weight, name): two stable sorts, each on keys of one type (list.sort's fast paths)
+        strong.sort(key=_SECOND)
         strong.sort(key=_FIRST)
-        out.append("Strong on " + ", ".join([c[5] for _k, c in strong[:3]]) + ".")
+        out.append("Strong on " + ", ".join([c[5] for _k, _n, c in strong[:3]]) + ".")
     if weak:
         weak.sort(key=_FIRST)
         for _k, c in weak[:2]:
