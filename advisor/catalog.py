@@ -102,6 +102,9 @@ class Target:
     _shorts: dict = field(default_factory=dict, repr=False)
     _notes: dict = field(default_factory=dict, repr=False)
     headline: str = field(default="", repr=False)  # "Title: purpose.", the first line of an option's reasons
+    #: ha_min_instances / zone_min_instances as ints (sizing reads them for every plan; 1 when the fact is absent)
+    ha_min: int = field(default=1, repr=False)
+    zone_min: int = field(default=1, repr=False)
 
     def index(self) -> None:
         """Precompute lookups (facts are read on every recommendation)."""
@@ -111,6 +114,9 @@ class Target:
         self._shorts = {k: src[f.src].short for k, f in self.facts.items()}
         self._notes = {k: f.note for k, f in self.facts.items()}
         self.headline = f"{self.title}: {self.purpose}."
+        ha, zone = self._values.get("ha_min_instances"), self._values.get("zone_min_instances")
+        self.ha_min = 1 if ha is None else int(ha)
+        self.zone_min = 1 if zone is None else int(zone)
 
     def v(self, name: str, default: Any = None) -> Any:
         return self._values.get(name, default)

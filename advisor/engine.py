@@ -462,7 +462,7 @@ class Evaluator:
             if base is None:  # all criteria that do not read the plan; and the plan criteria's bounds
                 res: list
                 if b.excluded:
-                    vals = b.rows if b.rows is not None else self.rows(P2)  # (only criteria that ignore attr are used)
+                    vals: list = b.rows if b.rows is not None else self.rows(P2)  # (only criteria ignoring attr are used)
                     tid = b.tid
                     res = [None if row is None else row[tid] for row in vals]
                 else:

@@ -319,15 +319,15 @@ class Plan:
 
 def _ha_min(tid: str, sla: float, stz: bool, target: Target) -> int:
     if tid == "azureml":
-        return int(target.v("ha_min_instances")) if sla >= 99.9 else 1
+        return target.ha_min if sla >= 99.9 else 1
     if tid == "aks":
         return 3 if sla >= 99.95 else (2 if sla >= 99.9 else 1)
     if tid == "appservice":
-        return int(target.v("zone_min_instances")) if sla >= 99.95 else (int(target.v("ha_min_instances")) if sla >= 99.9 else 1)
+        return target.zone_min if sla >= 99.95 else (target.ha_min if sla >= 99.9 else 1)
     if tid == "containerapps":
         if stz:
             return 0
-        return int(target.v("ha_min_instances")) if sla >= 99.9 else 1
+        return target.ha_min if sla >= 99.9 else 1
     return 0  # batch
 
 
