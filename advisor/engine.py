@@ -123,7 +123,8 @@ class Evaluator:
         self.targets: list[Target] = [self.cat.targets[t] for t in TARGET_ORDER]
         self.targets_index = {t: i for i, t in enumerate(TARGET_ORDER)}
         self._queue_cache: dict = {}
-        self._tables: dict[tuple, CandTable] = {}  # CandTables: pure functions of catalog + prices, kept across recommendations
+        #: CandTables: pure functions of catalog + prices, kept across recommendations
+        self._tables: dict[tuple, CandTable] = {}
         # the last service-time estimate and the inputs it was made from (compared field by field: natively)
         self._st: Optional[ServiceTime] = None
         self._st_fw = ""
@@ -195,11 +196,10 @@ class Evaluator:
             self._st_fw, self._st_size, self._st_payload, self._st_calib = P.framework, P.size_mb, P.payload_kb, P.calib_key
         return st
 
-    def plan(self, P: Inputs, T: Target, why: bool = True, cs: Optional[CandSet] = None) -> tuple[Any, Optional[str]]:
-        """(plan, "") or (None, reason). With why=False the reason may be None (not worded).
-        `cs`: T's CandSet for P when the caller knows it (sensitivity: unchanged by the probed input)."""
+    def plan(self, P: Inputs, T: Target, why: bool = True) -> tuple[Any, Optional[str]]:
+        """(plan, "") or (None, reason). With why=False the reason may be None (not worded)."""
         cm = self._cms.get(P.region) or self.cm(P.region)
-        plan = size_fast(P, T, cs or self.candset(P, T, cm), self.service(P), cm, self._queue_cache)
+        plan = size_fast(P, T, self.candset(P, T, cm), self.service(P), cm, self._queue_cache)
         if plan is not None:
             return plan, ""
         return None, (self._why_not(P, T) if why else None)
@@ -582,16 +582,13 @@ class Evaluator:
         res = b.results
         n0, d0 = b.N, b.D
         W = 0.0
-        wt: float
         r: tuple
-        mwf: float
         for i, c, wt, lk in sp.light:
             r = res[i]
-            mwf = c.max_wf
             w = wt * cast(float, r[1])
             n0 -= cast(float, r[0]) * w
             d0 -= w
-            W += wt * mwf
+            W += wt * c.max_wf
         if sp.attr == "budget" or (sp.fixed and b.tid == "aks"):
             w = self.cost_crit.weight * b.cost_wf
             n0 -= b.cost_s * w

@@ -889,9 +889,8 @@ def _choose_fixed(rows: tuple, counts: dict, ha: int, limited: bool, steady: boo
     s_ms: float
     r: tuple  # typed: native indexing when compiled
     cnt: tuple
-    qcache: dict = {}
-    cpu_ms = peak = avg = p95 = 0.0
-    if lazy is not None:
+    qcache: dict
+    if lazy is not None:  # (without it, `counts` has every group's counts and these are never read)
         qcache, cpu_ms, peak, avg, p95 = lazy
     for r in rows:
         got = counts.get(r[3])
