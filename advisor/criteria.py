@@ -627,19 +627,20 @@ def _ub_latency(P: Inputs, T: Target) -> tuple[float, float]:
     return score, 0.3 if P.mode == "batch" else 1.0
 
 
-_UB_AVAILABILITY: Final[dict[tuple[str, float], tuple[float, float]]] = {}
+_UB_AVAILABILITY: Final[dict[tuple[int, float], tuple[Target, float, float]]] = {}
 
 
 def _ub_availability(P: Inputs, T: Target) -> tuple[float, float]:
-    """Memoized per target and availability_sla (the only inputs _c_availability reads besides the plan)."""
-    key = (T.id, P.sla)
+    """Memoized per target object and availability_sla (the only inputs _c_availability reads besides the
+    plan); keyed on id(T) and checked against T itself, so another catalog's targets never share an entry."""
+    key = (id(T), P.sla)
     hit = _UB_AVAILABILITY.get(key)
-    if hit is None:
+    if hit is None or hit[0] is not T:
         if len(_UB_AVAILABILITY) >= 4096:
             _UB_AVAILABILITY.clear()
         r = _c_availability(P, T, _BestPlan, False)
-        hit = _UB_AVAILABILITY[key] = (r[0], r[1])
-    return hit
+        hit = _UB_AVAILABILITY[key] = (T, r[0], r[1])
+    return hit[1], hit[2]
 
 
 def _ub_quota(P: Inputs, T: Target) -> tuple[float, float]:

@@ -220,3 +220,23 @@ def test_shared_criterion_scores_are_immutable_and_behave_like_criterion_scores(
     again = Recommendation.model_validate(rec.model_dump())
     assert again.model_dump(mode="json") == rec.model_dump(mode="json")
     assert again == rec
+
+
+def test_availability_bound_memo_never_mixes_two_catalogs(tmp_path):
+    """The availability upper bound is memoized per target object: a second catalog whose azureml SLA fact
+    differs gets its own bound, not the first catalog's."""
+    from advisor.catalog import TARGETS_FILE, load_catalog
+    from advisor.criteria import PLAN_UPPER_BOUNDS
+
+    text = TARGETS_FILE.read_text(encoding="utf-8")
+    changed = text.replace("sla: {value: 99.9, verified: false, src: A,", "sla: {value: 99.99, verified: true, src: A,", 1)
+    assert changed != text
+    other = tmp_path / "targets.yaml"
+    other.write_text(changed, encoding="utf-8")
+    a, b = load_catalog(), load_catalog(other)
+    P = Inputs.from_profile(WorkloadProfile.model_validate({"scale": {"availability_sla": 99.95}}))
+    ub = PLAN_UPPER_BOUNDS["availability"]
+    first = ub(P, a.targets["azureml"])
+    second = ub(P, b.targets["azureml"])
+    assert first != second  # 99.95 > 99.9 (unverified) scores lower than 99.95 <= 99.99 (verified)
+    assert ub(P, a.targets["azureml"]) == first and ub(P, b.targets["azureml"]) == second
