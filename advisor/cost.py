@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Final, Optional
+from typing import Final, Optional
 
 from .catalog import Catalog, Target, VmSku
 from .criteria import Inputs
