@@ -9,6 +9,11 @@ import pytest
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
+# The serving code turns onnxruntime's telemetry off for its own sessions; this test process also runs mlflow's
+# onnx flavor, so turn it off here too, or a later test in the same worker sees a CONNECT to
+# mobile.events.data.microsoft.com through its blob proxy (it did once, in tests/azureml/test_model_upload.py).
+if hasattr(ort, "disable_telemetry_events"):
+    ort.disable_telemetry_events()
 
 from onnx import TensorProto, helper  # noqa: E402
 
