@@ -270,6 +270,11 @@ def render_field(spec: FieldSpec, key_prefix: str, error: str = "", container: A
     c = container or st
     key = f"{key_prefix}.{spec.path}"
     help_ = spec.help or None
+    if key in st.session_state:
+        # Re-assert the value so Streamlit sends it with the widget on every run. Without this, a value seeded
+        # in a run that a newer rerun stopped before the widget was drawn is not sent when the widget is next
+        # drawn: the browser mounts it at its default (min_value, 0.0 for "> 0") and sends that back.
+        st.session_state[key] = st.session_state[key]
     if spec.kind == "bool":
         c.toggle(spec.label, key=key, help=help_, disabled=disabled)
     elif spec.kind in ("int", "float"):

@@ -130,6 +130,38 @@ def test_generated_form_validates_inline_and_returns_only_changes(isolated_home)
     assert any(e.value.startswith("Extra:") for e in at.error)
 
 
+def _seeded_then_interrupted():
+    import streamlit as st
+
+    from tests.ui.test_helpers import _Demo
+    from ui import forms
+
+    specs = [s for s in forms.field_specs(_Demo) if s.name in ("ratio", "tier")]
+    phase = st.session_state.get("phase", "show")
+    if phase == "hide":
+        return
+    forms.seed("demo", specs, None)
+    if phase == "interrupted":
+        st.stop()  # as when a newer rerun stops this run between seeding and drawing the widgets
+    forms.render_fields(specs, "demo", {})
+
+
+def test_a_seeded_value_reaches_the_browser_after_an_interrupted_run(isolated_home):
+    """Shown, hidden, seeded by a run stopped before drawing, shown again: the widget must carry its value.
+
+    Otherwise the browser mounts it at its default (min_value: 0.0 for a "> 0" float) and sends that
+    back on the next rerun; this is how the Deploy page's local settings once read 0.0 in the browser test.
+    """
+    at = AppTest.from_function(_seeded_then_interrupted, default_timeout=30).run()
+    for phase in ("hide", "interrupted", "show"):
+        at.session_state["phase"] = phase
+        at.run()
+    ratio = at.number_input(key="demo.ratio").proto
+    assert ratio.default == 0.0  # what the browser would show without a value
+    assert ratio.set_value and ratio.value == 0.5
+    assert at.selectbox(key="demo.tier").proto.set_value
+
+
 def test_artifact_zip_holds_the_export(home_with_sample):
     from deployers import api
 
