@@ -343,9 +343,10 @@ def _form() -> None:
     if not names:
         st.error("No deployer plugin is installed.", icon=":material/error:")
         return
+    c = st.columns([2, 2, 2], vertical_alignment="top")
+    # seeded right before its widget, with no Streamlit call between that a rerun could stop (see forms.render_field)
     if st.session_state.get("dp_target") not in names:
         st.session_state["dp_target"] = _default_target(rec, names)
-    c = st.columns([2, 2, 2], vertical_alignment="top")
     target = c[0].selectbox("Target", names, key="dp_target", format_func=lambda n: _target_label(n, rec),
                             help="Defaults to the top recommendation; any installed target can be chosen.")
     c[1].text_input("Deployment name", key="dp_name", max_chars=32, placeholder="automatic from the workload name",

@@ -79,9 +79,9 @@ def _toolbar() -> None:
     names = list(state.presets())
     st.session_state.setdefault(LAST_PRESET, state.DEFAULT_PRESET if state.DEFAULT_PRESET in names else
                                 (names[0] if names else None))
-    if PRESET_KEY not in st.session_state:
-        st.session_state[PRESET_KEY] = st.session_state[LAST_PRESET]
     c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
+    if PRESET_KEY not in st.session_state:  # seeded right before its widget (see forms.render_field)
+        st.session_state[PRESET_KEY] = st.session_state[LAST_PRESET]
     c1.selectbox("Preset", names, key=PRESET_KEY, on_change=_on_preset,
                  help="Example workloads from examples/profiles/; picking one replaces the form.")
     c2.button("Reset to preset", on_click=_on_reset, icon=":material/restart_alt:", width="stretch",
