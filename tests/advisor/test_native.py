@@ -163,3 +163,25 @@ def test_a_failed_build_leaves_pure_python_and_is_not_retried_for_the_same_sourc
     assert again.returncode == 0 and "the build failed before for these sources" in again.stdout
     check = subprocess.run(script + ["--check"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert check.returncode == 1 and "not compiled" in check.stdout
+
+
+def test_the_profile_guided_build_trains_on_every_target_and_gpu_need():
+    """scripts/native_training.py is what a GCC build is tuned on: it must run every target to the top and
+    every GPU path, or the build would be tuned for a part of the advisor only."""
+    import importlib.util
+
+    from advisor.engine import recommend
+    from advisor.models import parse_profile
+
+    spec = importlib.util.spec_from_file_location("native_training", ROOT / "scripts" / "native_training.py")
+    training = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(training)
+    winners, gpus, n = set(), set(), 0
+    for data in training.variations():
+        rec = recommend(parse_profile(data))
+        n += 1
+        winners.add(rec.options[0].target if rec.options else None)
+        gpus.add(data["inference"]["gpu"])
+    assert n >= 1000
+    assert {"azureml", "aks", "appservice", "azureml-batch", "containerapps"} <= winners
+    assert gpus == {"none", "preferred", "required"}
