@@ -53,10 +53,6 @@ TIMEOUT_STEPS = (180.0, 230.0, 240.0, 300.0)
 
 _FIELDS_SET: Final[dict[type, set]] = {}
 _new_object: Final = object.__new__
-_SET_DICT: Final = BaseModel.__dict__["__dict__"].__set__
-_SET_FIELDS_SET: Final = BaseModel.__dict__["__pydantic_fields_set__"].__set__
-_SET_EXTRA: Final = BaseModel.__dict__["__pydantic_extra__"].__set__
-_SET_PRIVATE: Final = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 def new(cls: Any, values: dict) -> Any:
@@ -64,13 +60,15 @@ def new(cls: Any, values: dict) -> Any:
     values are already valid): what `model_construct` does, minus the defaults and checks.
     tests/advisor check the result dumps exactly like `model_validate` of the same data."""
     m = _new_object(cls)
-    _SET_DICT(m, values)
+    # object.__setattr__ compiles to one generic C setattr (no call through a slot wrapper and its argument
+    # tuple, as a stored descriptor `__set__` would); it bypasses BaseModel.__setattr__, as pydantic does
+    object.__setattr__(m, "__dict__", values)
     fs = _FIELDS_SET.get(cls)
     if fs is None:
         fs = _FIELDS_SET[cls] = set(cls.model_fields)
-    _SET_FIELDS_SET(m, fs)
-    _SET_EXTRA(m, None)
-    _SET_PRIVATE(m, None)
+    object.__setattr__(m, "__pydantic_fields_set__", fs)
+    object.__setattr__(m, "__pydantic_extra__", None)
+    object.__setattr__(m, "__pydantic_private__", None)
     return m
 
 
