@@ -15,7 +15,7 @@ import re
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Callable, Final, Optional, cast
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from .cost import CostModel
 from .criteria import PATHS, Criterion, Inputs, cost_reason
@@ -61,7 +61,7 @@ def new(cls: Any, values: dict) -> Any:
     tests/advisor check the result dumps exactly like `model_validate` of the same data."""
     m = _new_object(cls)
     # object.__setattr__ compiles to one generic C setattr (no call through a slot wrapper and its argument
-    # tuple, as a stored descriptor `__set__` would); it bypasses BaseModel.__setattr__, as pydantic does
+    # tuple, as a stored descriptor `__set__` would); it bypasses the model's __setattr__, as pydantic does
     object.__setattr__(m, "__dict__", values)
     fs = _FIELDS_SET.get(cls)
     if fs is None:
