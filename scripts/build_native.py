@@ -82,7 +82,7 @@ PGO_USE = ["-fprofile-partial-training", "-Wno-missing-profile", "-Wno-coverage-
 
 def _compile(tmp: str, lib: str, cflags: list[str], ldflags: list[str]) -> tuple[list[Path], str]:
     """mypyc + the C compiler into `tmp` (the C sources and objects always at the same paths, so a profile
-    recorded by an instrumented build matches the next one), the extension files into `tmp/lib`.
+    recorded by an instrumented build matches the next one), the extension files into `tmp/<lib>`.
     Returns (the built files, the last line of the compiler's output when none were built)."""
     sources = [f"advisor/{m}.py" for m in NATIVE_MODULES]
     code = (
