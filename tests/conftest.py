@@ -14,6 +14,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 
+# onnxruntime (>= 1.29 on Linux) posts telemetry to mobile.events.data.microsoft.com unless this is set before it
+# initializes in a process: tests that load ONNX models in-process (mlflow's onnx flavor) made a later test's blob
+# proxy see that CONNECT. Set here, before any test imports onnxruntime; servers started by tests inherit it.
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+
 
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path, monkeypatch):

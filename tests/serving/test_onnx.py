@@ -9,11 +9,6 @@ import pytest
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
-# The serving code turns onnxruntime's telemetry off for its own sessions; this test process also runs mlflow's
-# onnx flavor, so turn it off here too, or a later test in the same worker sees a CONNECT to
-# mobile.events.data.microsoft.com through its blob proxy (it did once, in tests/azureml/test_model_upload.py).
-if hasattr(ort, "disable_telemetry_events"):
-    ort.disable_telemetry_events()
 
 from onnx import TensorProto, helper  # noqa: E402
 
@@ -85,3 +80,21 @@ def test_mlflow_onnx_flavor_uses_onnxruntime(tmp_path, monkeypatch):
     score.init()
     assert score._predictor.kind == "onnx"
     assert score.run(json.dumps({"data": ROWS})) == expected(ROWS)
+
+
+def test_the_scoring_script_turns_onnxruntime_telemetry_off_before_loading_it(onnx_file_app):
+    """onnxruntime >= 1.29 posts telemetry on Linux unless ORT_DISABLE_TELEMETRY is set before it initializes;
+    a scoring server started without it (as in a container) must set it itself, ahead of its first import."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import importlib.util, os, sys\n"
+            "spec = importlib.util.spec_from_file_location('score', sys.argv[1])\n"
+            "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+            "print(os.environ.get('ORT_DISABLE_TELEMETRY'), 'onnxruntime' in sys.modules)\n")
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+    out = subprocess.run([sys.executable, "-c", code, str(onnx_file_app / "score.py")], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1", "False"]
