@@ -1,5 +1,7 @@
 # Two commands: `make run` and `make test`. Each sets up .venv when it is missing.
-PY ?= python3
+# The interpreter .venv is built with: the distribution's optimised CPython 3.11 when there is one
+# (scripts/pick-python says why); `make PY=/path/to/python3.11 ...` chooses another.
+PY ?= $(shell scripts/pick-python)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
