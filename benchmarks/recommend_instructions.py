@@ -5,8 +5,10 @@
 recommend.py's recommendations/s move by 2x on a busy shared machine; instruction counts do not
 (callgrind counts the same total for the same binary and inputs however busy the other core is).
 A child process warms the engine's caches on `--warm` generated profiles, as a long-running process
-would have them, then runs `--n` more recommendations inside one itertools.starmap call; callgrind
-counts only the instructions executed inside that call. The compiled advisor (if built) and the
+would have them, then runs `--n` more recommendations between two os.sched_yield() calls; callgrind
+dumps its counters on entering libc's sched_yield (--dump-before), so the second dump holds exactly
+those recommendations. (A marker in libc, not in the interpreter: distribution builds of CPython
+are stripped of the static functions an interpreter-level marker would need.) The compiled advisor (if built) and the
 pure-Python one (DEPLOY_ADVISOR_PURE=1) are counted on the same profiles, and the ratio printed.
 Needs valgrind (Debian package `valgrind`); callgrind runs code ~50x slower, so this takes minutes.
 """
@@ -24,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 CHILD = """
-import itertools, sys
+import os, sys
 sys.path.insert(0, {root!r}); sys.path.insert(0, {bench!r})
 import advisor
 from recommend import generate
@@ -33,7 +35,11 @@ ps = generate({warm} + {n}, {seed})
 for p in ps[:{warm}]:
     recommend(p)
 import gc; gc.disable()
-list(itertools.starmap(recommend, ((p,) for p in ps[{warm}:])))
+counted = ps[{warm}:]
+os.sched_yield()  # callgrind dumps here: everything before
+for p in counted:
+    recommend(p)
+os.sched_yield()  # and here: the counted recommendations
 print(advisor.native_mode())
 """
 
@@ -49,12 +55,16 @@ def count(warm: int, n: int, seed: int, pure: bool) -> tuple[float, str]:
         env["DEPLOY_ADVISOR_PURE"] = "1"
     with tempfile.TemporaryDirectory(prefix="recommend-callgrind-") as tmp:
         proc = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out",
-                               "--collect-atstart=no", "--toggle-collect=starmap_next", sys.executable, "-c", code],
+                               "--dump-before=sched_yield", sys.executable, "-c", code],
                               capture_output=True, text=True, env=env)
-    m = re.search(r"Collected\s*:\s*([\d,]+)", proc.stderr)
-    if proc.returncode != 0 or not m:
-        raise SystemExit(f"recommend_instructions: the callgrind run failed: {proc.stderr.strip()[-300:]}")
-    return int(m.group(1).replace(",", "")) / n, proc.stdout.strip().splitlines()[-1]
+        dumps = sorted(Path(tmp).glob("out.*"), key=lambda f: int(f.suffix[1:]))
+        if proc.returncode != 0 or len(dumps) != 2:
+            raise SystemExit(f"recommend_instructions: the callgrind run failed ({len(dumps)} dumps, expected 2): "
+                             f"{proc.stderr.strip()[-300:]}")
+        m = re.search(r"^summary:\s*(\d+)", dumps[1].read_text(errors="replace"), re.M)
+    if not m:
+        raise SystemExit("recommend_instructions: no instruction total in callgrind's output")
+    return int(m.group(1)) / n, proc.stdout.strip().splitlines()[-1]
 
 
 def main(argv: list[str] | None = None) -> int:
