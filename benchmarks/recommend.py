@@ -165,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
               "recommendations_per_s": round(rate, 1), "median_per_s": round(median_rate, 1),
               "recommendations_per_wall_s": round(wall_rate, 1), "without_sensitivity_per_s": round(no_sens_rate, 1),
               "goal_per_s": GOAL_PER_S, "meets_goal": rate >= GOAL_PER_S, "json_dumps_per_s": round(json_rate, 1),
-              "python": platform.python_version(), "interpreter": interpreter(), "cpu": pinned, "winners": dict(sorted(winners.items())),
+              "python": platform.python_version(), "interpreter": interpreter(), "cpu": pinned,
+              "winners": dict(sorted(winners.items())),
               "fresh_profiles_each_pass": args.fresh, "advisor_mode": advisor.native_mode(),
               "cache_hit_rates_first_pass": {k: round(h / n, 4) if n else None for k, (h, n) in caches.items()}}
     pure = None
@@ -181,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result, sort_keys=True))
         return 0
     print(f"recommend(): {len(profiles):,} generated profiles in {cpu:.2f} CPU-s on one core, best of {len(runs)} "
-          f"({pinned}, Python {result['python']} at {result['interpreter']}, advisor {result['advisor_mode']}; wall {wall:.2f} s = {wall_rate:,.0f}/s)")
+          f"({pinned}, Python {result['python']} at {result['interpreter']}, advisor {result['advisor_mode']}; "
+          f"wall {wall:.2f} s = {wall_rate:,.0f}/s)")
     print(f"  {rate:,.0f} recommendations/s per core (median {median_rate:,.0f}/s)  -- goal {GOAL_PER_S:,.0f}/s: "
           f"{'met' if rate >= GOAL_PER_S else 'NOT met'}, {rate / GOAL_PER_S:.2f}x the goal")
     print(f"  without the sensitivity search (recommend(p, sensitivity=False)): {no_sens_rate:,.0f}/s")
