@@ -232,6 +232,57 @@ def _endpoint_or_none(ml: Any, c: "_Coords") -> Any:
         raise ac.map_azure_error(e, f"endpoint {c.endpoint}") from e
 
 
+def check_core_quota(ml: Any, location: str, sku: str, n: int, add, *, reserve: bool, held: int = 0) -> None:
+    """`n` instances of `sku` must fit the family's and the region's free dedicated vCPUs [AD].
+
+    With `reserve` (managed online deployments), ceil(1.2 x n) x vCPUs must be free; `held` instances of the
+    same size already run (an in-place scale), so their cores are already counted in the current usage.
+    Compute clusters (batch endpoints) take no reserve: max nodes x vCPUs is what they can hold.
+    """
+    try:
+        sizes = list(ml.compute.list_sizes(location=location))
+        usages = list(ml.compute.list_usage(location=location))
+    except Exception as e:
+        add("quota", "warn", f"could not read quota: {ac.map_azure_error(e).message}",
+            "check Quotas > Machine learning in the portal")
+        return
+    size = next((z for z in sizes if str(_get(z, "name", default="")).lower() == sku.lower()), None)
+    if size is None:
+        add("sku-region", "fail", f"{sku} is not offered in {location}", "pick another size or region")
+        return
+    family = str(_get(size, "family", default="") or "")
+    vcpus = int(_get(size, "v_cp_us", "vCPUs", "vcpus", default=0) or SKUS.get(sku, (0,))[0])
+    needed = max(0, (math.ceil((1 + QUOTA_RESERVE) * n) if reserve else n) * vcpus - held * vcpus)
+
+    def row(pred) -> Optional[tuple[int, int]]:
+        for u in usages:
+            nm = _get(u, "name", default={}) or {}
+            value = str(_get(nm, "value", default="") or "")
+            local = str(_get(nm, "localized_value", "localizedValue", default="") or "")
+            if pred(value, local):
+                cur = _get(u, "current_value", "currentValue", default=0)
+                lim = _get(u, "limit", default=0)
+                return int(cur or 0), int(lim or 0)
+        return None
+
+    fam = row(lambda v, l: family and v.lower() == family.lower())
+    total = row(lambda v, l: "total" in (v + l).lower() and "dedicated" in (v + l).lower()
+                and "low" not in (v + l).lower())
+    note = f" (ceil(1.2 x {n}) x {vcpus} vCPU, 20% reserved for upgrades)" if reserve else f" ({n} x {vcpus} vCPU)"
+    if held:
+        note += f", {held} instance(s) already running"
+    for label, r in ((f"{family or sku} family", fam), ("regional total", total)):
+        if r is None:
+            add("quota", "warn", f"no {label} quota row for {sku}", "check Quotas > Machine learning")
+            continue
+        free = r[1] - r[0]
+        if free < needed:
+            add("quota", "fail", f"{label}: {free} of {r[1]} vCPUs free, {needed} needed{note}",
+                "request more quota (portal: Quotas > Machine learning) or lower instance_type/instances")
+        else:
+            add("quota", "pass", f"{label}: {free} of {r[1]} vCPUs free, {needed} needed{note}")
+
+
 class _Coords(BaseModel):
     subscription: str
     resource_group: str
@@ -559,54 +610,14 @@ class AzureMLDeployer(Deployer):
         `held` instances of the same size already run (an in-place scale): their cores are already counted
         in the current usage, so only the difference is needed.
         """
-        try:
-            sizes = list(ml.compute.list_sizes(location=location))
-            usages = list(ml.compute.list_usage(location=location))
-        except Exception as e:
-            add("quota", "warn", f"could not read quota: {ac.map_azure_error(e).message}",
-                "check Quotas > Machine learning in the portal")
-            return
-        size = next((z for z in sizes if str(_get(z, "name", default="")).lower() == sku.lower()), None)
-        if size is None:
-            add("sku-region", "fail", f"{sku} is not offered in {location}", "pick another size or region")
-            return
-        family = str(_get(size, "family", default="") or "")
-        vcpus = int(_get(size, "v_cp_us", "vCPUs", "vcpus", default=0) or SKUS[sku][0])
         from advisor.catalog import get_catalog
         try:
             exempt = get_catalog().vm_skus[sku].quota_exempt
         except Exception:  # SKU outside the advisor's catalog: assume the reserve applies
             exempt = False
         n = max(count, (s.max_instances or sizing.max or count) if s.autoscale else count)
-        needed = max(0, (n if exempt else math.ceil((1 + QUOTA_RESERVE) * n)) * vcpus - held * vcpus)
+        check_core_quota(ml, location, sku, n, add, reserve=not exempt, held=held)
 
-        def row(pred) -> Optional[tuple[int, int]]:
-            for u in usages:
-                nm = _get(u, "name", default={}) or {}
-                value = str(_get(nm, "value", default="") or "")
-                local = str(_get(nm, "localized_value", "localizedValue", default="") or "")
-                if pred(value, local):
-                    cur = _get(u, "current_value", "currentValue", default=0)
-                    lim = _get(u, "limit", default=0)
-                    return int(cur or 0), int(lim or 0)
-            return None
-
-        fam = row(lambda v, l: family and v.lower() == family.lower())
-        total = row(lambda v, l: "total" in (v + l).lower() and "dedicated" in (v + l).lower()
-                    and "low" not in (v + l).lower())
-        note = "" if exempt else f" (ceil(1.2 x {n}) x {vcpus} vCPU, 20% reserved for upgrades)"
-        if held:
-            note += f", {held} instance(s) already running"
-        for label, r in ((f"{family or sku} family", fam), ("regional total", total)):
-            if r is None:
-                add("quota", "warn", f"no {label} quota row for {sku}", "check Quotas > Machine learning")
-                continue
-            free = r[1] - r[0]
-            if free < needed:
-                add("quota", "fail", f"{label}: {free} of {r[1]} vCPUs free, {needed} needed{note}",
-                    "request more quota (portal: Quotas > Machine learning) or lower instance_type/instances")
-            else:
-                add("quota", "pass", f"{label}: {free} of {r[1]} vCPUs free, {needed} needed{note}")
 
     # ------------------------------------------------------------- plan
     def plan(self, spec: DeploymentSpec, ctx: DeployContext) -> DeploymentPlan:

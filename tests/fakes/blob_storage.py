@@ -153,6 +153,18 @@ class FakeBlobStorage:
             headers = self._props(existing)
             if method == "HEAD":
                 return 200, headers, b""
+            # ranged reads (azure-storage-blob downloads in ranges): 206 + Content-Range, as the service answers
+            # (added for the batch endpoint output downloads, issue 23; backwards compatible)
+            rng = re.fullmatch(r"bytes=(\d+)-(\d*)", h.get("x-ms-range") or h.get("range") or "")
+            if rng:
+                size = len(existing.data)
+                start, end = int(rng[1]), min(int(rng[2]) if rng[2] else size - 1, size - 1)
+                if size == 0 or start >= size:
+                    return self._error(416, "InvalidRange", "The range specified is invalid for the current size "
+                                                            "of the resource.")
+                part = existing.data[start:end + 1]
+                return 206, {**headers, "Content-Length": str(len(part)),
+                             "Content-Range": f"bytes {start}-{end}/{size}"}, part
             return 200, headers, existing.data
         if method == "PUT" and not comp:
             if h.get("x-ms-blob-type") != "BlockBlob":
