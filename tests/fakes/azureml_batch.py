@@ -222,6 +222,43 @@ def install(fake: FakeAzure, aml: AzureMLFake) -> BatchFake:
                             "type": "Microsoft.MachineLearningServices/workspaces/batchEndpoints/jobs",
                             "properties": {"status": "NotStarted", "name": name}})
 
+    @fake.data_plane(r"^(?P<region>[a-z0-9]+)\.api\.azureml\.ms$", method="GET", path=r"^/discovery$")
+    def discovery(f: FakeAzure, req: RecordedRequest, m: re.Match) -> Any:
+        """The workspace's discoveryUrl: azure-ai-ml finds the run-history service here."""
+        base = f"https://{aml.location}.api.azureml.ms"
+        return f.json(200, {"api": base, "catalog": base, "experimentation": base, "gallery": base,
+                            "history": base, "hyperdrive": base, "labeling": base, "modelmanagement": base,
+                            "pipelines": base, "studiocoreservices": base})
+
+    @fake.data_plane(r"\.api\.azureml\.ms$", method="GET",
+                     path=r"^/history/v1\.0/.*/workspaces/[^/]+/runs/(?P<run>[^/]+)/details$")
+    def run_details(f: FakeAzure, req: RecordedRequest, m: re.Match) -> Any:
+        """A job's run record: status, error and its log files (SAS URLs into the workspace storage)."""
+        if req.auth != FAKE_TOKEN:
+            return f.error(401, "Unauthorized", "Microsoft Entra token required")
+        job = batch.job(m["run"])
+        if job is None:
+            return f.error(404, "NotFound", f"run {m['run']} not found")
+        props = job["properties"]
+        sas = aml.storage.issue_sas(aml.storage_account)
+        base = f"https://{aml.storage_account}.blob.core.windows.net/azureml/ExperimentRun/dcid.{m['run']}"
+        doc: dict[str, Any] = {"runId": m["run"], "status": props["status"], "target": props.get("computeId"),
+                               "tags": props.get("tags") or {}, "properties": props.get("properties") or {},
+                               "logFiles": {"logs/azureml/job_log.txt": f"{base}/logs/azureml/job_log.txt?{sas}"}}
+        if props.get("error"):
+            doc["error"] = {"error": props["error"]}
+        return f.json(200, doc)
+
+    @fake.data_plane(r"\.blob\.core\.windows\.net$", method="GET",
+                     path=r"^/azureml/ExperimentRun/dcid\.(?P<run>[^/]+)/logs/")
+    def run_log(f: FakeAzure, req: RecordedRequest, m: re.Match) -> Any:
+        """A log file behind its SAS URL (the SAS must be one listSecrets/run details handed out)."""
+        from urllib.parse import unquote
+        sig = unquote(req.query.get("sig", ""))
+        if sig not in aml.storage.accounts[aml.storage_account].sas_tokens:
+            return f.text(403, "AuthenticationFailed")
+        return f.text(200, "\n".join(batch.logs.get(m["run"], [])) + "\n")
+
     _pending: dict[str, tuple[list, str, str, str]] = {}
     batch._pending = _pending  # type: ignore[attr-defined]
     return batch
