@@ -712,9 +712,13 @@ def cmd_status(args, out: Out) -> int:
 def cmd_invoke(args, out: Out) -> int:
     from . import api
 
+    if args.input:  # a job-based target (azureml-batch): submit a job over files, not a request body
+        return _invoke_job(args, out)
+    if args.wait or args.out:
+        raise CliError("invoke: --wait and --out go with --input (a batch job)")
     data = args.data
     if data is None:
-        raise CliError("invoke: give --data FILE or --data JSON")
+        raise CliError("invoke: give --data FILE or --data JSON (or --input PATH|URI for a batch endpoint)")
     if data.startswith("@"):
         data = data[1:]
     if not data.lstrip().startswith(("{", "[")):
@@ -732,6 +736,36 @@ def cmd_invoke(args, out: Out) -> int:
     else:
         print(f"HTTP {res.status_code} in {res.latency_ms:.1f} ms")
         print(json.dumps(res.response, indent=2)[:4000])
+    return 0 if 200 <= res.status_code < 300 else 1
+
+
+def _invoke_job(args, out: Out) -> int:
+    """`invoke NAME --input PATH|azureml://...|https://... [--wait] [--out DIR]`: one scoring job."""
+    from . import api
+
+    if args.data is not None:
+        raise CliError("invoke: give either --data (a request) or --input (a batch job), not both")
+    source = args.input
+    if not source.startswith(("azureml:", "https://", "http://")):
+        if not Path(source).expanduser().exists():
+            raise CliError(f"--input {source}: no such file or folder")
+        source = str(Path(source).expanduser().resolve())
+    payload = {"input": source, "wait": bool(args.wait or args.out),
+               "out": str(Path(args.out).expanduser().resolve()) if args.out else None}
+    ctx = _ctx(args)
+    ctx.events = out.event
+    install_sigint_handler(out)
+    res = api.invoke(args.name, payload, ctx)
+    job = res.response if isinstance(res.response, dict) else {}
+    if out.json:
+        out.doc(res.model_dump(mode="json"))
+    else:
+        print(f"job {job.get('job', res.request_id)}: {job.get('status', '?')}")
+        print(f"output: {job.get('output', '-')}")
+        if job.get("error"):
+            print(f"error: {job['error']}")
+        if job.get("downloaded_to"):
+            print(f"downloaded {len(job.get('files') or [])} file(s) to {job['downloaded_to']}")
     return 0 if 200 <= res.status_code < 300 else 1
 
 
@@ -778,7 +812,7 @@ def _age(seconds: float) -> str:
 def cmd_logs(args, out: Out) -> int:
     from . import api
 
-    text = api.logs(args.name, _ctx(args), tail=args.tail)
+    text = api.logs(args.name, _ctx(args), tail=args.tail, **({"job": args.job} if args.job else {}))
     if out.json:
         out.doc({"name": args.name, "logs": text})
     else:
@@ -964,6 +998,7 @@ def build_parser() -> argparse.ArgumentParser:
                             help="re-plan and list every difference from the last applied plan; exit 3 on drift")
         if name == "logs":
             sp.add_argument("--tail", type=int, default=100)
+            sp.add_argument("--job", help="batch endpoints: the job whose logs to show (default: the latest)")
     sp = add("export", "Write everything needed to deploy without this tool: the target's artifacts, plan.json, "
                        "deployment.yaml and a GitHub Actions workflow (OIDC sign-in, `apply -f`).", cmd_export)
     deploy_args(sp, spec_files=True)
@@ -975,9 +1010,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--environment", help="GitHub environment for the deploy job (approvals, scoped secrets)")
     sp.add_argument("--install", default=None, metavar="REQUIREMENT",
                     help="what the workflow pip-installs (default deploy-advisor==0.1.0)")
-    sp = add("invoke", "Send a scoring request to a deployment.", cmd_invoke)
+    sp = add("invoke", "Send a scoring request to a deployment, or submit a job to a batch endpoint (--input).",
+             cmd_invoke)
     sp.add_argument("name")
     sp.add_argument("--data", "-d", help="JSON text, or a file holding it")
+    sp.add_argument("--input", "-i", help="batch endpoints: a local file or folder (uploaded to the workspace's "
+                                          "datastore), azureml://... or https://...")
+    sp.add_argument("--wait", action="store_true", help="batch endpoints: follow the job until it ends")
+    sp.add_argument("--out", help="batch endpoints: download the job's output here (implies --wait)")
     sp = add("list", "List deployments recorded in the ledger.", cmd_list)
     sp.add_argument("--all", action="store_true", help="include destroyed deployments")
     sp = add("benchmark", "Measure the model's service time and throughput here; sizing then uses it.", cmd_benchmark)
