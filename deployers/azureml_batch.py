@@ -724,12 +724,23 @@ class AzureMLBatchDeployer(AzureMLDeployer):
         local = not path.startswith(("azureml", "https://"))
         ac.emit(ctx, "step", f"submit job {name} to {c.endpoint}" + (f"/{deployment}" if deployment else "")
                 + (f" (uploading {path} to the {DATASTORE} datastore)" if local else f" on {path}"))
+        from azure.ai.ml.constants._endpoint import EndpointInvokeFields as F
+
+        # azure-ai-ml 1.35 writes the bearer token and the deployment header into its module-level
+        # DEFAULT_HEADER dict: a later invoke in this process would reuse a stale deployment (and the
+        # token stays in memory). Start clean and leave nothing behind.
+        headers = F.DEFAULT_HEADER
         try:
+            for k in (F.AUTHORIZATION, F.MODEL_DEPLOYMENT, F.REPEATABILITY_REQUEST_ID):
+                headers.pop(k, None)
             job = ml.batch_endpoints.invoke(
                 endpoint_name=c.endpoint, deployment_name=deployment, input=Input(type=kind, path=path),
                 outputs={"score": Output(type="uri_folder", path=_output_uri(c.endpoint, name))}, job_name=name)
         except Exception as e:
             raise ac.map_azure_error(e, f"submit a job to {c.endpoint}") from e
+        finally:
+            for k in (F.AUTHORIZATION, F.MODEL_DEPLOYMENT, F.REPEATABILITY_REQUEST_ID):
+                headers.pop(k, None)
         return str(job.name or name)
 
     def _follow(self, ml: Any, ctx: DeployContext, job: str, *, timeout: float) -> str:
