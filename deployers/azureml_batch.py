@@ -20,6 +20,7 @@ and registration, ledger lookup) by subclassing it; everything endpoint-specific
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import re
@@ -177,6 +178,23 @@ def _sample_csv(info: Optional[ModelInfo]) -> Optional[str]:
     return buf.getvalue()
 
 
+class _ScrubLog(logging.Filter):
+    """urllib3 logs every request line at DEBUG, SAS query (sig=...) included: blob uploads and downloads of job
+    data go through it (azure-storage-blob's requests transport), so hide the signature before any handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.msg, record.args = record.getMessage(), ()
+        record.msg = ac.scrub(record.msg)
+        return True
+
+
+def _scrub_transport_logs() -> None:
+    log = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(f, _ScrubLog) for f in log.filters):
+        log.addFilter(_ScrubLog())
+
+
 class AzureMLBatchDeployer(AzureMLDeployer):
     name = "azureml-batch"
     title = "Azure ML batch endpoint"
@@ -184,6 +202,10 @@ class AzureMLBatchDeployer(AzureMLDeployer):
                    "switched after a smoke job, scoring jobs over files")
     requires_azure = True
     Settings = AzureMLBatchSettings
+
+    def _ml(self, ctx: DeployContext, c: _Coords) -> Any:
+        _scrub_transport_logs()
+        return super()._ml(ctx, c)
 
     # ------------------------------------------------------------- desired state
     def _compute_name(self, s: AzureMLBatchSettings, c: _Coords, sku: str) -> str:
