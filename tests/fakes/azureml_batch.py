@@ -16,7 +16,7 @@ test declared).
 A job (POST https://{ep}.{region}.inference.ml.azure.com/jobs) is stored as a workspace job of
 type Pipeline and advances one status per GET: NotStarted -> Queued -> Running -> Completed
 (or Failed, for deployments listed in `batch.failing`). On completion it writes the scoring
-output (`predictions.csv`, one line per input row: file name, row, prediction) to the job's output
+output (`predictions.csv`, one line per input row: file name, row number, prediction) to the job's output
 path in the datastore so downloads find it. `batch.job_log(name)` holds its log lines.
 """
 from __future__ import annotations
@@ -332,7 +332,11 @@ def _advance(batch: BatchFake, job: dict) -> None:
         log.append(f"Traceback (most recent call last):\n  File \"batch_driver.py\", line 1, in run\n"
                    f"RuntimeError: {batch.failing[dep]}")
     elif nxt == "Completed":
-        lines = [f"{fname} {','.join(row)} {float(len(row))}" for fname, row in rows]
+        counts: dict[str, int] = {}
+        lines = []  # what append_row leaves: one "file,row,prediction" line per input row (a row's width as the score)
+        for fname, row in rows:
+            counts[fname] = counts.get(fname, 0) + 1
+            lines.append(f"{fname},{counts[fname] - 1},{float(len(row))}")
         rel = out.split("/paths/", 1)[1].rstrip("/") + "/predictions.csv" if "/paths/" in out else \
             f"azureml/{name}/score/predictions.csv"
         _write_blob(batch, rel, ("\n".join(lines) + "\n").encode())
