@@ -125,3 +125,25 @@ def test_keys_tokens_and_sas_never_leak(aml, batch, ctx, events, blob_proxy, tmp
     assert leaks == []
     from azure.ai.ml.constants._endpoint import EndpointInvokeFields
     assert "Authorization" not in EndpointInvokeFields.DEFAULT_HEADER  # no bearer token left in the SDK's module
+
+
+def test_cli_export_writes_the_yaml_the_invoke_command_and_the_github_workflow(tmp_path, capsys):
+    """Offline (no sign-in): `deploy-advisor export` for the nightly-batch example profile."""
+    import yaml
+    from azure.ai.ml import load_batch_deployment, load_batch_endpoint
+
+    from deployers import cli
+
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "exp"
+    code = cli.main(["export", "--target", "azureml-batch", "--model", "azureml:propensity:3", "--name",
+                     "nightly-propensity", "--profile", str(root / "examples/profiles/nightly-batch.yaml"),
+                     "--workspace", "mlw-prod", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    assert load_batch_endpoint(out / "artifacts/endpoint.yml").name == "nightly-propensity"
+    dep = load_batch_deployment(out / "artifacts/deployment.yml")
+    assert dep.retry_settings.timeout == 1350  # 1.5 x the profile's 900 s per mini-batch
+    workflow = yaml.safe_load((out / ".github/workflows/deploy-nightly-propensity.yml").read_text())
+    assert workflow["env"]["AZUREML_WORKSPACE_NAME"] == "mlw-prod"
+    assert "invoke.sh INPUT" in (out / "EXPORT.md").read_text()
+    assert "az ml batch-endpoint invoke -n nightly-propensity -d blue" in (out / "artifacts/invoke.sh").read_text()
