@@ -403,6 +403,15 @@ class AzureMLBatchDeployer(AzureMLDeployer):
                     "smoke_input": s.smoke_input, "smoke_timeout_seconds": s.smoke_timeout_seconds,
                     "keep_failed": s.keep_failed, "location": state.get("location") or spec.profile.region}
         artifacts = self._artifacts(spec, c, desired, steps, info)
+        if steps.get("smoke") and not s.smoke_input and "sample/sample.csv" not in artifacts:
+            # moving an existing default untested is what the smoke job exists to prevent
+            replacing = bool(steps.get("previous"))
+            findings.append(Finding(
+                check="smoke-input", level="fail" if replacing else "warn",
+                message=(f"no sample for the smoke job of {steps['target']} (the model has no input example)"
+                         + (f": the default would move from {steps['previous']} untested" if replacing else
+                            ": it becomes the default without a smoke job")),
+                hint="--set smoke_input=PATH|azureml://...|https://... (a few rows in the model's input format)"))
         return DeploymentPlan(spec=spec, target=self.name, model_info=info, sizing=sizing, settings=settings,
                               actions=actions, artifacts=artifacts, findings=findings,
                               state_fingerprint=fingerprint(state), desired_fingerprint=fingerprint(desired),

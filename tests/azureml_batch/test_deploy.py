@@ -141,3 +141,17 @@ def test_planning_without_azure_access_marks_the_plan_stale(batch, isolated_home
     with pytest.raises(Exception) as err:
         api.apply(plan, make_ctx(batch.fake, isolated_home))
     assert isinstance(err.value, StalePlanError)
+
+
+def test_without_a_sample_the_first_default_is_set_with_a_warning_but_a_new_version_is_refused(fake, batch, ctx):
+    plan = api.plan(make_spec(smoke_input=None), ctx)
+    warn = next(f for f in plan.findings if f.check == "smoke-input")
+    assert warn.level == "warn" and "without a smoke job" in warn.message
+    api.apply(plan, ctx)
+    assert batch.default(EP) == "blue" and batch.jobs_submitted == []
+    plan = api.plan(make_spec("azureml:propensity:2", smoke_input=None), ctx)
+    fail = next(f for f in plan.findings if f.check == "smoke-input")
+    assert fail.level == "fail" and "would move from blue untested" in fail.message and "smoke_input" in fail.hint
+    with pytest.raises(InputError):
+        api.apply(plan, ctx)
+    assert batch.default(EP) == "blue" and [d["name"] for d in batch.deployments(EP)] == ["blue"]
