@@ -28,16 +28,15 @@ import time
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from advisor.models import ModelInfo, Sizing
 
 from . import azure_common as ac
-from .azureml import (COLORS, DEFAULT_IMAGE, SKUS, TAG_SPEC, TEMPLATES, AzureMLDeployer, EndpointName, WorkspaceName,
-                      _Coords, _get, _state_str, check_core_quota)
+from .azureml import (COLORS, DEFAULT_IMAGE, OFFLINE_NOTE, SKUS, TAG_SPEC, AzureMLDeployer, EndpointName,
+                      WorkspaceScope, _Coords, _get, _state_str, _templates, check_core_quota)
 from .base import DeployContext
-from .errors import (AuthError, ConflictError, DeployError, InputError, NotFoundError, QuotaError, RemoteError,
-                     StalePlanError)
+from .errors import AuthError, ConflictError, DeployError, InputError, NotFoundError, RemoteError, StalePlanError
 from .models import (DeploymentPlan, DeploymentResult, DeploymentSpec, DestroyResult, Finding, InvokeResult,
                      PlannedAction, Status, fingerprint)
 
@@ -57,16 +56,8 @@ ComputeName = Annotated[Optional[str], ac.Matches(COMPUTE_NAME_RE, "compute clus
                                                                    "or dashes, starting with a letter")]
 
 
-class AzureMLBatchSettings(BaseModel):
+class AzureMLBatchSettings(WorkspaceScope):
     """Azure ML batch endpoint settings (CLI `--set k=v`, the UI form)."""
-    model_config = ConfigDict(extra="forbid")
-
-    subscription: ac.SubscriptionId = Field(None, description="Azure subscription id (default: AZURE_SUBSCRIPTION_ID "
-                                                          "or the workspace config.json)")
-    resource_group: ac.ResourceGroup = Field(None, description="Resource group of the workspace (default: "
-                                                            "AZURE_RESOURCE_GROUP or config.json)")
-    workspace: WorkspaceName = Field(None, description="Azure ML workspace name (default: AZUREML_WORKSPACE_NAME or "
-                                                       "config.json)")
     endpoint_name: EndpointName = Field(None, description="Batch endpoint name, 3-32 letters/digits/dashes, unique "
                                                            "in the region (default: the deployment name)")
     compute_name: ComputeName = Field(None, description="Compute cluster to run the jobs on; an existing cluster we "
@@ -202,6 +193,9 @@ class AzureMLBatchDeployer(AzureMLDeployer):
                    "switched after a smoke job, scoring jobs over files")
     requires_azure = True
     Settings = AzureMLBatchSettings
+    deployment_ops = "batch_deployments"
+    code_folder = "code"
+    deployment_label = "batch deployment"
 
     def _ml(self, ctx: DeployContext, c: _Coords) -> Any:
         _scrub_transport_logs()
@@ -300,17 +294,7 @@ class AzureMLBatchDeployer(AzureMLDeployer):
         p = spec.profile
         c = self._coords(s, spec.name, ctx, strict=False)
         gathered["coords"] = c
-        from .azureml import ENDPOINT_NAME_RE
-        if ENDPOINT_NAME_RE.fullmatch(c.endpoint):
-            add("name", "pass", f"endpoint name {c.endpoint!r} follows the rules (3-32, letter first)")
-        else:
-            add("name", "fail", f"endpoint name {c.endpoint!r} breaks the naming rules",
-                "use 3-32 letters, digits and single dashes, starting with a letter (--set endpoint_name=...)")
-        missing = [k for k, v in (("subscription", c.subscription), ("resource group", c.resource_group),
-                                  ("workspace", c.workspace)) if not v]
-        if missing:
-            add("workspace-config", "fail", f"no {', '.join(missing)} configured",
-                "set AZURE_SUBSCRIPTION_ID / AZURE_RESOURCE_GROUP / AZUREML_WORKSPACE_NAME or --set them")
+        missing = self._check_scope(c, add)
         sizing = self._sizing(p, ctx)
         gathered["sizing"] = sizing
         sku = s.instance_type or sizing.sku
@@ -333,19 +317,11 @@ class AzureMLBatchDeployer(AzureMLDeployer):
         elif p.security.network in ("managed-vnet", "custom-vnet"):
             add("network", "warn", f"{p.security.network}: the cluster and the datastores need network access "
                 "to each other", "see how-to-secure-batch-endpoint on Learn")
-        who = self._signed_in(ctx, c)
-        if who:
-            add("credentials", "fail", "no Azure sign-in found", who)
+        connected = self._connect(ctx, c, add, missing, lambda ml: remote if remote is not None else self._read(
+            ml, c, ctx, compute=compute))
+        if connected is None:
             return out, gathered
-        add("credentials", "pass", f"Azure credential: {ac.credential_source(ctx)}")
-        if missing:
-            return out, gathered
-        try:
-            ml = self._ml(ctx, c)
-            state = remote if remote is not None else self._read(ml, c, ctx, compute=compute)
-        except DeployError as e:
-            add("workspace", "fail", f"workspace {c.workspace} not reachable: {e.message}", e.hint)
-            return out, gathered
+        ml, state = connected
         gathered["ml"], gathered["state"] = ml, state
         location = state.get("location") or p.region
         add("workspace", "pass", f"workspace {c.workspace} reachable in {location or '?'}")
@@ -389,13 +365,9 @@ class AzureMLBatchDeployer(AzureMLDeployer):
         state = got.get("state")
         notes: list[str] = []
         if state is None:
-            notes.append("remote state not read (no Azure access): every resource is planned as new; "
-                         "sign in and plan again before applying")
+            notes.append(OFFLINE_NOTE)
             state = {"endpoint": None, "deployments": {}, "compute": None, "offline": True}
-        info, model = self._model(spec, ctx, ml)
-        if model.get("exists") is False and not model.get("register"):
-            findings.append(Finding(check="model", level="fail", message=f"model {model['ref']} not found in "
-                                    f"workspace {c.workspace}", hint="check the name/version with `az ml model list`"))
+        info, model = self._planned_model(spec, ctx, ml, c, findings)
         desired = self._desired(spec, s, c, sizing, info, model)
         spec_fp = fingerprint(desired["deployment"])
         actions, steps = self._diff(s, c, desired, spec_fp, state, model)
@@ -487,12 +459,7 @@ class AzureMLBatchDeployer(AzureMLDeployer):
 
     def _artifacts(self, spec: DeploymentSpec, c: _Coords, desired: dict, steps: dict,
                    info: ModelInfo) -> dict[str, str]:
-        import jinja2
-
-        env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES / "azureml_batch")),
-                                 undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
-        conda_env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES / "azureml")),
-                                       undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+        env, conda_env = _templates("azureml_batch"), _templates()
         d, comp = desired["deployment"], desired["compute"]
         tags = ac.tags(spec.name)
         base = {"deployment": spec.name, "endpoint_name": c.endpoint}
@@ -527,30 +494,8 @@ class AzureMLBatchDeployer(AzureMLDeployer):
 
     # ------------------------------------------------------------- apply
     def apply(self, plan: DeploymentPlan, ctx: DeployContext) -> DeploymentResult:
-        if plan.target != self.name:
-            raise InputError(f"this plan is for target {plan.target!r}, not {self.name!r}")
-        ctx = ctx if ctx.deployment else ctx.for_deployment(plan.spec.name)
+        ctx, c, ml, resuming = self._start_apply(plan, ctx)
         st = plan.settings
-        c = _Coords(**st["coords"])
-        who = self._signed_in(ctx, c)
-        if who:
-            raise AuthError("no Azure sign-in found", who)
-        blocking = [f for f in plan.findings if f.level == "fail"]
-        if any(f.check == "credentials" for f in blocking):
-            raise StalePlanError("this plan was made without Azure access, so it does not know what exists",
-                                 "run plan again now that you are signed in")
-        if blocking:
-            first = blocking[0]
-            cls = QuotaError if first.check == "quota" else InputError
-            raise cls(f"preflight failed: {first.check}: {first.message}"
-                      + (f" (+{len(blocking) - 1} more)" if len(blocking) > 1 else ""),
-                      first.hint or "fix the finding and plan again", code="PreflightFailed")
-        ml = self._ml(ctx, c)
-        if ctx.checkpoints and ctx.checkpoints.get("plan_id") != plan.plan_id:
-            ctx.checkpoints = {}
-        resuming = bool(ctx.checkpoints)
-        if not resuming:
-            ctx.checkpoint("plan_id", plan.plan_id)
         compute = st["desired"]["compute"]["name"]
         state = self._read(ml, c, ctx, compute=compute)
         if not resuming and fingerprint(state) != plan.state_fingerprint:
@@ -585,7 +530,7 @@ class AzureMLBatchDeployer(AzureMLDeployer):
         if steps.get("delete_previous"):
             self._delete_deployment(ml, ctx, c, steps["delete_previous"], f"delete:{steps['delete_previous']}")
         state = self._read(ml, c, ctx, compute=compute)
-        self._save_state(ctx, plan, c)
+        self._save_state(ctx, plan, c, compute=compute)
         return self._result(plan, c, state, changed=True, smoke=smoke)
 
     # -- steps
@@ -648,29 +593,9 @@ class AzureMLBatchDeployer(AzureMLDeployer):
                                     settings=settings, description=f"deploy-advisor deployment {plan.spec.name}",
                                     tags={**ac.tags(plan.spec.name), TAG_SPEC: plan.settings["spec_fp"]}, **kw)
 
-    def _code_dir(self, plan: DeploymentPlan, state_dir: Path) -> Path:
-        """score.py + batch_driver.py + conda.yaml for a custom model, from the plan's artifacts (what was reviewed)."""
-        base = Path(state_dir) / self.name / plan.spec.name / f"code-{plan.settings['spec_fp']}"
-        code = base / "code"
-        code.mkdir(parents=True, exist_ok=True)
-        for rel in ("score.py", "batch_driver.py"):
-            (code / rel).write_text(plan.artifacts[f"code/{rel}"], encoding="utf-8")
-        (base / "conda.yaml").write_text(plan.artifacts["environment/conda.yaml"], encoding="utf-8")
-        return code
-
-    def _deployment(self, plan: DeploymentPlan, ml: Any, ctx: DeployContext, c: _Coords, dep: dict) -> None:
-        name = dep["name"]
-        key, what = f"deployment:{name}", f"batch deployment {c.endpoint}/{name}"
-        if ac.done_or_resumed(ctx, key, what):
-            return
+    def _deployment_step(self, plan: DeploymentPlan, dep: dict, what: str) -> str:
         d = plan.settings["desired"]["deployment"]
-        ac.emit(ctx, "step", f"{dep['op']} {what}: {d['model']} on {d['compute']} (not the default yet)")
-        entity = self._deployment_entity(plan, c, name, ctx.state_dir)
-        try:
-            poller = ml.batch_deployments.begin_create_or_update(entity, skip_script_validation=True)
-        except Exception as e:
-            raise ac.map_azure_error(e, what) from e
-        ac.wait(poller, ctx, what, key, progress_every=30.0)
+        return f"{dep['op']} {what}: {d['model']} on {d['compute']} (not the default yet)"
 
     def _smoke_input(self, plan: DeploymentPlan, ctx: DeployContext) -> Optional[str]:
         raw = plan.settings.get("smoke_input")
@@ -728,21 +653,6 @@ class AzureMLBatchDeployer(AzureMLDeployer):
         ac.emit(ctx, "error", f"rollout failed; the default deployment is still {previous or 'unset'}",
                 code=err.code, hint=err.hint)
         raise err
-
-    def _delete_deployment(self, ml: Any, ctx: DeployContext, c: _Coords, name: str, key: str) -> None:
-        from azure.core.exceptions import ResourceNotFoundError
-
-        what = f"delete batch deployment {c.endpoint}/{name}"
-        if ac.done_or_resumed(ctx, key, what):
-            return
-        ac.emit(ctx, "step", what)
-        try:
-            poller = ml.batch_deployments.begin_delete(name=name, endpoint_name=c.endpoint)
-        except ResourceNotFoundError:
-            return
-        except Exception as e:
-            raise ac.map_azure_error(e, what) from e
-        ac.wait(poller, ctx, what, key)
 
     # -- jobs
     def _submit(self, ml: Any, ctx: DeployContext, c: _Coords, source: str, *, deployment: Optional[str] = None,
@@ -848,9 +758,6 @@ class AzureMLBatchDeployer(AzureMLDeployer):
         return sorted(str(p.relative_to(out_dir)) for p in out_dir.rglob("*") if p.is_file())
 
     # -- results and local state
-    def _state_path(self, ctx: DeployContext, name: str) -> Path:
-        return Path(ctx.state_dir) / self.name / f"{name}.json"
-
     def _result(self, plan: DeploymentPlan, c: _Coords, state: dict, *, changed: bool,
                 smoke: Optional[dict]) -> DeploymentResult:
         ep = state["endpoint"] or {}
@@ -893,14 +800,9 @@ class AzureMLBatchDeployer(AzureMLDeployer):
         return rows[:limit]
 
     def status(self, name: str, ctx: DeployContext) -> Status:
-        c = self._known(name, ctx, strict=False)
-        if not (c.subscription and c.resource_group and c.workspace):
-            return Status(name=name, target=self.name, state="not-found",
-                          message=f"no record of {name!r} and no Azure ML workspace configured")
-        who = self._signed_in(ctx, c)
-        if who:
-            return Status(name=name, target=self.name, state="unknown", message=f"not signed in: {who}")
-        ml = self._ml(ctx, c)
+        early, ml, c = self._status_client(name, ctx)
+        if early is not None:
+            return early
         state = self._read(ml, c, ctx)
         ep = state["endpoint"]
         if ep is None:
@@ -969,15 +871,9 @@ class AzureMLBatchDeployer(AzureMLDeployer):
     def destroy(self, name: str, ctx: DeployContext) -> DestroyResult:
         from azure.core.exceptions import ResourceNotFoundError
 
-        c = self._known(name, ctx, strict=False)
-        if not (c.subscription and c.resource_group and c.workspace):
-            return DestroyResult(name=name, target=self.name, already_absent=True,
-                                 message=f"no record of where {name!r} was deployed: nothing deleted")
-        who = self._signed_in(ctx, c)
-        if who:
-            raise AuthError("no Azure sign-in found", who)
-        ctx = ctx if ctx.deployment else ctx.for_deployment(name)
-        ml = self._ml(ctx, c)
+        early, ml, c, ctx = self._destroy_client(name, ctx)
+        if early is not None:
+            return early
         compute = self._recorded_compute(name, ctx)
         state = self._read(ml, c, ctx, compute=compute)
         ep = state["endpoint"]
@@ -1014,14 +910,6 @@ class AzureMLBatchDeployer(AzureMLDeployer):
         absent = not deleted
         return DestroyResult(name=name, target=self.name, deleted=deleted, already_absent=absent,
                              message=f"{c.endpoint}: already absent" if absent else f"deleted {', '.join(deleted)}")
-
-    def _save_state(self, ctx: DeployContext, plan: DeploymentPlan, c: _Coords) -> None:
-        path = self._state_path(ctx, plan.spec.name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"coords": c.model_dump(), "plan_id": plan.plan_id,
-                                   "compute": plan.settings["desired"]["compute"]["name"]}), encoding="utf-8")
-        tmp.replace(path)
 
     def _recorded_compute(self, name: str, ctx: DeployContext) -> str:
         """The cluster this deployment uses: our state file, else the ledger's last plan."""

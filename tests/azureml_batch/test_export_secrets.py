@@ -71,7 +71,7 @@ def test_the_batch_driver_runs_our_score_py_over_a_mini_batch_of_files(custom_mo
     """What Azure ML does on the cluster: init() once, run(list of file paths) per mini-batch."""
     import jinja2
 
-    from deployers.azureml_batch import TEMPLATES
+    from deployers.azureml import TEMPLATES
 
     code = tmp_path / "code"
     code.mkdir()
