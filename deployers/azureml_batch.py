@@ -169,6 +169,18 @@ def _sample_csv(info: Optional[ModelInfo]) -> Optional[str]:
     return buf.getvalue()
 
 
+def _delete(ctx: DeployContext, what: str, begin) -> bool:
+    """Run one delete operation to its end; False when the resource was already gone."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    ac.emit(ctx, "step", what)
+    try:
+        ac.wait(begin(), ctx, what)
+    except (ResourceNotFoundError, NotFoundError):
+        return False
+    return True
+
+
 class _ScrubLog(logging.Filter):
     """urllib3 logs every request line at DEBUG, SAS query (sig=...) included: blob uploads and downloads of job
     data go through it (azure-storage-blob's requests transport), so hide the signature before any handler."""
@@ -869,8 +881,6 @@ class AzureMLBatchDeployer(AzureMLDeployer):
         return f"==> job {job} <==\n" + self._job_logs(ml, ctx, job, tail)
 
     def destroy(self, name: str, ctx: DeployContext) -> DestroyResult:
-        from azure.core.exceptions import ResourceNotFoundError
-
         early, ml, c, ctx = self._destroy_client(name, ctx)
         if early is not None:
             return early
@@ -882,28 +892,13 @@ class AzureMLBatchDeployer(AzureMLDeployer):
                                 "nothing was deleted; delete it yourself if it is really yours")
         deleted: list[str] = []
         if ep is not None:
-            what = f"delete batch endpoint {c.endpoint} (and its deployments)"
-            ac.emit(ctx, "step", what)
-            try:
-                ac.wait(ml.batch_endpoints.begin_delete(name=c.endpoint), ctx, what)
+            if _delete(ctx, f"delete batch endpoint {c.endpoint} (and its deployments)",
+                       lambda: ml.batch_endpoints.begin_delete(name=c.endpoint)):
                 deleted.append(f"batchEndpoint/{c.endpoint}")
-            except ResourceNotFoundError:
-                pass
-            except DeployError as e:
-                if not isinstance(e, NotFoundError):
-                    raise
         cl = state.get("compute")
         if cl is not None and cl["ours"]:
-            what = f"delete compute {compute}"
-            ac.emit(ctx, "step", what)
-            try:
-                ac.wait(ml.compute.begin_delete(compute), ctx, what)
+            if _delete(ctx, f"delete compute {compute}", lambda: ml.compute.begin_delete(compute)):
                 deleted.append(f"compute/{compute}")
-            except ResourceNotFoundError:
-                pass
-            except DeployError as e:
-                if not isinstance(e, NotFoundError):
-                    raise
         elif cl is not None:
             ac.emit(ctx, "info", f"compute {compute} was not created by deploy-advisor: left as it is")
         self._state_path(ctx, name).unlink(missing_ok=True)

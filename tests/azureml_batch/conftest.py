@@ -12,7 +12,7 @@ from deployers.models import DeploymentSpec
 from tests.fakes import azureml as amlfake
 from tests.fakes import azureml_batch as batchfake
 from tests.fakes.azure import FakeAzure, fake_context
-from tests.fakes.tls_proxy import InterceptingProxy
+from tests.azureml.test_model_upload import blob_proxy  # noqa: F401  (HTTPS_PROXY -> the Blob Storage fake)
 
 WS = "mlw-test"
 NAME = "nightly-scores"
@@ -53,16 +53,6 @@ def batch(fake, aml) -> batchfake.BatchFake:
 @pytest.fixture
 def ctx(fake, batch, isolated_home, events) -> DeployContext:
     return make_ctx(fake, isolated_home, events)
-
-
-@pytest.fixture
-def blob_proxy(aml, tmp_path, monkeypatch):
-    """HTTPS_PROXY -> a proxy serving only `*.blob.core.windows.net` from `aml.storage` (uploads, downloads)."""
-    with InterceptingProxy(tmp_path / "tls") as proxy:
-        proxy.add(r"\.blob\.core\.windows\.net$", aml.storage.handle)
-        for key, value in proxy.environ().items():
-            monkeypatch.setenv(key, value)
-        yield proxy
 
 
 def make_ctx(fake: FakeAzure, home, events=None, name: str = NAME, **kw: Any) -> DeployContext:
