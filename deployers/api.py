@@ -184,8 +184,7 @@ def benchmark(model: str, ctx: Optional[DeployContext] = None,
     with tempfile.TemporaryDirectory(prefix="da-bench-") as tmp:
         # Measured from the pickle, not compiled trees: Azure ML's managed endpoints load the pickle,
         # and sizing every target from the slower path never under-provisions one.
-        app_dir = scoring.build_app_dir(info, model_resolution.local_model_dir(info), Path(tmp) / "app",
-                                        compile_trees=False)
+        app_dir = scoring.build_app_dir(info, model_resolution.local_model_dir(info), Path(tmp) / "app")
         calibration, curve = benchmarking.measure(app_dir, progress=progress, **options)
     path = _calibration_path(info, ctx)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -36,6 +36,8 @@ TASKS_API_VERSION = "2019-06-01-preview"
 PORT = 8080
 SERVING_MODULE = "deployers.serving"
 PROJECT_PACKAGES = ("deployers", "advisor")
+# Tree models are compiled at image build time (a RUN step), never while planning: compiling loads the model.
+BUILD_COMPILER = "deployers/compiled_trees.py"
 # AcrPull built-in role: https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/containers#acrpull
 ACR_PULL_ROLE_ID = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
 RUN_TERMINAL = {"succeeded", "failed", "canceled", "error", "timeout"}
@@ -276,6 +278,7 @@ def render_build_context(model_info: ModelInfo, model_dir: Optional[Path], app_d
     modules, third = serving_closure()
     for rel, path in sorted(modules.items()):
         files[rel] = path.read_text(encoding="utf-8")
+    files[BUILD_COMPILER] = (ROOT / BUILD_COMPILER).read_text(encoding="utf-8")  # the Dockerfile runs it
     reqs = merge_requirements(model_info.requirements,
                               serving_requirements(third) + score_requirements(model_info))
     files["requirements.txt"] = "".join(f"{r}\n" for r in reqs)

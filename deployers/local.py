@@ -24,6 +24,7 @@ from typing import Any, Optional
 from pydantic import BaseModel, ConfigDict, Field
 
 from .base import DeployContext, Deployer
+from .child_env import child_env
 from .errors import DeployTimeout, InputError, RemoteError, StalePlanError
 from .models import (DeploymentPlan, DeploymentResult, DeploymentSpec, DestroyResult, Finding, InvokeResult,
                      PlannedAction, Status, fingerprint)
@@ -232,7 +233,7 @@ class LocalDeployer(Deployer):
                 ctx.step(f"prepare the app folder (score.py + model {info.name} {info.version})")
                 tmp = base / f".app-{plan.desired_fingerprint}.tmp"
                 shutil.rmtree(tmp, ignore_errors=True)
-                scoring.build_app_dir(info, model_resolution.local_model_dir(info), tmp)
+                scoring.build_app_dir(info, model_resolution.local_model_dir(info), tmp, compile_trees=True)
                 tmp.replace(app_dir)
             old = self._state(ctx, name)
             port = settings.port or (old or {}).get("port") or _free_port()
@@ -263,7 +264,7 @@ class LocalDeployer(Deployer):
         ctx.step(f"start the scoring server on {HOST}:{port}")
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True, cwd=str(app_dir), close_fds=True)
+                                    start_new_session=True, cwd=str(app_dir), close_fds=True, env=child_env())
         st = {"pid": proc.pid, "port": port, "app_dir": str(app_dir), "desired": desired, "log": str(log_path),
               "log_offset": log_offset, "started_at": time.time(), "auth": settings.auth}
         self._write_state(ctx, name, st)

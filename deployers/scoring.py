@@ -122,10 +122,13 @@ def _copy_model(model_info: ModelInfo, model_dir: Path, target: Path) -> None:
     shutil.copytree(model_dir, target, ignore=_SKIP, symlinks=False)
 
 
-def build_app_dir(model_info: ModelInfo, model_dir: Path, dest: Path, *, compile_trees: bool = True) -> Path:
+def build_app_dir(model_info: ModelInfo, model_dir: Path, dest: Path, *, compile_trees: bool = False) -> Path:
     """Lay out dest/score.py, dest/model/, dest/serving.json (and dest/compiled/); returns dest.
 
-    `compile_trees=False` leaves a tree model as its pickle (what Azure ML's own server loads).
+    `compile_trees=True` also compiles a tree model into plain arrays. That unpickles the model
+    (runs its code, in a child without credentials), so only the steps that are about to serve it
+    ask for it: the local apply, and the image build (the Dockerfile runs the compiler). A plan,
+    an export or a benchmark leave the pickle as it is (what Azure ML's own server loads).
 
     `dest` may exist (it is refreshed); the model is copied, never linked, so the
     app dir stays valid if the registry cache is cleaned.
