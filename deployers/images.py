@@ -253,7 +253,9 @@ def render_dockerfile(model_info: ModelInfo, *, workers: int = 1, port: int = PO
 
 def _read_tree(root: Path, prefix: str) -> Files:
     out: Files = {}
-    for p in sorted(root.rglob("*")):
+    from .model_folder import files
+
+    for p in files(root):  # no link out of the app dir
         if p.is_file() and "__pycache__" not in p.parts and not p.name.endswith(".pyc"):
             out[f"{prefix}/{p.relative_to(root).as_posix()}"] = p.read_bytes()
     return out
