@@ -101,14 +101,16 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
 
 
 def _parse_sets(pairs: list[str]) -> dict[str, Any]:
+    from advisor.safe_load import load_json
+
     out: dict[str, Any] = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise CliError(f"--set {pair!r}: expected key=value")
         try:
-            out[key.strip()] = json.loads(value)
-        except ValueError:
+            out[key.strip()] = load_json(value, "--set")
+        except ValueError:  # not JSON (or refused: too deep, too long a number): the text itself
             out[key.strip()] = value
     return out
 
@@ -710,6 +712,8 @@ def cmd_status(args, out: Out) -> int:
 
 
 def cmd_invoke(args, out: Out) -> int:
+    from advisor.safe_load import REQUEST_BYTES, DocumentError, load_json, short_text
+
     from . import api
 
     data = args.data
@@ -718,14 +722,17 @@ def cmd_invoke(args, out: Out) -> int:
     if data.startswith("@"):
         data = data[1:]
     if not data.lstrip().startswith(("{", "[")):
-        p = Path(data)
-        if not p.is_file():
-            raise CliError(f"--data {data}: not JSON and no such file")
-        data = p.read_text(encoding="utf-8")
+        try:
+            data = Path(data).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise CliError(f"--data {short_text(data)}: not JSON and no such file") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise CliError(f"--data {short_text(data)}: not JSON and not a readable file ({e.__class__.__name__})") \
+                from None
     try:
-        payload = json.loads(data)
-    except ValueError as e:
-        raise CliError(f"--data: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})")
+        payload = load_json(data, "--data", max_bytes=REQUEST_BYTES)
+    except DocumentError as e:
+        raise CliError(str(e)) from None
     res = api.invoke(args.name, payload, _ctx(args))
     if out.json:
         out.doc(res.model_dump(mode="json"))

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 from urllib.parse import urlsplit, urlunsplit
 
-import yaml
 
 from advisor.models import ModelInfo
+from advisor.safe_load import DocumentError, load_json, load_yaml
 
 from .base import DeployContext
 from .errors import ModelResolutionError
@@ -75,6 +75,7 @@ _AZUREML_REGISTRY_RE = re.compile(
     rf"^azureml://registries/(?P<registry>[A-Za-z0-9][A-Za-z0-9_-]{{0,62}})/models/{_AML_NAME}"
     rf"(?:/versions/(?P<version>{_AML_TAG})|/labels/(?P<label>{_AML_TAG}))?/?$")
 _MAX_SCAN_FILES = 20_000  # bound folder walks (a user may point at a huge folder by mistake)
+MODEL_FILE_BYTES = 16_000_000  # MLmodel and input examples: a wide signature or a batch example can be MBs
 
 
 # ----------------------------------------------------------------------------- registry location
@@ -213,8 +214,8 @@ def _read_requirements(folder: Path) -> list[str]:
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+        return load_json(path.read_text(encoding="utf-8"), max_bytes=MODEL_FILE_BYTES)
+    except (OSError, UnicodeDecodeError, ValueError):  # DocumentError is a ValueError
         return None
 
 
@@ -234,7 +235,7 @@ def _parse_signature(raw: Any) -> Optional[dict[str, Any]]:
         value = raw.get(key)
         if isinstance(value, str):
             try:
-                value = json.loads(value)
+                value = load_json(value, max_bytes=MODEL_FILE_BYTES)
             except ValueError:
                 continue
         if value is not None:
@@ -246,13 +247,11 @@ def _inspect_mlflow(folder: Path, uri: str, name: str, version: str = "", source
     """Read MLmodel with a YAML parser (no mlflow import) and check the weights file exists."""
     mlmodel = folder / "MLmodel"
     try:
-        meta = yaml.safe_load(mlmodel.read_text(encoding="utf-8"))
+        meta = load_yaml(mlmodel.read_text(encoding="utf-8"), "MLmodel", max_bytes=MODEL_FILE_BYTES)
     except (OSError, UnicodeDecodeError) as e:
         raise _bad_mlflow(folder, f"MLmodel unreadable: {e.__class__.__name__}") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise _bad_mlflow(folder, f"MLmodel is not valid YAML{where}") from None
+    except DocumentError as e:  # aliases, duplicate keys, depth and size are refused like in a profile
+        raise _bad_mlflow(folder, str(e)) from None
     if not isinstance(meta, dict):
         raise _bad_mlflow(folder, "MLmodel is not a mapping")
     flavors = meta.get("flavors")
