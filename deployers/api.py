@@ -16,9 +16,9 @@ from pydantic import BaseModel, ValidationError
 from advisor.models import (ModelInfo, ProfileError, Recommendation, WorkloadProfile, describe_validation_error,
                             load_profile, parse_profile, parse_profile_text)
 
-from . import registry
+from . import registry, statedir
 from .base import DeployContext, Deployer, default_state_dir
-from .errors import DeployError, InputError, Interrupted, ModelResolutionError
+from .errors import DeployError, InputError, Interrupted, ModelResolutionError, StateError
 from .events import Event, EventSink, null_sink
 from .ledger import Ledger
 from .models import (DeploymentPlan, DeploymentResult, DeploymentSpec, DestroyResult, Finding, InvokeResult,
@@ -188,7 +188,7 @@ def benchmark(model: str, ctx: Optional[DeployContext] = None,
                                         compile_trees=False)
         calibration, curve = benchmarking.measure(app_dir, progress=progress, **options)
     path = _calibration_path(info, ctx)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    statedir.subdir(ctx.state_dir, path.parent.name)
     path.write_text(json.dumps({"model": info.uri, "calibration": calibration.model_dump(mode="json"),
                                 "curve": curve}, indent=2))
     return calibration, curve
@@ -380,7 +380,10 @@ def status(name: str, ctx: Optional[DeployContext] = None, target: Optional[str]
     led = ledger(ctx.state_dir)
     row = led.get_deployment(name)
     if row and row["status"] != st.state and st.state in ("running", "failed", "stopped", "degraded"):
-        led.set_status(name, st.state)
+        try:
+            led.set_status(name, st.state)
+        except StateError:  # bookkeeping only: status works on a read-only or full state dir
+            pass
     return st
 
 

@@ -1033,6 +1033,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     except KeyboardInterrupt:
         print("deploy-advisor: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # the last resort (OSError, sqlite3, RecursionError, MemoryError, bugs): one line
+        from .errors import from_exception
+
+        err = from_exception(e)
+        print(f"deploy-advisor: error: {err.one_line()}", file=sys.stderr)
+        return err.exit_code
     finally:
         if in_main and previous is not None:
             signal.signal(signal.SIGINT, previous)

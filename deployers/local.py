@@ -23,6 +23,7 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from . import statedir
 from .base import DeployContext, Deployer
 from .errors import DeployTimeout, InputError, RemoteError, StalePlanError
 from .models import (DeploymentPlan, DeploymentResult, DeploymentSpec, DestroyResult, Finding, InvokeResult,
@@ -134,7 +135,7 @@ class LocalDeployer(Deployer):
             return path.read_text().strip()
         if not create:
             return None
-        path.parent.mkdir(parents=True, exist_ok=True)
+        statedir.subdir(ctx.state_dir, "local", name)
         key = secrets.token_urlsafe(32)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
@@ -219,9 +220,7 @@ class LocalDeployer(Deployer):
             return self._result(plan, st, changed=False, ctx=ctx)
 
         info = plan.model_info or resolve_model(spec, ctx)
-        base = self._dir(ctx, name)
-        base.mkdir(parents=True, exist_ok=True)
-        os.chmod(base, 0o700)
+        base = statedir.subdir(ctx.state_dir, "local", name)
         adopted = self._adopt(ctx, name, plan) if resuming else None
         if adopted:
             st = adopted
@@ -261,7 +260,7 @@ class LocalDeployer(Deployer):
         if settings.workers:
             cmd += ["--workers", str(settings.workers)]
         ctx.step(f"start the scoring server on {HOST}:{port}")
-        with open(log_path, "ab") as log:
+        with statedir.open_log(log_path) as log:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                     start_new_session=True, cwd=str(app_dir), close_fds=True)
         st = {"pid": proc.pid, "port": port, "app_dir": str(app_dir), "desired": desired, "log": str(log_path),

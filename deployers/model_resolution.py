@@ -27,6 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 from advisor.models import ModelInfo
 from advisor.safe_load import DocumentError, load_json, load_yaml
 
+from . import statedir
 from .base import DeployContext
 from .errors import ModelResolutionError
 
@@ -91,7 +92,8 @@ def registry_uri(state_dir: Path) -> str:
     if env:
         return env
     base = _mlflow_dir(state_dir)
-    (base / "artifacts").mkdir(parents=True, exist_ok=True)
+    statedir.subdir(base.parent, base.name, "artifacts")
+    statedir.private_file(base / "mlflow.db")  # born 0600: MLflow would create it with the umask's mode
     return f"sqlite:///{base / 'mlflow.db'}"
 
 
@@ -121,8 +123,7 @@ def _artifact_location(state_dir: Path, uri: str) -> Optional[str]:
     scheme = urlsplit(uri).scheme.lower()
     if scheme in ("http", "https", "databricks", "databricks-uc", "uc"):
         return None
-    folder = _mlflow_dir(state_dir) / "artifacts"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = statedir.subdir(_mlflow_dir(state_dir).parent, "mlflow", "artifacts")
     return folder.as_uri()
 
 
@@ -135,8 +136,7 @@ def _client(state_dir: Path):
 @contextlib.contextmanager
 def _lock(state_dir: Path, what: str) -> Iterator[None]:
     """Serialise register/prepare-sample between processes (UI and CLI at once)."""
-    folder = _mlflow_dir(state_dir) / "locks"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = statedir.subdir(_mlflow_dir(state_dir).parent, "mlflow", "locks")
     with open(folder / f"{what}.lock", "a+") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
@@ -671,8 +671,7 @@ def prepare_sample(state_dir: Path, ctx: Optional[DeployContext] = None) -> Mode
         X, y = load_breast_cancer(return_X_y=True, as_frame=True)
         model = RandomForestClassifier(n_estimators=100, random_state=0).fit(X, y)
         signature = infer_signature(X, model.predict(X))
-        work = Path(state_dir).expanduser().resolve() / "models"
-        work.mkdir(parents=True, exist_ok=True)
+        work = statedir.subdir(Path(state_dir).expanduser().resolve(), "models")
         with tempfile.TemporaryDirectory(prefix=".sample-", dir=work) as tmp:
             out = Path(tmp) / SAMPLE_NAME
             sk_logger = logging.getLogger("mlflow.sklearn")
