@@ -28,7 +28,7 @@ __all__ = [
     "ProfileError", "load_profile", "parse_profile", "parse_profile_text", "recommend", "targets", "settings_model",
     "resolve_model", "list_models", "register_model", "prepare_sample", "make_spec", "preflight", "plan", "apply",
     "deploy", "start_apply", "status", "invoke", "destroy", "list_deployments", "deployment_events", "logs",
-    "export", "credentials_missing", "context", "ledger", "benchmark", "drift",
+    "export", "credentials_missing", "context", "ledger", "benchmark", "drift", "doctor",
 ]
 
 _ledgers: dict[Path, Ledger] = {}
@@ -427,6 +427,15 @@ def destroy(name: str, ctx: Optional[DeployContext] = None, events: Optional[Eve
     led.set_status(name, "destroyed")
     run_ctx.emit("done", result.message or f"destroyed {name}")
     return result
+
+
+def doctor(ctx: Optional[DeployContext] = None, repair: bool = False):
+    """Check the state dir and the ledger; `repair` moves a damaged ledger aside and rebuilds the
+    deployment list from the targets' local state (see deployers/doctor.py)."""
+    from .doctor import diagnose
+
+    ctx = _ctx(ctx)
+    return diagnose(ctx, ledger(ctx.state_dir), repair=repair)
 
 
 def list_deployments(ctx: Optional[DeployContext] = None, include_destroyed: bool = False) -> list[dict]:

@@ -775,6 +775,22 @@ def cmd_list(args, out: Out) -> int:
     return 0
 
 
+def cmd_doctor(args, out: Out) -> int:
+    from . import api
+
+    report = api.doctor(_ctx(args), repair=args.repair)
+    if out.json:
+        out.doc(report.to_dict())
+        return 0 if report.ok else 1
+    for check in report.checks:
+        print(f"{'ok ' if check.ok else 'BAD'}  {check.name}: {check.message}" + (f" ({check.hint})" if check.hint else ""))
+    for row in report.rebuilt:
+        print(f"     re-added {row['name']} ({row['target']}, {row['status']})")
+    if args.repair and not report.rebuilt:
+        print("     nothing to re-add: the ledger lists every deployment the local state shows")
+    return 0 if report.ok else 1
+
+
 def _age(seconds: float) -> str:
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
@@ -987,6 +1003,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--data", "-d", help="JSON text, or a file holding it")
     sp = add("list", "List deployments recorded in the ledger.", cmd_list)
     sp.add_argument("--all", action="store_true", help="include destroyed deployments")
+    sp = add("doctor", "Check the state dir and the ledger. --repair moves a damaged ledger aside (never deletes "
+                       "it) and rebuilds the deployment list from the targets' local state.", cmd_doctor)
+    sp.add_argument("--repair", action="store_true",
+                    help="fix what can be fixed: a damaged ledger, deployments missing from it")
     sp = add("benchmark", "Measure the model's service time and throughput here; sizing then uses it.", cmd_benchmark)
     sp.add_argument("--model", "-m", required=True)
     sp = add("prices", "Refresh the price snapshot from the Azure Retail Prices API (needs a network).", cmd_prices)

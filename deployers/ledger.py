@@ -80,7 +80,7 @@ SCHEMA_VERSION = 1
 # before versioning (user_version 0) already has these tables, and CREATE ... IF NOT EXISTS keeps them.
 MIGRATIONS: list[str] = [SCHEMA]
 
-DOCTOR_HINT = "move it aside; `deploy-advisor doctor` can rebuild the deployment list from the local state"
+DOCTOR_HINT = "`deploy-advisor doctor --repair` moves it aside and rebuilds the deployment list from the local state"
 
 
 def state_error(exc: BaseException, path: Path) -> StateError:
@@ -219,6 +219,33 @@ class Ledger:
     def schema_version(self) -> int:
         conn = self._conn()
         return conn.execute("PRAGMA user_version").fetchone()[0] if conn is not None else 0
+
+    @_mapped
+    def check(self) -> str:
+        """'missing' (no ledger yet) or 'ok' after SQLite's quick_check; StateError when damaged."""
+        conn = self._conn()
+        if conn is None:
+            return "missing"
+        verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
+        if verdict != "ok":
+            raise sqlite3.DatabaseError(f"database disk image is malformed: {verdict}")
+        return "ok"
+
+    @_mapped
+    def move_aside(self) -> Path:
+        """Rename a damaged ledger (and its WAL files) out of the way; the next write starts a new one."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+        self._migrated = False
+        aside = self.path.with_name(f"ledger.db.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        os.replace(self.path, aside)
+        for suffix in ("-wal", "-shm"):
+            extra = Path(f"{self.path}{suffix}")
+            if extra.exists():
+                os.replace(extra, Path(f"{aside}{suffix}"))
+        return aside
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:

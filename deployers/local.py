@@ -109,6 +109,10 @@ class LocalDeployer(Deployer):
     def _dir(self, ctx: DeployContext, name: str) -> Path:
         return ctx.state_dir / "local" / name
 
+    def recorded(self, ctx: DeployContext) -> list[str]:
+        folder = Path(ctx.state_dir) / "local"
+        return sorted(p.parent.name for p in folder.glob("*/state.json")) if folder.is_dir() else []
+
     def _state(self, ctx: DeployContext, name: str) -> Optional[dict]:
         path = self._dir(ctx, name) / "state.json"
         try:
