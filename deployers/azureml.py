@@ -1248,6 +1248,9 @@ class AzureMLDeployer(Deployer):
     def _state_path(self, ctx: DeployContext, name: str) -> Path:
         return Path(ctx.state_dir) / self.name / f"{name}.json"
 
+    def recorded(self, ctx: DeployContext) -> list[str]:
+        return sorted(p.stem for p in self._state_path(ctx, "_").parent.glob("*.json"))
+
     def _save_state(self, ctx: DeployContext, plan: DeploymentPlan, c: _Coords, **extra: Any) -> None:
         """Where this deployment lives (and `extra` facts a later destroy needs), for status/invoke/destroy."""
         path = self._state_path(ctx, plan.spec.name)
