@@ -795,21 +795,17 @@ class AzureMLBatchDeployer(AzureMLDeployer):
         return self._ml(ctx, c), c
 
     def _recent_jobs(self, ml: Any, c: _Coords, limit: int = 5) -> list[dict]:
-        """The endpoint's latest jobs, newest first (best effort: listing needs the jobs data plane)."""
+        """The endpoint's latest jobs as the service lists them (newest first): the endpoint's own job list,
+        not a scan of every job in the workspace."""
         rows = []
         try:
-            for j in ml.jobs.list():
-                tags = dict(getattr(j, "tags", None) or {})
-                if tags.get("azureml.endpointname") != c.endpoint and \
-                        dict(getattr(j, "properties", None) or {}).get("azureml.endpointname") != c.endpoint:
-                    continue
-                created = getattr(getattr(j, "creation_context", None), "created_at", None)
-                rows.append({"job": j.name, "status": _job_status(j), "deployment": tags.get("azureml.deploymentname", ""),
-                             "created": str(created or "")})
+            for j in ml.batch_endpoints.list_jobs(endpoint_name=c.endpoint):
+                rows.append({"job": j.name, "status": _job_status(j)})
+                if len(rows) >= limit:
+                    break
         except Exception as e:
             return [{"job": "", "status": f"(jobs unavailable: {ac.map_azure_error(e).one_line()})"}]
-        rows.sort(key=lambda r: r["created"], reverse=True)
-        return rows[:limit]
+        return rows
 
     def status(self, name: str, ctx: DeployContext) -> Status:
         early, ml, c = self._status_client(name, ctx)

@@ -231,6 +231,21 @@ def install(fake: FakeAzure, aml: AzureMLFake) -> BatchFake:
                             "pipelines": base, "studiocoreservices": base})
 
     @fake.data_plane(r"\.api\.azureml\.ms$", method="GET",
+                     path=r"^/mferp/managementfrontend/subscriptions/.*/batchEndpoints/(?P<ep>[^/]+)/jobs$")
+    def list_jobs(f: FakeAzure, req: RecordedRequest, m: re.Match) -> Any:
+        """The endpoint's jobs, newest first (the 2020-09-01-dataplanepreview shape azure-ai-ml reads)."""
+        if req.auth != FAKE_TOKEN:
+            return f.error(401, "Unauthorized", "Microsoft Entra token required")
+        jobs = [j for j in batch.jobs() if (j["properties"].get("tags") or {}).get("azureml.endpointname") == m["ep"]]
+        jobs.sort(key=lambda j: j["systemData"]["createdAt"], reverse=True)
+        return f.json(200, {"value": [
+            {"id": f"{batch.endpoint_id(m['ep'])}/jobs/{j['name']}", "name": j["name"],
+             "type": "Microsoft.MachineLearningServices/workspaces/batchEndpoints/jobs",
+             "properties": {"status": j["properties"]["status"],
+                            "deploymentName": j["properties"]["tags"].get("azureml.deploymentname")}}
+            for j in jobs]})
+
+    @fake.data_plane(r"\.api\.azureml\.ms$", method="GET",
                      path=r"^/history/v1\.0/.*/workspaces/[^/]+/runs/(?P<run>[^/]+)/details$")
     def run_details(f: FakeAzure, req: RecordedRequest, m: re.Match) -> Any:
         """A job's run record: status, error and its log files (SAS URLs into the workspace storage)."""
