@@ -780,6 +780,7 @@ class AzureMLBatchDeployer(AzureMLDeployer):
         return DeploymentResult(
             name=plan.spec.name, target=self.name, status="succeeded" if changed else "no-change", changed=changed,
             endpoint_url=uri, curl=cmd, smoke_response=smoke,
+            smoke_latency_ms=smoke["seconds"] * 1000 if smoke else None,  # the smoke job, end to end
             outputs={"endpoint": c.endpoint, "workspace": c.workspace, "resource_group": c.resource_group,
                      "subscription": c.subscription, "default_deployment": default,
                      "deployments": sorted(state["deployments"]), "auth_mode": "aad_token",
