@@ -30,6 +30,25 @@ def _no_cloud_env(no_azure_sign_in, monkeypatch):
     monkeypatch.delenv("AZUREML_CURRENT_CLOUD", raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _sdk_log_to_current_stderr():
+    """azure-ai-ml adds a StreamHandler bound to the sys.stderr of import time (an earlier test's capture,
+    closed by now): point it at this test's stderr so its INFO lines land in capsys, not in a logging error."""
+    import logging
+    import sys
+
+    handlers = [h for h in logging.getLogger("azure.ai.ml").handlers if type(h) is logging.StreamHandler]
+    saved = [(h, h.stream, h.__dict__.get("flush")) for h in handlers]
+    for h in handlers:
+        h.stream = sys.stderr  # (not setStream: it would flush the closed one)
+        h.flush = sys.stderr.flush
+    yield
+    for h, stream, flush in saved:
+        h.stream = stream
+        if flush is not None:
+            h.flush = flush
+
+
 @pytest.fixture
 def fake() -> FakeAzure:
     return FakeAzure(polls=2)
