@@ -514,6 +514,8 @@ class AzureMLBatchDeployer(AzureMLDeployer):
             raise StalePlanError(f"batch endpoint {c.endpoint} changed since this plan was made",
                                  "run plan again (or deploy) to see the new changes")
         steps = st["steps"]
+        # recorded before anything is created: a destroy after a failed first apply still finds our cluster
+        self._save_state(ctx, plan, c, compute=compute)
         if not plan.has_changes:
             ac.emit(ctx, "info", f"{c.endpoint}: nothing to change")
             return self._result(plan, c, state, changed=False, smoke=None)

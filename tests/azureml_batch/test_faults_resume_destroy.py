@@ -109,3 +109,12 @@ def test_destroy_never_touches_a_cluster_or_endpoint_that_is_not_ours(fake, batc
         api.destroy("someone-else", make_ctx(fake, ctx.state_dir, name="someone-else"), target="azureml-batch")
     assert batch.endpoint("someone-else") is not None
     assert not [w for w in arm_writes(fake) if w[0] == "DELETE" and "someone-else" in w[1]]
+
+
+def test_destroy_after_a_failed_first_apply_removes_the_cluster_it_created(fake, batch, ctx):
+    fake.fail_operation(r"/batchEndpoints/[^/]+$", code="BadRequest", message="endpoint name taken in this region")
+    with pytest.raises(Exception):
+        api.apply(api.plan(make_spec(), ctx), ctx)
+    assert len(fake.ids(r"/computes/[^/]+$")) == 1
+    result = api.destroy(NAME, ctx)
+    assert "compute/nightly-scor-cpu" in result.deleted and not fake.ids(r"/computes/")
