@@ -46,11 +46,18 @@ SRC = {
     "COMPUTE": "https://learn.microsoft.com/azure/machine-learning/how-to-create-attach-compute-cluster",
     "QUOTA": "https://learn.microsoft.com/azure/machine-learning/how-to-manage-quotas#virtual-machine-quota",
     "JOBS": "https://learn.microsoft.com/azure/machine-learning/how-to-access-data-batch-endpoints-jobs",
+    "TROUBLESHOOT": "https://learn.microsoft.com/azure/machine-learning/how-to-troubleshoot-batch-endpoints",
+    # the mini-batch report's columns: "ParallelRunStep Performance Tuning Guide" (Azure ML docs article
+    # how-to-tune-performance-of-parallel-run-step, ms.date 09/15/2020). Batch deployments run on the same parallel
+    # run engine (the troubleshooting article lists the same logs/ layout); the report is read only when present.
+    "PRS": "how-to-tune-performance-of-parallel-run-step (Azure ML docs), section Mini batch processing metrics",
 }
 COMPUTE_NAME_RE = r"[a-zA-Z][a-zA-Z0-9-]{1,14}[a-zA-Z0-9]"  # 3-16 characters, letter first
 TERMINAL = {"completed": "Completed", "failed": "Failed", "canceled": "Canceled", "notresponding": "NotResponding"}
 DATASTORE = "workspaceblobstore"
 SMOKE_ROWS = 5
+SCORING = ("Running", "Finalizing", "Completed", "Failed")  # statuses whose mini-batch report is worth reading
+MINI_BATCH_REPORT = "processed_mini-batches.csv"  # logs/sys/job_report/ of the scoring step [PRS]
 
 ComputeName = Annotated[Optional[str], ac.Matches(COMPUTE_NAME_RE, "compute cluster names have 3-16 letters, digits "
                                                                    "or dashes, starting with a letter")]
@@ -130,6 +137,28 @@ def _input(value: str) -> tuple[str, str]:
     if p.is_dir() and not any(f.is_file() for f in p.rglob("*")):
         raise InputError(f"input {v}: the folder is empty")
     return ("uri_folder" if p.is_dir() else "uri_file"), str(p.resolve())
+
+
+def _count_mini_batches(report: str) -> tuple[int, int]:
+    """(done, failed) from processed_mini-batches.csv: one row per processing round of a mini-batch (columns
+    Mini-batch Id, Picked Count, Total, Succeeded, Failed, Status, ...); a retried mini-batch counts by its last
+    round. Columns are matched by name, case and spacing ignored."""
+    import csv
+    import io
+
+    last: dict[str, tuple[int, bool]] = {}
+    for row in csv.DictReader(io.StringIO(report)):
+        r = {re.sub(r"[\s_-]+", "", str(k or "")).lower(): str(v or "") for k, v in row.items()}
+        mb = r.get("minibatchid", "")
+        if not mb:
+            continue
+        picked = int(r.get("pickedcount") or 0) if (r.get("pickedcount") or "").isdigit() else 0
+        failed = (r.get("failed") or "0").strip() not in ("", "0") or any(
+            word in r.get("status", "").upper() for word in ("EXCEPTION", "TIMEOUT", "FAIL", "ERROR"))
+        if mb not in last or picked >= last[mb][0]:
+            last[mb] = (picked, failed)
+    failed_n = sum(1 for _, f in last.values() if f)
+    return len(last) - failed_n, failed_n
 
 
 def _output_uri(endpoint: str, job: str) -> str:
@@ -701,17 +730,20 @@ class AzureMLBatchDeployer(AzureMLDeployer):
     def _follow(self, ml: Any, ctx: DeployContext, job: str, *, timeout: float) -> str:
         """Poll a job until it ends, reporting each status change; returns the final status."""
         interval = float(ctx.client_kwargs.get("polling_interval", 15) if ctx.client_kwargs else 15)
-        start, last = time.monotonic(), ""
+        start, last = time.monotonic(), None
         while True:
             ctx.check_cancelled()
             try:
                 status = _job_status(ml.jobs.get(job))
             except Exception as e:
                 raise ac.map_azure_error(e, f"job {job}") from e
-            if status != last:
-                ac.emit(ctx, "progress", f"job {job}: {status}", job=job, status=status,
-                        elapsed_s=round(time.monotonic() - start, 1))
-                last = status
+            counts = self._mini_batches(ml, ctx, job) if status in SCORING else None
+            if (status, counts) != last:
+                done = f" ({counts[0]} mini-batch(es) done, {counts[1]} failed)" if counts else ""
+                ac.emit(ctx, "progress", f"job {job}: {status}{done}", job=job, status=status,
+                        elapsed_s=round(time.monotonic() - start, 1),
+                        **({"mini_batches_done": counts[0], "mini_batches_failed": counts[1]} if counts else {}))
+                last = (status, counts)
             if status in TERMINAL.values():
                 return status
             if time.monotonic() - start > timeout:
@@ -732,28 +764,61 @@ class AzureMLBatchDeployer(AzureMLDeployer):
             pass
         return "no error detail available (see the job in Azure ML studio)"
 
-    def _job_logs(self, ml: Any, ctx: DeployContext, job: str, tail: int) -> str:
-        """The last lines of the job's log files (their SAS URLs come from the run record, never shown)."""
+    def _mini_batches(self, ml: Any, ctx: DeployContext, job: str) -> Optional[tuple[int, int]]:
+        """(done, failed) mini-batches so far, from the scoring step's processed_mini-batches.csv report (the
+        parallel run behind a batch deployment writes it under logs/sys/job_report/); None until it exists."""
+        try:
+            for child in self._steps(ml, job):
+                files = self._log_files(ml, child.name)
+                url = next((u for n, u in files.items() if n.endswith(MINI_BATCH_REPORT)), None)
+                if url:
+                    return _count_mini_batches(self._read_log(ctx, url))
+        except Exception:  # progress detail only: the job's status is what decides
+            return None
+        return None
+
+    @staticmethod
+    def _steps(ml: Any, job: str) -> list[Any]:
+        """The job's child runs (the scoring step), from run history: `jobs.list(parent_job_name=)` would GET the
+        parent job first, on every poll."""
+        return [j for j in ml.jobs._runs_operations.get_run_children(job) if j is not None]
+
+    @staticmethod
+    def _log_files(ml: Any, run: str) -> dict[str, str]:
+        """A run's log files, name -> SAS URL, from its run-history record (the job entity does not list them)."""
+        details = ml.jobs._runs_operations.get_run_details(run)
+        files = dict(getattr(details, "log_files", None) or {})
+        for url in files.values():
+            ac.register_secret(url.split("?", 1)[1] if "?" in url else "")
+        return files
+
+    @staticmethod
+    def _read_log(ctx: DeployContext, url: str) -> str:
+        """GET one log file by its SAS URL (through the context's transport and retries)."""
         from azure.core import PipelineClient
         from azure.core.pipeline import policies as p
         from azure.core.rest import HttpRequest
 
-        try:
-            details = ml.jobs._runs_operations.get_run_details(job)
-        except Exception as e:
-            return f"(logs unavailable: {ac.map_azure_error(e).one_line()})"
-        files = dict(getattr(details, "log_files", None) or {})
-        if not files:
-            return f"(no log files for job {job} yet)"
         kw = ac.sdk_kwargs(ctx)
         client = PipelineClient(base_url="https://localhost", policies=[
             p.RequestIdPolicy(), p.RetryPolicy(**{k: v for k, v in kw.items() if k.startswith("retry_")}),
             p.ContentDecodePolicy()], **({"transport": kw["transport"]} if kw.get("transport") is not None else {}))
+        return client.send_request(HttpRequest("GET", url)).text()
+
+    def _job_logs(self, ml: Any, ctx: DeployContext, job: str, tail: int) -> str:
+        """The last lines of the job's log files, its scoring step's too (SAS URLs come from the run records,
+        never shown)."""
+        try:
+            runs = [job] + [j.name for j in self._steps(ml, job)]
+            files = {f"{run}/{n}" if run != job else n: u for run in runs for n, u in self._log_files(ml, run).items()}
+        except Exception as e:
+            return f"(logs unavailable: {ac.map_azure_error(e).one_line()})"
+        if not files:
+            return f"(no log files for job {job} yet)"
         out = []
         for name, url in sorted(files.items()):
-            ac.register_secret(url.split("?", 1)[1] if "?" in url else "")
             try:
-                text = client.send_request(HttpRequest("GET", url)).text()
+                text = self._read_log(ctx, url)
             except Exception as e:
                 text = f"(unavailable: {ac.map_azure_error(e).one_line()})"
             out.append(f"==> {name} <==\n" + "\n".join(ac.scrub(text).splitlines()[-int(tail):]))

@@ -41,9 +41,10 @@ def test_deploy_the_nightly_profile_then_score_a_folder_and_download_the_output(
     assert job["status"] == "Completed" and job["output"].startswith("azureml://datastores/workspaceblobstore/")
     assert doc["request_id"] == job["job"]
     assert (tmp_path / "out" / "predictions.csv").read_text().count("\n") == 3
-    progress = [json.loads(line)["message"] for line in captured.err.splitlines() if line.startswith("{")]
-    assert [m.split(": ")[-1] for m in progress if m.startswith(f"job {job['job']}:")] == [
-        "Queued", "Running", "Completed"]
+    events = [json.loads(line) for line in captured.err.splitlines() if line.startswith("{")]
+    progress = [e for e in events if e["data"].get("job") == job["job"]]
+    assert [e["data"]["status"] for e in progress] == ["Queued", "Running", "Completed"]
+    assert progress[-1]["message"].endswith("Completed (1 mini-batch(es) done, 0 failed)")
 
     assert cli.main(["status", NAME]) == 0
     assert f"last job {job['job']} Completed" in capsys.readouterr().out

@@ -52,8 +52,25 @@ def test_invoke_a_local_folder_uploads_it_follows_the_job_and_downloads_the_outp
     assert uri.startswith("azureml://datastores/workspaceblobstore/paths/LocalUpload/") and uri.endswith("/data/")
     uploaded = aml.uploaded("LocalUpload/")
     assert sorted(k.rsplit("/", 1)[-1] for k in uploaded) == ["part-1.csv", "part-2.csv"]
-    statuses = [e.data.get("status") for e in events.events if e.data.get("job") == job["job"]]
-    assert statuses == ["Queued", "Running", "Completed"]
+    progress = [e.data for e in events.events if e.data.get("job") == job["job"]]
+    assert [p["status"] for p in progress] == ["Queued", "Running", "Completed"]
+    assert [p.get("mini_batches_done") for p in progress] == [None, 1, 1]  # two files, one mini-batch of 10
+
+
+def test_progress_counts_mini_batches_done_and_failed(deployed, ctx, events, blob_proxy, tmp_path):
+    data = tmp_path / "many"
+    data.mkdir()
+    for i in range(25):
+        (data / f"part-{i:02}.csv").write_text("a,b,c,d\n1,2,3,4\n")
+    ok = api.invoke(NAME, {"input": str(data), "wait": True}, ctx).response["job"]
+    counts = [(e.data["mini_batches_done"], e.data["mini_batches_failed"]) for e in events.events
+              if e.data.get("job") == ok and "mini_batches_done" in e.data]
+    assert counts == [(2, 0), (3, 0)]  # 25 files in mini-batches of 10: 2 of 3 while running, then all 3
+    deployed.failing["blue"] = "ValueError: bad row"
+    bad = api.invoke(NAME, {"input": str(data), "wait": True}, ctx).response
+    final = [e for e in events.events if e.data.get("job") == bad["job"]][-1]
+    assert (final.data["mini_batches_done"], final.data["mini_batches_failed"]) == (2, 1)  # by the retry's round
+    assert final.message.endswith("Failed (2 mini-batch(es) done, 1 failed)")
     assert blob_proxy.refused == []
 
 
@@ -113,3 +130,16 @@ def test_logs_show_a_jobs_log_files_without_their_sas(deployed, aml, ctx):
     assert "sig=" not in text and not any(s in text for s in aml.storage.secrets())
     with pytest.raises(InputError, match="take no bogus option"):
         api.logs(NAME, ctx, job="x", bogus=1)
+
+
+def test_mini_batch_report_counts_each_mini_batch_by_its_last_round():
+    from deployers.azureml_batch import _count_mini_batches
+
+    report = ("Mini-batch Id,Picked Count,Total,Succeeded,Failed,Status\n"
+              "0,1,10,10,0,RUN_DONE\n"
+              "1,1,10,0,10,RUN_TIMEOUT\n"
+              "1,2,10,10,0,RUN_DONE\n"      # retried and then fine: done
+              "2,1,5,3,2,RUN_DONE\n"        # some items failed: failed
+              "3,1,5,0,5,RUN_EXCEPTION\n")
+    assert _count_mini_batches(report) == (2, 2)
+    assert _count_mini_batches("") == (0, 0)

@@ -35,6 +35,8 @@ BEP_RE = WS_RE + r"/batchEndpoints/(?P<ep>[^/]+)"
 BDEP_RE = BEP_RE + r"/deployments/(?P<dep>[^/]+)"
 COMPUTE_RE = WS_RE + r"/computes/(?P<compute>[^/]+)"
 JOB_STEPS = ("NotStarted", "Queued", "Running", "Completed")
+STEP_SUFFIX = "-scoring"  # a job's child run (its parallel scoring step)
+MINI_BATCH_REPORT = "processed_mini-batches.csv"
 
 
 @dataclass
@@ -248,21 +250,39 @@ def install(fake: FakeAzure, aml: AzureMLFake) -> BatchFake:
     @fake.data_plane(r"\.api\.azureml\.ms$", method="GET",
                      path=r"^/history/v1\.0/.*/workspaces/[^/]+/runs/(?P<run>[^/]+)/details$")
     def run_details(f: FakeAzure, req: RecordedRequest, m: re.Match) -> Any:
-        """A job's run record: status, error and its log files (SAS URLs into the workspace storage)."""
+        """A run record: status, error and log files (SAS URLs into the workspace storage). A job's scoring step
+        (`<job>-scoring`) lists the parallel run's processed_mini-batches.csv report once it has started."""
         if req.auth != FAKE_TOKEN:
             return f.error(401, "Unauthorized", "Microsoft Entra token required")
+        run = m["run"]
+        step = run.endswith(STEP_SUFFIX)
+        job = batch.job(run[:-len(STEP_SUFFIX)] if step else run)
+        if job is None:
+            return f.error(404, "NotFound", f"run {run} not found")
+        props = job["properties"]
+        sas = aml.storage.issue_sas(aml.storage_account)
+        base = f"https://{aml.storage_account}.blob.core.windows.net/azureml/ExperimentRun/dcid.{run}"
+        names = ["logs/azureml/job_log.txt"]
+        if step and props["status"] in ("Running", "Completed", "Failed"):
+            names.append(f"logs/sys/job_report/{MINI_BATCH_REPORT}")
+        doc: dict[str, Any] = {"runId": run, "status": props["status"], "target": props.get("computeId"),
+                               "tags": props.get("tags") or {}, "properties": props.get("properties") or {},
+                               "logFiles": {n: f"{base}/{n}?{sas}" for n in names}}
+        if props.get("error") and not step:
+            doc["error"] = {"error": props["error"]}
+        return f.json(200, doc)
+
+    @fake.data_plane(r"\.api\.azureml\.ms$", method="GET",
+                     path=r"^/history/v1\.0/.*/workspaces/[^/]+/runs/(?P<run>[^/]+)/children$")
+    def run_children(f: FakeAzure, req: RecordedRequest, m: re.Match) -> Any:
+        """A batch job's one child run: its scoring step."""
         job = batch.job(m["run"])
         if job is None:
             return f.error(404, "NotFound", f"run {m['run']} not found")
-        props = job["properties"]
-        sas = aml.storage.issue_sas(aml.storage_account)
-        base = f"https://{aml.storage_account}.blob.core.windows.net/azureml/ExperimentRun/dcid.{m['run']}"
-        doc: dict[str, Any] = {"runId": m["run"], "status": props["status"], "target": props.get("computeId"),
-                               "tags": props.get("tags") or {}, "properties": props.get("properties") or {},
-                               "logFiles": {"logs/azureml/job_log.txt": f"{base}/logs/azureml/job_log.txt?{sas}"}}
-        if props.get("error"):
-            doc["error"] = {"error": props["error"]}
-        return f.json(200, doc)
+        return f.json(200, {"value": [{"runId": m["run"] + STEP_SUFFIX, "parentRunId": m["run"],
+                                       "displayName": "batchscoring", "status": job["properties"]["status"],
+                                       "experimentId": job["properties"].get("experimentName"), "tags": {},
+                                       "properties": {}}], "nextLink": None})
 
     @fake.data_plane(r"\.blob\.core\.windows\.net$", method="GET",
                      path=r"^/azureml/ExperimentRun/dcid\.(?P<run>[^/]+)/logs/")
@@ -272,7 +292,10 @@ def install(fake: FakeAzure, aml: AzureMLFake) -> BatchFake:
         sig = unquote(req.query.get("sig", ""))
         if sig not in aml.storage.accounts[aml.storage_account].sas_tokens:
             return f.text(403, "AuthenticationFailed")
-        return f.text(200, "\n".join(batch.logs.get(m["run"], [])) + "\n")
+        run = m["run"]
+        if req.path.endswith(MINI_BATCH_REPORT) and run.endswith(STEP_SUFFIX):
+            return f.text(200, _mini_batch_report(batch, run[:-len(STEP_SUFFIX)]), content_type="text/csv")
+        return f.text(200, "\n".join(batch.logs.get(run.removesuffix(STEP_SUFFIX), [])) + "\n")
 
     _pending: dict[str, tuple[list, str, str, str]] = {}
     batch._pending = _pending  # type: ignore[attr-defined]
@@ -362,6 +385,31 @@ def _advance(batch: BatchFake, job: dict) -> None:
         log.append(f"status {nxt}")
     props.setdefault("properties", {})["azureml.lastStatusAt"] = now_iso()
     batch.fake.put(batch.job_id(name), job)
+
+
+def _mini_batch_report(batch: BatchFake, name: str) -> str:
+    """The parallel run's logs/sys/job_report/processed_mini-batches.csv (columns as the ParallelRunStep tuning
+    guide lists them): half the mini-batches while Running, all when Completed; when the deployment fails, its
+    last mini-batch failed twice (a retry: Picked Count 2)."""
+    job = batch.job(name) or {"properties": {}}
+    status = job["properties"].get("status")
+    rows, _out, ep, dep = batch._pending.get(name, ([], "", "", ""))  # type: ignore[attr-defined]
+    size = int(((batch.fake.get(batch.deployment_id(ep, dep)) or {}).get("properties") or {}).get(
+        "miniBatchSize") or 10)
+    files = list(dict.fromkeys(fname for fname, _row in rows))
+    batches = [files[i:i + size] for i in range(0, len(files), size)]
+    shown = batches[:(len(batches) + 1) // 2] if status == "Running" else batches
+    head = ("Mini-batch Id,Picked Count,Process,Process Start Time,Total,Succeeded,Failed,Elapsed Seconds,"
+            "Process Seconds,Run Method Seconds,Status,Error Category,Error Message,Mini-batch Detail")
+    lines = [head]
+    for i, group in enumerate(shown):
+        failing = status == "Failed" and i == len(shown) - 1
+        for picked in ((1, 2) if failing else (1,)):
+            ok = 0 if failing else len(group)
+            lines.append(f"{i},{picked},worker-0,2026-12-06T02:00:00,{len(group)},{ok},{len(group) - ok},1.0,0.9,"
+                         f"0.8,{'RUN_EXCEPTION' if failing else 'RUN_DONE'},{'UserError' if failing else ''},"
+                         f"{'boom' if failing else ''},\"{group}\"")
+    return "\n".join(lines) + "\n"
 
 
 def _write_blob(batch: BatchFake, name: str, data: bytes) -> None:
