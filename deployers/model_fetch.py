@@ -89,14 +89,11 @@ def _marker_path(cache: Path) -> Path:
 
 
 def _sizes(folder: Path) -> dict[str, int]:
-    """Relative path -> size of every regular file (symlinks are not model files)."""
-    out = {}
-    for dirpath, _dirs, files in os.walk(folder, followlinks=False):
-        for f in files:
-            p = Path(dirpath) / f
-            if not p.is_symlink():
-                out[p.relative_to(folder).as_posix()] = p.stat().st_size
-    return dict(sorted(out.items()))
+    """Relative path -> size of every regular file (symlinks are not model files; none may lead out)."""
+    from .model_folder import files
+
+    return dict(sorted((p.relative_to(folder).as_posix(), p.stat().st_size)
+                       for p in files(folder) if not p.is_symlink()))
 
 
 def _cached(cache: Path, source: dict[str, str]) -> bool:
@@ -261,9 +258,11 @@ def _download_into_cache(ctx: DeployContext, plan: DownloadPlan, cache: Path, so
     """Download into a temp folder next to the cache (progress events while it runs), check the files
     against the listing and that they are servable, then move them into place: a failed download
     leaves nothing behind, and two processes fetching the same version download it once."""
+    from . import statedir
     from .model_resolution import _lock, content_hash
 
-    cache.parent.mkdir(parents=True, exist_ok=True)
+    home = Path(ctx.state_dir).expanduser().resolve()
+    statedir.subdir(home, *cache.parent.relative_to(home).parts)  # 0700, like the rest of the state dir
     with _lock(Path(ctx.state_dir), "download"):
         if _cached(cache, source):
             return inspect(cache)
