@@ -45,6 +45,7 @@ def test_registered_model_to_app_service_then_cached_then_new_version(ctx, fake,
     plan = api.plan(spec(uri), ctx)
     assert kinds(plan)["model-download"] == "create" and stores.blob_reads() == 0
     assert plan.settings["image"].endswith(":pending-model-download")
+    assert "downloads it first" in plan.artifacts["appservice/README.md"]
     result = api.apply(plan, ctx)
     assert result.status == "succeeded", result.message
     built = {k[len("app/model/"):]: v for k, v in acr.context_files().items() if k.startswith("app/model/")}
