@@ -457,7 +457,9 @@ def get_registry(ctx: DeployContext, resource_group: str, name: str):
 
 
 def create_registry(ctx: DeployContext, resource_group: str, name: str, location: str, tags: dict[str, str]):
-    """A Basic registry for the deployment's images (ACR Tasks work on every SKU)."""
+    """A Basic registry for the deployment's images (ACR Tasks work on every SKU), admin user off:
+    pulls use Microsoft Entra identities with AcrPull, the admin account is for proofs of concept
+    (learn.microsoft.com/azure/container-registry/container-registry-authentication, read 2026-12-06)."""
     from azure.mgmt.containerregistry.models import Registry, Sku
 
     from .azure_common import map_azure_error, pending, wait
