@@ -686,8 +686,7 @@ class AKSDeployer(Deployer):
     def _saved_choice(self, cfg: Config, registry: Any = None):
         from . import images
 
-        return images.RegistryChoice(cfg.subscription, cfg.registry_resource_group, cfg.registry, cfg.registry_how,
-                                     cfg.location, registry=registry)
+        return images.RegistryChoice.from_settings(cfg.dump(), registry)
 
     def _image(self, cfg: Config, info: ModelInfo, registry: Any = None) -> tuple[str, str, Optional[dict]]:
         """(image reference, content tag, build files) — a user image needs no build."""
