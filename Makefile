@@ -1,45 +1,48 @@
 # Two commands: `make run` and `make test`. Each sets up .venv when it is missing.
-# The interpreter .venv is built with: the distribution's optimised CPython 3.11 when there is one
-# (scripts/pick-python says why); `make PY=/path/to/python3.11 ...` chooses another.
-PY ?= $(shell scripts/pick-python)
+# .venv is a plain `python3.11 -m venv` (no C compiler needed) with the hashed locks installed:
+# requirements.txt (what the package needs to run, every extra) and requirements-dev.txt (tests only).
+# `make PY=/path/to/python3.11 ...` chooses another interpreter; `make lock` regenerates both locks
+# from pyproject.toml.
+PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8501
+PIP := $(BIN)/python -m pip install -q --disable-pip-version-check
 
-.PHONY: run test setup native sample bench clean
+.PHONY: run test setup sample bench lock clean
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.txt
-	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PIP) --require-hashes -r requirements.txt -r requirements-dev.txt
+	$(PIP) --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-setup: native
+setup: $(STAMP)
 
-# The advisor's hot modules compiled with mypyc (optional speed-up; fast no-op when up to date,
-# pure Python when no C compiler is available). See scripts/build_native.py.
-native: $(STAMP)
-	$(BIN)/python scripts/build_native.py
-
-sample: native
+sample: $(STAMP)
 	$(BIN)/deploy-advisor models prepare-sample
 
 run: sample
-	$(BIN)/streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT)
+	$(BIN)/deploy-advisor ui --port $(PORT)
 
-# Every test, then the advisor's tests once more as plain Python (the first run used the compiled
-# modules when they built), so both modes stay covered.
-test: native
+# Every test, tests/test_wheel.py included (it builds the wheel and runs it from a fresh venv).
+test: $(STAMP)
 	bash scripts/install-browser.sh
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
-	DEPLOY_ADVISOR_PURE=1 $(BIN)/python -m pytest -q -n 2 tests/advisor
 
-bench: native
+bench: $(STAMP)
 	$(BIN)/python benchmarks/recommend.py
 	$(BIN)/python benchmarks/serve.py
 	$(BIN)/python benchmarks/fleet.py
 	$(BIN)/python benchmarks/ui.py
+
+# Needs uv (`pip install uv`). Pins already in the files are kept unless a declared range excludes them.
+lock:
+	uv pip compile pyproject.toml --extra all --python-version 3.11 --generate-hashes \
+	  --no-emit-package deploy-advisor --custom-compile-command "make lock" -o requirements.txt
+	uv pip compile --group pyproject.toml:dev -c requirements.txt --python-version 3.11 --generate-hashes \
+	  --custom-compile-command "make lock" -o requirements-dev.txt
 
 clean:
 	rm -rf $(VENV)

@@ -22,10 +22,10 @@ from typing import Any, Optional
 
 import yaml
 
+from . import templating
 from .errors import InputError
 from .models import DeploymentPlan, DeploymentSpec, validate_deployment_name
 
-TEMPLATES = Path(os.environ.get("DEPLOY_ADVISOR_TEMPLATES") or Path(__file__).resolve().parents[1] / "templates")
 DEFAULT_INSTALL = "deploy-advisor==0.1.0"
 ARTIFACTS = "artifacts"  # subfolder of an export holding the target's plan artifacts and plan.json
 PYTHON_VERSION = "3.11"
@@ -138,12 +138,8 @@ def repo_relative(path: Path, repo_root: Optional[Path] = None) -> str:
 
 
 def _env():
-    import jinja2
-
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES / "github")),
-                             undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
-    env.filters["q"] = lambda v: json.dumps(str(v))  # a double-quoted YAML scalar
-    env.filters["sh"] = lambda v: shlex.quote(str(v))
+    env = templating.environment("github", q=lambda v: json.dumps(str(v)),  # a double-quoted YAML scalar
+                                 sh=lambda v: shlex.quote(str(v)))
     env.globals["gh"] = lambda expr: "${{ " + expr + " }}"  # a GitHub Actions expression
     return env
 

@@ -27,11 +27,11 @@ from typing import Any, Iterable, Mapping, Optional, Union
 
 from advisor.models import ModelInfo
 
+from . import templating
 from .base import DeployContext
 from .errors import AuthError, DeployTimeout, InputError, RemoteError
 
 ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES = ROOT / "templates"
 TASKS_API_VERSION = "2019-06-01-preview"
 PORT = 8080
 SERVING_MODULE = "deployers.serving"
@@ -234,10 +234,7 @@ def merge_requirements(model_reqs: Iterable[str], serving_reqs: Iterable[str]) -
 
 
 def _jinja():
-    import jinja2
-
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
-                              autoescape=False, keep_trailing_newline=True)
+    return templating.environment()
 
 
 def render_dockerfile(model_info: ModelInfo, *, workers: int = 1, port: int = PORT) -> str:
