@@ -844,7 +844,7 @@ def cmd_export(args, out: Out) -> int:
         spec, notes = _spec_and_notes(args)
     result = exporter.export_deployment(spec, Path(args.out), ctx, notes=notes, repo_path=args.repo_path,
                                         branch=args.branch, environment=args.environment,
-                                        install=args.install or exporter.DEFAULT_INSTALL, model_ref=model_ref)
+                                        install=args.install, model_ref=model_ref)
     for w in result.warnings:
         out.note(f"warning: {w}", kind="warning")
     if out.json:
@@ -1012,8 +1012,11 @@ def build_parser() -> argparse.ArgumentParser:
                                         "the current folder); the workflow's `-f` and path filter use it")
     sp.add_argument("--branch", default="main", help="branch whose pushes deploy (default main)")
     sp.add_argument("--environment", help="GitHub environment for the deploy job (approvals, scoped secrets)")
-    sp.add_argument("--install", default=None, metavar="REQUIREMENT",
-                    help="what the workflow pip-installs (default deploy-advisor==0.1.0)")
+    sp.add_argument("--install", default=None, metavar="GIT_PIN|WHEEL",
+                    help="the pinned deploy-advisor the workflow installs: 'deploy-advisor @ git+https://…@COMMIT' "
+                         "(40-hex commit) or a wheel file, copied next to the workflow and sha256-checked "
+                         "(default: DEPLOY_ADVISOR_INSTALL, else the git commit this copy was installed from; "
+                         "export refuses when it cannot name one)")
     sp = add("invoke", "Send a scoring request to a deployment.", cmd_invoke)
     sp.add_argument("name")
     sp.add_argument("--data", "-d", help="JSON text, or a file holding it")
