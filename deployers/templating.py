@@ -1,8 +1,8 @@
 """The one way to read the repository's `templates/` folder, from a checkout and from an installed wheel alike.
 
-The wheel ships `templates/` as package data of `deployers.templates` (pyproject.toml maps that package to
-the top-level folder); in a source checkout the folder sits next to `deployers/`. Both are read through
-importlib.resources, so nothing here depends on where the code was installed. `DEPLOY_ADVISOR_TEMPLATES`
+The wheel ships `templates/` as package data in `deployers/templates/` (pyproject.toml maps the package
+`deployers.templates` to the top-level folder); in a source checkout (PYTHONPATH or an editable install) the
+folder sits next to `deployers/`. Files are read through importlib.resources, not opened by path. `DEPLOY_ADVISOR_TEMPLATES`
 points at another folder with the same layout (a user's own templates, or a test's).
 """
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import Any
 
 import jinja2
 
-PACKAGE = "deployers.templates"
 CHECKOUT = Path(__file__).resolve().parents[1] / "templates"
 
 
@@ -24,10 +23,8 @@ def template_root() -> Traversable:
     override = os.environ.get("DEPLOY_ADVISOR_TEMPLATES")
     if override:
         return Path(override)
-    try:
-        return resources.files(PACKAGE)
-    except ModuleNotFoundError:  # a source checkout on PYTHONPATH: templates/ is not a package there
-        return CHECKOUT
+    installed = resources.files("deployers") / "templates"
+    return installed if installed.is_dir() else CHECKOUT  # a checkout: templates/ sits next to deployers/
 
 
 def _node(name: str) -> Traversable:
