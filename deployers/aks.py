@@ -45,6 +45,11 @@ from .models import (DeploymentPlan, DeploymentResult, DeploymentSpec, DestroyRe
                      PlannedAction, Status, fingerprint)
 
 FIELD_MANAGER = "deploy-advisor"
+# Pod shutdown: endpoints and load balancers drop a terminating pod asynchronously, so preStop waits before
+# SIGTERM (https://kubernetes.io/docs/tutorials/services/pods-and-endpoint-termination-flow/, 2026-12-06); the
+# grace period then covers the wait plus the longest in-flight call (the server's 60 s scoring timeout).
+PRESTOP_DELAY_S = 10
+TERMINATION_GRACE_S = PRESTOP_DELAY_S + 60 + 5
 APPLY_PATCH = "application/apply-patch+yaml"
 HASH_ANNOTATION = "deploy-advisor/desired-hash"
 KEY_PLACEHOLDER = "<generated at apply time; never stored in plans or files>"
@@ -293,6 +298,7 @@ def render_manifests(cfg: Config, image: str, *, model_uri: str, model_name: str
         "workers": cfg.workers, "cpu_request": cfg.cpu_request, "cpu_limit": cfg.cpu_limit,
         "memory_request": cfg.memory_request, "memory_limit": cfg.memory_request, "gpu": cfg.gpus,
         "startup_failure_threshold": int(min(120, 12 + cfg.model_size_mb / 50)),  # big models load slowly
+        "prestop_delay_s": PRESTOP_DELAY_S, "termination_grace_s": TERMINATION_GRACE_S,
         "tmp_size": "1Gi", "secret_name": cfg.secret_name, "key_placeholder": KEY_PLACEHOLDER,
         "service_type": cfg.service_type, "service_port": cfg.service_port,
         "min_replicas": cfg.min_replicas, "max_replicas": cfg.max_replicas,
