@@ -16,9 +16,13 @@ from typing import Iterator, Optional
 
 from .errors import InputError
 
-# Import prefix -> the extra that installs it (longest prefix wins). Shared image/registry SDKs belong to
-# every image-building target; the message then names the target's own extra when the caller knows it.
+# Import prefix -> the extra(s) that install it (longest prefix wins; "a|b": any of them). Wrapped imports
+# name the caller's own extra instead.
+AZURE_EXTRAS = "azureml|aks|appservice|containerapps"  # shared by every Azure target: any of their extras
 MODULE_EXTRA: dict[str, str] = {
+    "azure.core": AZURE_EXTRAS,
+    "azure.mgmt.core": AZURE_EXTRAS,
+    "azure.identity": AZURE_EXTRAS,
     "azure.ai.ml": "azureml",
     "azure.mgmt.monitor": "azureml",
     "azure.mgmt.containerservice": "aks",
@@ -31,10 +35,10 @@ MODULE_EXTRA: dict[str, str] = {
     "azure.mgmt.web": "appservice",
     "azure.mgmt.resource": "appservice",
     "azure.mgmt.appcontainers": "containerapps",
-    "azure.mgmt.containerregistry": "aks",
-    "azure.containerregistry": "aks",
-    "azure.storage.blob": "aks",
-    "azure.mgmt.authorization": "aks",
+    "azure.mgmt.containerregistry": "aks|appservice|containerapps",
+    "azure.containerregistry": "aks|appservice|containerapps",
+    "azure.storage.blob": "aks|appservice|containerapps",
+    "azure.mgmt.authorization": "aks|appservice|containerapps",
     "onnxruntime": "onnx",
     "streamlit": "ui",
     "altair": "ui",
@@ -60,8 +64,10 @@ def missing_extra_error(exc: ModuleNotFoundError, extra: Optional[str] = None) -
     extra = extra or extra_for(exc.name or "")
     if not extra:
         return None
-    return MissingExtraError(f"this needs the optional package {exc.name!r}: "
-                             f"pip install 'deploy-advisor[{extra}]'", code="MissingExtra")
+    choices = " or ".join(f"'deploy-advisor[{e}]'" for e in extra.split("|"))
+    which = " (the extra of the target you use)" if "|" in extra else ""
+    return MissingExtraError(f"this needs the optional package {exc.name!r}: pip install {choices}{which}",
+                             code="MissingExtra")
 
 
 @contextlib.contextmanager
