@@ -1,21 +1,22 @@
 # Two commands: `make run` and `make test`. Each sets up .venv when it is missing.
-# .venv is a plain `python3.11 -m venv` (no C compiler needed) with the hashed locks installed:
-# requirements.txt (what the package needs to run, every extra) and requirements-dev.txt (tests only).
-# `make PY=/path/to/python3.11 ...` chooses another interpreter; `make lock` regenerates both locks
-# from pyproject.toml.
+# .venv is a plain `python3.11 -m venv` (no C compiler needed) holding the hashed locks: requirements.txt
+# (the package and every extra) and requirements-dev.txt (tests only), installed by uv (itself pinned by hash
+# in requirements-uv.txt: pip takes minutes for ~160 packages, uv seconds). `make PY=/path/to/python3.11 ...`
+# chooses another interpreter; `make lock` regenerates the locks from pyproject.toml.
 PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8501
-PIP := $(BIN)/python -m pip install -q --disable-pip-version-check
+UV := $(BIN)/uv pip install --python $(BIN)/python --quiet
 
 .PHONY: run test setup sample bench lock clean
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt requirements-uv.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(PIP) --require-hashes -r requirements.txt -r requirements-dev.txt
-	$(PIP) --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip install -q --disable-pip-version-check --require-hashes -r requirements-uv.txt
+	$(UV) --require-hashes -r requirements.txt -r requirements-dev.txt
+	$(UV) --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -37,12 +38,12 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/fleet.py
 	$(BIN)/python benchmarks/ui.py
 
-# Needs uv (`pip install uv`). Pins already in the files are kept unless a declared range excludes them.
-lock:
-	uv pip compile pyproject.toml --extra all --python-version 3.11 --generate-hashes \
-	  --no-emit-package deploy-advisor --custom-compile-command "make lock" -o requirements.txt
-	uv pip compile --group pyproject.toml:dev -c requirements.txt --python-version 3.11 --generate-hashes \
-	  --custom-compile-command "make lock" -o requirements-dev.txt
+# Pins already in the files are kept unless a declared range excludes them (`--upgrade` to move them).
+LOCK := $(BIN)/uv pip compile --quiet --python-version 3.11 --generate-hashes --custom-compile-command "make lock"
+lock: $(STAMP)
+	$(LOCK) pyproject.toml --extra all --no-emit-package deploy-advisor -o requirements.txt
+	$(LOCK) --group pyproject.toml:dev -c requirements.txt -o requirements-dev.txt
+	$(LOCK) --group pyproject.toml:tools -o requirements-uv.txt
 
 clean:
 	rm -rf $(VENV)
