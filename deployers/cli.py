@@ -1145,6 +1145,8 @@ def _main(argv: Optional[list[str]] = None) -> int:
     except KeyboardInterrupt:
         print("deploy-advisor: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # stdout's reader went away: main() ends quietly
+        raise
     except Exception as e:  # the last resort (OSError, sqlite3, RecursionError, MemoryError, bugs): one line
         from .errors import from_exception
 
