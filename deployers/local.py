@@ -23,6 +23,7 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from . import statedir
 from .base import DeployContext, Deployer
 from .child_env import child_env
 from .errors import DeployError, DeployTimeout, InputError, Interrupted, RemoteError, StalePlanError
@@ -156,6 +157,10 @@ class LocalDeployer(Deployer):
     def _dir(self, ctx: DeployContext, name: str) -> Path:
         return ctx.state_dir / "local" / name
 
+    def recorded(self, ctx: DeployContext) -> list[str]:
+        folder = Path(ctx.state_dir) / "local"
+        return sorted(p.parent.name for p in folder.glob("*/state.json")) if folder.is_dir() else []
+
     def _state(self, ctx: DeployContext, name: str) -> Optional[dict]:
         path = self._dir(ctx, name) / "state.json"
         try:
@@ -201,7 +206,7 @@ class LocalDeployer(Deployer):
             return path.read_text().strip()
         if not create:
             return None
-        path.parent.mkdir(parents=True, exist_ok=True)
+        statedir.subdir(ctx.state_dir, "local", name)
         key = secrets.token_urlsafe(32)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
@@ -286,9 +291,7 @@ class LocalDeployer(Deployer):
             return self._result(plan, st, changed=False, ctx=ctx)
 
         info = plan.model_info or resolve_model(spec, ctx)
-        base = self._dir(ctx, name)
-        base.mkdir(parents=True, exist_ok=True)
-        os.chmod(base, 0o700)
+        base = statedir.subdir(ctx.state_dir, "local", name)
         adopted = self._adopt(ctx, name, plan) if resuming else None
         if adopted:
             st = adopted
@@ -337,7 +340,7 @@ class LocalDeployer(Deployer):
         st = {"pid": None, "port": port, "app_dir": str(app_dir), "desired": desired, "log": str(log_path),
               "log_offset": log_offset, "started_at": time.time(), "auth": settings.auth}
         self._write_state(ctx, name, st)  # write-ahead: a kill after the launch still leaves what to look for
-        with open(log_path, "ab") as log:
+        with statedir.open_log(log_path) as log:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                     start_new_session=True, cwd=str(app_dir), close_fds=True, env=child_env())
         st["pid"] = proc.pid

@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 from urllib.parse import urlsplit, urlunsplit
 
-import yaml
 
 from advisor.models import ModelInfo
+from advisor.safe_load import DocumentError, load_json, load_yaml
 
+from . import statedir
 from .base import DeployContext
 from . import model_folder
 from .errors import ModelResolutionError
@@ -76,6 +77,7 @@ _AZUREML_REGISTRY_RE = re.compile(
     rf"^azureml://registries/(?P<registry>[A-Za-z0-9][A-Za-z0-9_-]{{0,62}})/models/{_AML_NAME}"
     rf"(?:/versions/(?P<version>{_AML_TAG})|/labels/(?P<label>{_AML_TAG}))?/?$")
 _MAX_SCAN_FILES = 20_000  # bound folder walks (a user may point at a huge folder by mistake)
+MODEL_FILE_BYTES = 16_000_000  # MLmodel and input examples: a wide signature or a batch example can be MBs
 
 
 # ----------------------------------------------------------------------------- registry location
@@ -91,7 +93,8 @@ def registry_uri(state_dir: Path) -> str:
     if env:
         return env
     base = _mlflow_dir(state_dir)
-    (base / "artifacts").mkdir(parents=True, exist_ok=True)
+    statedir.subdir(base.parent, base.name, "artifacts")
+    statedir.private_file(base / "mlflow.db")  # born 0600: MLflow would create it with the umask's mode
     return f"sqlite:///{base / 'mlflow.db'}"
 
 
@@ -121,8 +124,7 @@ def _artifact_location(state_dir: Path, uri: str) -> Optional[str]:
     scheme = urlsplit(uri).scheme.lower()
     if scheme in ("http", "https", "databricks", "databricks-uc", "uc"):
         return None
-    folder = _mlflow_dir(state_dir) / "artifacts"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = statedir.subdir(_mlflow_dir(state_dir).parent, "mlflow", "artifacts")
     return folder.as_uri()
 
 
@@ -135,8 +137,7 @@ def _client(state_dir: Path):
 @contextlib.contextmanager
 def _lock(state_dir: Path, what: str) -> Iterator[None]:
     """Serialise register/prepare-sample between processes (UI and CLI at once)."""
-    folder = _mlflow_dir(state_dir) / "locks"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = statedir.subdir(_mlflow_dir(state_dir).parent, "mlflow", "locks")
     with open(folder / f"{what}.lock", "a+") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
@@ -211,8 +212,8 @@ def _read_requirements(folder: Path) -> list[str]:
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+        return load_json(path.read_text(encoding="utf-8"), max_bytes=MODEL_FILE_BYTES)
+    except (OSError, UnicodeDecodeError, ValueError):  # DocumentError is a ValueError
         return None
 
 
@@ -232,7 +233,7 @@ def _parse_signature(raw: Any) -> Optional[dict[str, Any]]:
         value = raw.get(key)
         if isinstance(value, str):
             try:
-                value = json.loads(value)
+                value = load_json(value, max_bytes=MODEL_FILE_BYTES)
             except ValueError:
                 continue
         if value is not None:
@@ -244,13 +245,11 @@ def _inspect_mlflow(folder: Path, uri: str, name: str, version: str = "", source
     """Read MLmodel with a YAML parser (no mlflow import) and check the weights file exists."""
     mlmodel = folder / "MLmodel"
     try:
-        meta = yaml.safe_load(mlmodel.read_text(encoding="utf-8"))
+        meta = load_yaml(mlmodel.read_text(encoding="utf-8"), "MLmodel", max_bytes=MODEL_FILE_BYTES)
     except (OSError, UnicodeDecodeError) as e:
         raise _bad_mlflow(folder, f"MLmodel unreadable: {e.__class__.__name__}") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise _bad_mlflow(folder, f"MLmodel is not valid YAML{where}") from None
+    except DocumentError as e:  # aliases, duplicate keys, depth and size are refused like in a profile
+        raise _bad_mlflow(folder, str(e)) from None
     if not isinstance(meta, dict):
         raise _bad_mlflow(folder, "MLmodel is not a mapping")
     flavors = meta.get("flavors")
@@ -670,8 +669,7 @@ def prepare_sample(state_dir: Path, ctx: Optional[DeployContext] = None) -> Mode
         X, y = load_breast_cancer(return_X_y=True, as_frame=True)
         model = RandomForestClassifier(n_estimators=100, random_state=0).fit(X, y)
         signature = infer_signature(X, model.predict(X))
-        work = Path(state_dir).expanduser().resolve() / "models"
-        work.mkdir(parents=True, exist_ok=True)
+        work = statedir.subdir(Path(state_dir).expanduser().resolve(), "models")
         with tempfile.TemporaryDirectory(prefix=".sample-", dir=work) as tmp:
             out = Path(tmp) / SAMPLE_NAME
             sk_logger = logging.getLogger("mlflow.sklearn")
