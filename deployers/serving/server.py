@@ -153,6 +153,10 @@ class SharedRotatingFileHandler(logging.handlers.RotatingFileHandler):
     size on disk (not its own position), rotates under a lock, and follows a rotation another
     process made (the path's inode changed) instead of writing on into the old file."""
 
+    def _open(self):  # noqa: ANN202 - every log file is born 0600 (requests' ids, errors: not for other users)
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+
     def shouldRollover(self, record: logging.LogRecord) -> bool:  # noqa: N802 - logging's name
         if self.stream is None:
             return False
@@ -169,7 +173,7 @@ class SharedRotatingFileHandler(logging.handlers.RotatingFileHandler):
     def doRollover(self) -> None:  # noqa: N802
         import fcntl
 
-        with open(self.baseFilename + ".lock", "a") as lock:
+        with os.fdopen(os.open(self.baseFilename + ".lock", os.O_WRONLY | os.O_CREAT, 0o600), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 if os.stat(self.baseFilename).st_size >= self.maxBytes * 0.9:  # not rotated meanwhile

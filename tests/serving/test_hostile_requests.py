@@ -178,4 +178,5 @@ def test_the_log_rotates_with_a_size_cap(lr_server):
                      lr_server.log.name + ".lock"}
     for p in logs:
         assert p.stat().st_size <= 0.02 * 1024 * 1024 + 400, p
+        assert p.stat().st_mode & 0o777 == 0o600, p
     assert "rotate-399" in lr_server.read_log()
