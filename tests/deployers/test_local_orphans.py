@@ -123,3 +123,15 @@ def test_status_sees_a_stopped_worker(home_with_sample):
         assert api.status("paused").state == "running"
     finally:
         api.destroy("paused")
+
+
+def test_no_launch_when_the_intent_cannot_be_written(home_with_sample):
+    """The write-ahead record comes first: when it fails (here state.json's temp file cannot be
+    created, as on a full disk) nothing is started and the failure is one line."""
+    base = _base("nospace")
+    base.mkdir(parents=True)
+    (base / "state.tmp").mkdir()  # _write_state's temp file
+    out = cli("deploy", "--target", "local", "--model", SAMPLE, "--name", "nospace", "--yes")
+    assert out.returncode != 0 and len(out.stderr.strip().splitlines()[-1:]) == 1 and "Traceback" not in out.stderr
+    assert not _servers_under(base, workers=True)
+    assert _listed("nospace")["status"] == "failed"
