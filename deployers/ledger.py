@@ -165,9 +165,20 @@ class Ledger:
         return conn
 
     def _check_file(self) -> None:
-        size = self.path.stat().st_size
-        if size == 0:  # SQLite would treat it as a new, empty ledger and forget every deployment
+        """Refuse a damaged file before SQLite touches it (it would replay a leftover WAL into it)."""
+        with open(self.path, "rb") as f:
+            header = f.read(16)
+        if not header:  # SQLite would treat it as a new, empty ledger and forget every deployment
             raise StateError(f"the ledger at {self.path} is damaged (0 bytes: truncated)", DOCTOR_HINT)
+        if header != b"SQLite format 3\x00":
+            raise StateError(f"the ledger at {self.path} is damaged (not an SQLite database)", DOCTOR_HINT)
+
+    def close(self) -> None:
+        """Close this thread's connection (the last one to close removes the -wal and -shm files)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
 
     def _create(self) -> None:
         """Write the schema into a private temp file, then link it in place (never a half-made ledger)."""
@@ -202,9 +213,10 @@ class Ledger:
         self._check_file()
         try:
             conn, read_only = self._open(), False
-        except sqlite3.OperationalError as e:
-            if write or not ("readonly" in str(e) or "unable to open" in str(e)):
+        except sqlite3.OperationalError:
+            if write:
                 raise
+            # a read-only or full state dir: SQLite cannot make the -shm file a WAL reader needs
             conn, read_only = self._open(read_only=True), True
         if write and read_only:
             raise sqlite3.OperationalError("attempt to write a readonly database")
@@ -234,10 +246,7 @@ class Ledger:
     @_mapped
     def move_aside(self) -> Path:
         """Rename a damaged ledger (and its WAL files) out of the way; the next write starts a new one."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self.close()
         self._migrated = False
         aside = self.path.with_name(f"ledger.db.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
         os.replace(self.path, aside)
