@@ -258,15 +258,16 @@ def parse_profile_text(text: str, source: str = "", *, json_only: Optional[bool]
 
 def load_profile(path: str | Path) -> WorkloadProfile:
     p = Path(path)
-    if not p.is_file():
-        raise ProfileError(f"{p}: no such profile file")
+    where = short_text(str(p))  # a path argument can be any length
     try:
+        if not p.is_file():
+            raise ProfileError(f"{where}: no such profile file")
         if p.stat().st_size > MAX_BYTES:
-            raise ProfileError(f"{p}: larger than {MAX_BYTES // 1000} kB: not a workload profile")
+            raise ProfileError(f"{where}: larger than {MAX_BYTES // 1000} kB: not a workload profile")
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
-        raise ProfileError(f"{p}: cannot read profile ({e.__class__.__name__})") from None
-    return parse_profile_text(text, str(p))
+        raise ProfileError(f"{where}: cannot read profile ({e.__class__.__name__})") from None
+    return parse_profile_text(text, where)
 
 
 def profile_to_yaml(profile: WorkloadProfile) -> str:
