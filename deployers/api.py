@@ -184,8 +184,7 @@ def benchmark(model: str, ctx: Optional[DeployContext] = None,
     with tempfile.TemporaryDirectory(prefix="da-bench-") as tmp:
         # Measured from the pickle, not compiled trees: Azure ML's managed endpoints load the pickle,
         # and sizing every target from the slower path never under-provisions one.
-        app_dir = scoring.build_app_dir(info, model_resolution.local_model_dir(info), Path(tmp) / "app",
-                                        compile_trees=False)
+        app_dir = scoring.build_app_dir(info, model_resolution.local_model_dir(info), Path(tmp) / "app")
         calibration, curve = benchmarking.measure(app_dir, progress=progress, **options)
     path = _calibration_path(info, ctx)
     statedir.subdir(ctx.state_dir, path.parent.name)
@@ -286,6 +285,10 @@ def apply(the_plan: DeploymentPlan, ctx: Optional[DeployContext] = None,
     run_ctx.previous_plan = _previous_plan(name, ctx)
     if resume:
         run_ctx.emit("info", f"resuming interrupted run {previous['id']}", resumed_from=previous["id"])
+    first = led.get_deployment(name) is None
+    if first:  # write-ahead: a first apply killed at any point stays visible to list, status and destroy
+        led.upsert_deployment(name, target, "provisioning", model_uri=the_plan.spec.model,
+                              spec=the_plan.spec.model_dump(mode="json"))
     run_ctx.emit("step", f"apply {target} deployment {name} (plan {the_plan.plan_id})")
     started = time.monotonic()
     try:
@@ -299,13 +302,14 @@ def apply(the_plan: DeploymentPlan, ctx: Optional[DeployContext] = None,
     except DeployError as e:
         run_ctx.emit("error", e.one_line(), category=e.category, code=e.code)
         led.finish_run(run_id, "failed", error=e.one_line())
-        if led.get_deployment(name) is None:
-            led.upsert_deployment(name, target, "failed", model_uri=the_plan.spec.model,
-                                  spec=the_plan.spec.model_dump(mode="json"))
+        if first:
+            led.set_status(name, "failed")
         raise
     except Exception as e:  # a bug or an unmapped SDK error: keep the run honest, then surface it
         run_ctx.emit("error", f"unexpected error: {e.__class__.__name__}: {e}")
         led.finish_run(run_id, "failed", error=f"{e.__class__.__name__}: {e}")
+        if first:
+            led.set_status(name, "failed")
         raise
     result.run_id = run_id
     elapsed = time.monotonic() - started

@@ -30,6 +30,7 @@ from advisor.safe_load import DocumentError, load_json, load_yaml
 
 from . import statedir
 from .base import DeployContext
+from . import model_folder
 from .errors import ModelResolutionError
 
 SAMPLE_NAME = "sample-classifier"
@@ -169,13 +170,10 @@ def _quiet_downloads() -> Iterator[None]:
 
 
 def _walk_files(root: Path) -> Iterator[Path]:
-    count = 0
-    for dirpath, _dirs, files in os.walk(root, followlinks=False):
-        for f in files:
-            count += 1
-            if count > _MAX_SCAN_FILES:
-                return
-            yield Path(dirpath) / f
+    for count, path in enumerate(model_folder.files(root), 1):
+        if count > _MAX_SCAN_FILES:
+            return
+        yield path
 
 
 def _size_mb(path: Path) -> float:
@@ -266,7 +264,7 @@ def _inspect_mlflow(folder: Path, uri: str, name: str, version: str = "", source
     for flavor_name, conf in flavors.items():
         for key in _FLAVOR_FILE_KEYS:
             rel = conf.get(key)
-            if isinstance(rel, str) and rel and not (folder / rel).exists():
+            if isinstance(rel, str) and rel and not model_folder.inside(folder, rel).exists():
                 raise _bad_mlflow(folder, f"model file {rel!r} of flavor {flavor_name} is missing")
 
     primary = next((f for f in flavors if f in FLAVOR_FRAMEWORK), None)
@@ -276,7 +274,7 @@ def _inspect_mlflow(folder: Path, uri: str, name: str, version: str = "", source
     example = None
     info = meta.get("saved_input_example_info")
     if isinstance(info, dict) and isinstance(info.get("artifact_path"), str):
-        example = _read_json(folder / info["artifact_path"])
+        example = _read_json(model_folder.inside(folder, info["artifact_path"]))
 
     return ModelInfo(
         uri=uri, name=name, version=version, flavor=flavor, framework=framework, format="mlflow",
@@ -297,7 +295,7 @@ def _inspect_custom(path: Path) -> ModelInfo:
         folder = path.parent
         return ModelInfo(uri=str(path), name=path.stem, framework=framework, flavor=flavor, format="custom",
                          size_mb=round(_size_mb(path), 3), local_path=str(path), source="local",
-                         input_example=_read_json(folder / "input_example.json"))
+                         input_example=_read_json(model_folder.inside(folder, "input_example.json")))
 
     files = list(_walk_files(path))
     names = {f.name for f in files}
@@ -313,7 +311,7 @@ def _inspect_custom(path: Path) -> ModelInfo:
                 f"{path}: no model file found in this folder",
                 f"expected MLmodel (an MLflow model) or a file ending in {', '.join(EXTENSIONS)}")
         framework, flavor = EXTENSIONS[found]
-    example_file = path / "input_example.json"
+    example_file = model_folder.inside(path, "input_example.json")
     return ModelInfo(uri=str(path), name=path.name, framework=framework, flavor=flavor, format="custom",
                      size_mb=round(_size_mb(path), 3), local_path=str(path), source="local",
                      requirements=_read_requirements(path),
