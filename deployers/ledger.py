@@ -112,6 +112,10 @@ def _mapped(method):
     return wrapper
 
 
+_header_checked: set[Path] = set()  # ledger files whose header this process has read (see Ledger._check_file)
+_header_lock = threading.Lock()
+
+
 def _migrate(conn: sqlite3.Connection) -> None:
     """Bring the ledger to SCHEMA_VERSION, one recorded step at a time, each in one transaction."""
     while True:
@@ -166,12 +170,20 @@ class Ledger:
 
     def _check_file(self) -> None:
         """Refuse a damaged file before SQLite touches it (it would replay a leftover WAL into it)."""
-        with open(self.path, "rb") as f:
-            header = f.read(16)
-        if not header:  # SQLite would treat it as a new, empty ledger and forget every deployment
+        if self.path.stat().st_size == 0:  # SQLite would take it for a new, empty ledger: every deployment forgotten
             raise StateError(f"the ledger at {self.path} is damaged (0 bytes: truncated)", DOCTOR_HINT)
-        if header != b"SQLite format 3\x00":
-            raise StateError(f"the ledger at {self.path} is damaged (not an SQLite database)", DOCTOR_HINT)
+        with _header_lock:
+            # Reading the header opens and closes the file, and closing any descriptor of a file drops every
+            # POSIX lock this process holds on it, SQLite's included (sqlite.org/howtocorrupt.html, 2.2).
+            # So only before this process's first connection to it: later ones are opened after this returns.
+            key = self.path.resolve()
+            if key in _header_checked:
+                return
+            with open(self.path, "rb") as f:
+                header = f.read(16)
+            if header != b"SQLite format 3\x00":
+                raise StateError(f"the ledger at {self.path} is damaged (not an SQLite database)", DOCTOR_HINT)
+            _header_checked.add(key)
 
     def close(self) -> None:
         """Close this thread's connection (the last one to close removes the -wal and -shm files)."""
@@ -218,8 +230,7 @@ class Ledger:
                 raise
             # a read-only or full state dir: SQLite cannot make the -shm file a WAL reader needs
             conn, read_only = self._open(read_only=True), True
-        if write and read_only:
-            raise sqlite3.OperationalError("attempt to write a readonly database")
+        self.close()  # a read-only connection this thread had before
         self._local.conn, self._local.read_only = conn, read_only
         return conn
 
@@ -259,6 +270,7 @@ class Ledger:
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         db = self._conn(write=True)
+        assert db is not None  # a write creates the ledger when it is missing
         db.execute("BEGIN IMMEDIATE")
         try:
             yield db

@@ -196,8 +196,8 @@ def test_every_command_on_a_full_disk(sample_home, tmp_path):
     assert by_name["list"]["code"] == 0 and "demo" in by_name["list"]["stdout"]  # reading still works
     destroy = by_name["destroy"]
     assert destroy["code"] == 1 and "cannot write the ledger" in destroy["stderr"], destroy
-    assert Ledger(home).get_deployment("demo")["status"] == "running"
     assert (home / "ledger.db").read_bytes() == before
+    assert Ledger(home).get_deployment("demo")["status"] == "running"
 
 
 def test_unwritable_out_is_one_line(sample_home, tmp_path, monkeypatch, capsys):
