@@ -225,8 +225,8 @@ class Ledger:
         self._check_file()
         try:
             conn, read_only = self._open(), False
-        except sqlite3.OperationalError:
-            if write:
+        except sqlite3.OperationalError as e:
+            if write or "locked" in str(e):
                 raise
             # a read-only or full state dir: SQLite cannot make the -shm file a WAL reader needs
             conn, read_only = self._open(read_only=True), True
@@ -236,7 +236,13 @@ class Ledger:
 
     def _rows(self, query: str, args: tuple = ()) -> list[sqlite3.Row]:
         conn = self._conn()
-        return conn.execute(query, args).fetchall() if conn is not None else []
+        if conn is None:
+            return []
+        try:
+            return conn.execute(query, args).fetchall()
+        finally:
+            if self._local.read_only:  # a snapshot that ignores writers: take a fresh one next time
+                self.close()
 
     @property
     def schema_version(self) -> int:
