@@ -38,6 +38,7 @@ examples:
   deploy-advisor apply -f specs/ --parallel 8 --yes
   deploy-advisor status -f specs/ --check-drift                   # exit 3 when live state drifted
   deploy-advisor export --target azureml --model azureml:churn:3 --profile P.yaml --out deploy/
+  deploy-advisor doctor --repair                                  # a damaged ledger: rebuild the deployment list
 """
 
 # Set on the first Ctrl-C: deployers check it (DeployContext.cancel) and stop at a safe point.
