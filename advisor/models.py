@@ -10,10 +10,9 @@ import json
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .safe_load import MAX_BYTES, DocumentError, load_json, load_yaml, short, short_text
+from .safe_load import MAX_BYTES, DocumentError, dump_yaml, load_json, load_yaml, short, short_text
 
 
 class _Strict(BaseModel):
@@ -271,4 +270,4 @@ def load_profile(path: str | Path) -> WorkloadProfile:
 
 
 def profile_to_yaml(profile: WorkloadProfile) -> str:
-    return yaml.safe_dump(json.loads(profile.model_dump_json()), sort_keys=False)
+    return dump_yaml(json.loads(profile.model_dump_json()))

@@ -27,11 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal, Optional, Union
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from advisor.models import ProfileError, WorkloadProfile, describe_validation_error, load_profile
-from advisor.safe_load import MAX_BYTES, DocumentError, load_yaml, short, short_text
+from advisor.safe_load import MAX_BYTES, DocumentError, dump_yaml, load_yaml, short, short_text
 
 from .errors import InputError
 
@@ -376,5 +375,5 @@ def to_yaml(spec: Any, *, header: str = "") -> str:
     doc: dict[str, Any] = {"version": 1, "name": spec.name, "target": spec.target, "model": spec.model,
                            "profile": json.loads(spec.profile.model_dump_json(exclude_none=True)),
                            "settings": dict(spec.settings)}
-    text = yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)
+    text = dump_yaml(doc, default_flow_style=False)
     return (header + text) if header else text
