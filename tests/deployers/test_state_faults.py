@@ -301,3 +301,45 @@ def test_local_server_log_and_key_are_private(home_with_sample):
             assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600, name
     finally:
         api.destroy("perm")
+
+
+# ---------------------------------------------------------------- the error tree and doctor
+
+
+def test_low_level_errors_map_to_one_line_with_a_hint():
+    import errno
+
+    from deployers.errors import DeployError, InputError, from_exception
+
+    cases = [
+        (OSError(errno.ENOSPC, "No space left on device", "/s/ledger.db"), DeployError, "free space", 1),
+        (PermissionError(errno.EACCES, "Permission denied", "/out/plan.json"), DeployError, "you can write", 1),
+        (OSError(errno.ENAMETOOLONG, "File name too long", "x" * 5000), InputError, "shorter path", 2),
+        (sqlite3.OperationalError("database or disk is full"), StateError, "free space", 1),
+        (RecursionError("maximum recursion depth exceeded"), InputError, "64 levels", 2),
+        (MemoryError(), DeployError, "too large", 1),
+        (KeyError("x" * 10_000), DeployError, "this is a bug", 1),
+    ]
+    for exc, kind, hint, code in cases:
+        err = from_exception(exc)
+        line = err.one_line()
+        assert isinstance(err, kind) and hint in err.hint and err.exit_code == code, (exc, line)
+        assert "\n" not in line and len(line) < 400, line
+
+
+def test_doctor_repair_re_adds_a_deployment_the_ledger_does_not_list(tmp_path, monkeypatch, capsys):
+    home = tmp_path / "home"
+    Ledger(home).upsert_deployment("listed", "local", "running")
+    ghost = home / "local" / "ghost"
+    ghost.mkdir(parents=True)
+    (ghost / "state.json").write_text(json.dumps({"pid": None, "port": 9, "app_dir": str(ghost / "app"),
+                                                  "log": str(ghost / "server.log")}))  # a killed first deploy
+    monkeypatch.setenv("DEPLOY_ADVISOR_HOME", str(home))
+    assert cli.main(["doctor"]) == 0
+    capsys.readouterr()
+    assert cli.main(["doctor", "--repair", "--output", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] and report["rebuilt"] == [{"name": "ghost", "target": "local", "status": "failed"}]
+    rows = {r["name"]: r for r in Ledger(home).list_deployments()}
+    assert set(rows) == {"listed", "ghost"} and rows["ghost"]["target"] == "local"
+    assert rows["ghost"]["status"] == "failed"  # no server runs: said so, not "running"
