@@ -69,16 +69,13 @@ def custom_model(tmp_path_factory) -> Path:
 
 def test_the_batch_driver_runs_our_score_py_over_a_mini_batch_of_files(custom_model, tmp_path):
     """What Azure ML does on the cluster: init() once, run(list of file paths) per mini-batch."""
-    import jinja2
-
-    from deployers.azureml import TEMPLATES
+    from deployers import templating
 
     code = tmp_path / "code"
     code.mkdir()
     info = ModelInfo(uri="local", name="m", format="custom", framework="sklearn")
     (code / "score.py").write_text(render_score_script(info))
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES / "azureml_batch")),
-                             undefined=jinja2.StrictUndefined)
+    env = templating.environment("azureml_batch")
     (code / "batch_driver.py").write_text(env.get_template("batch_driver.py.j2").render(
         deployment="d", output_file_name="predictions.csv"))
     (tmp_path / "f1.csv").write_text("a,b\n1,19\n15,5\n")
