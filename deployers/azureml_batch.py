@@ -318,13 +318,11 @@ class AzureMLBatchDeployer(AzureMLDeployer):
                                                 "ours": ac.is_ours(d.tags, me)}
         return state
 
-    # ------------------------------------------------------------- preflight
-    def preflight(self, spec: DeploymentSpec, ctx: DeployContext) -> list[Finding]:
-        findings, _ = self._preflight(spec, self.settings_for(spec), ctx)
-        return findings
-
+    # ------------------------------------------------------------- preflight (preflight() is the online one's)
     def _preflight(self, spec: DeploymentSpec, s: AzureMLBatchSettings, ctx: DeployContext,
                    remote: Optional[dict] = None, quota: bool = True) -> tuple[list[Finding], dict]:
+        """Read-only checks; returns (findings, context gathered for planning: coords, sizing, compute, client,
+        remote state)."""
         ctx = ctx if ctx.deployment else ctx.for_deployment(spec.name)
         out: list[Finding] = []
         gathered: dict[str, Any] = {}
