@@ -701,12 +701,14 @@ class AzureMLBatchDeployer(AzureMLDeployer):
         """Submit a job; a local file or folder is uploaded to the workspace's default datastore first."""
         from azure.ai.ml import Input, Output
 
+        from azure.ai.ml.constants._endpoint import EndpointInvokeFields as F
+
         kind, path = _input(source)
         name = job_name or _job_name(c.endpoint, time.strftime("%Y%m%d-%H%M%S"), os.urandom(3).hex())
-        local = not path.startswith(("azureml", "https://"))
+        if not path.startswith(("azureml", "https://")):
+            path = self._upload(ml, ctx, path, kind)
         ac.emit(ctx, "step", f"submit job {name} to {c.endpoint}" + (f"/{deployment}" if deployment else "")
-                + (f" (uploading {path} to the {DATASTORE} datastore)" if local else f" on {path}"))
-        from azure.ai.ml.constants._endpoint import EndpointInvokeFields as F
+                + f" on {path}")
 
         # azure-ai-ml 1.35 writes the bearer token and the deployment header into its module-level
         # DEFAULT_HEADER dict: a later invoke in this process would reuse a stale deployment (and the
@@ -724,6 +726,20 @@ class AzureMLBatchDeployer(AzureMLDeployer):
             for k in (F.AUTHORIZATION, F.MODEL_DEPLOYMENT, F.REPEATABILITY_REQUEST_ID):
                 headers.pop(k, None)
         return str(job.name or name)
+
+    @staticmethod
+    def _upload(ml: Any, ctx: DeployContext, path: str, kind: str) -> str:
+        """A local file or folder to the workspace's default datastore; returns its azureml:// URI. Done here, not
+        by invoke(), which would draw a progress bar on stderr whatever the client's show_progress says."""
+        from azure.ai.ml._artifacts._artifact_utilities import _upload_and_generate_remote_uri
+
+        ac.emit(ctx, "step", f"uploading {path} to the {DATASTORE} datastore")
+        try:
+            uri = _upload_and_generate_remote_uri(ml._operation_scope, ml.datastores, path, datastore_name=DATASTORE,
+                                                  show_progress=False)
+        except Exception as e:
+            raise ac.map_azure_error(e, f"upload {path}") from e
+        return uri.rstrip("/") + "/" if kind == "uri_folder" else uri
 
     def _follow(self, ml: Any, ctx: DeployContext, job: str, *, timeout: float) -> str:
         """Poll a job until it ends, reporting each status change; returns the final status."""

@@ -41,6 +41,7 @@ def test_deploy_the_nightly_profile_then_score_a_folder_and_download_the_output(
     assert job["status"] == "Completed" and job["output"].startswith("azureml://datastores/workspaceblobstore/")
     assert doc["request_id"] == job["job"]
     assert (tmp_path / "out" / "predictions.csv").read_text().count("\n") == 3
+    assert "Uploading data" not in captured.err  # no progress bar in JSON mode: stderr holds event lines
     events = [json.loads(line) for line in captured.err.splitlines() if line.startswith("{")]
     progress = [e for e in events if e["data"].get("job") == job["job"]]
     assert [e["data"]["status"] for e in progress] == ["Queued", "Running", "Completed"]
