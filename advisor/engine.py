@@ -36,6 +36,7 @@ class Evaluation:
     cost_score: float = 0.0
     cost_factor: float = 0.0
     score: float = 0.0
+    monthly: float = 0.0  # plan.usage_usd plus the target's fixed costs
 
     @property
     def id(self) -> str:
@@ -44,7 +45,7 @@ class Evaluation:
     def rank_key(self) -> tuple[int, int, int]:
         """Best first: higher score (to 1e-6), then cheaper (to the cent), then the fixed target order."""
         assert self.plan is not None
-        return (-int(self.score * 1e6 + 0.5), int(self.plan.monthly_usd * 100.0 + 0.5), self.order)
+        return (-int(self.score * 1e6 + 0.5), int(self.monthly * 100.0 + 0.5), self.order)
 
 
 def service_time(profile: WorkloadProfile) -> ServiceTime:
@@ -81,7 +82,8 @@ def evaluate_target(profile: WorkloadProfile, load: Load, target: Any, order: in
         w = c.weight * r[1]
         num += r[0] * w
         den += w
-    e.cost_score, e.cost_factor = cost_score(profile.budget.monthly_usd, plan.monthly_usd)
+    e.monthly = plan.usage_usd + sum(target.fixed_costs(profile, prices).values())
+    e.cost_score, e.cost_factor = cost_score(profile.budget.monthly_usd, e.monthly)
     w = crits[-1].weight * e.cost_factor
     e.score = (num + e.cost_score * w) / (den + w) if den + w > 0 else 0.0
     return e

@@ -122,7 +122,7 @@ def option(profile: WorkloadProfile, e: "Evaluation", prices: RegionPrices, st: 
     scored = [CriterionScore(name=c.id, score=r1(r[0]), weight=c.weight * r[1], reason=r[2](), source=r[3])
               for c, r in zip(crits, e.results)]
     scored.append(CriterionScore(name="cost", score=r1(e.cost_score), weight=crits[-1].weight * e.cost_factor,
-                                 reason=cost_reason(budget, plan.monthly_usd, prices.as_of), source=prices.source))
+                                 reason=cost_reason(budget, e.monthly, prices.as_of), source=prices.source))
     size = sizing(profile, e.target, plan, st)
     return Option(target=e.id, score=r1(e.score), criteria=scored, sizing=size,
                   cost=e.target.monthly_cost(profile, plan, prices),
@@ -151,7 +151,7 @@ def option_reasons(profile: WorkloadProfile, e: "Evaluation", scored: list[Crite
     lat = ""
     if predicted is not None and profile.inference.mode != "batch":
         lat = f", predicted p95 {predicted:g} ms vs {profile.inference.p95_latency_ms:g} ms target"
-    out.append(f"Size: {size}{lat}; about {money(plan.monthly_usd)}/month.")
+    out.append(f"Size: {size}{lat}; about {money(e.monthly)}/month.")
     return out
 
 
@@ -236,7 +236,7 @@ def sensitivity(profile: WorkloadProfile, evals: list["Evaluation"],
         return []
     winner = order[0]
     won = winner.id
-    monthly = winner.plan.monthly_usd if winner.plan else 0.0
+    monthly = winner.monthly
     out: list[Sensitivity] = []
 
     def run(path: str, value: Any) -> Probe:

@@ -85,28 +85,41 @@ def estimate_service(framework: str, size_mb: float, payload_kb: float, cal: Any
 
 
 @dataclass(frozen=True)
-class Load:
-    """The profile fields sizing reads, and nothing else: hashable, so a target's plan is memoised on it
-    (engine.plan_for). A sizing rule that needs another field adds it here."""
+class Fit:
+    """The profile fields that decide which SKUs can serve the model (a target's candidates are memoised on it)."""
 
     framework: str
     size_mb: float
     gpu: str  # none | preferred | required
+    rollout: str
+    availability_sla: float
+
+
+@dataclass(frozen=True)
+class Load:
+    """The profile fields sizing reads, and nothing else: hashable, so a target's plan is memoised on it
+    (engine.plan_for). A sizing rule that needs another field adds it here (or to Fit)."""
+
+    fit: Fit
     peak_rps: float
     average_rps: float
     p95_latency_ms: float
     pattern: str
-    availability_sla: float
     scale_to_zero: bool
-    rollout: str
-    existing_aks: bool
 
     @classmethod
     def of(cls, profile: Any) -> "Load":
         m, i = profile.model, profile.inference
-        return cls(m.framework, float(m.size_mb), i.gpu, i.peak_rps, i.average_rps, i.p95_latency_ms, i.pattern,
-                   profile.scale.availability_sla, profile.scale.scale_to_zero, profile.operations.rollout,
-                   profile.team.existing_aks)
+        fit = Fit(m.framework, float(m.size_mb), i.gpu, profile.operations.rollout, profile.scale.availability_sla)
+        return cls(fit, i.peak_rps, i.average_rps, i.p95_latency_ms, i.pattern, profile.scale.scale_to_zero)
+
+    @property
+    def availability_sla(self) -> float:
+        return self.fit.availability_sla
+
+    @property
+    def gpu(self) -> str:
+        return self.fit.gpu
 
     @property
     def average(self) -> float:
@@ -119,7 +132,7 @@ def worker_gib(size_mb: float) -> float:
     return (RUNTIME_MB + MEM_FACTOR * size_mb) / 1024.0
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Candidate:
     """A SKU that can hold the model, priced: what sizing chooses from."""
 
@@ -134,7 +147,7 @@ class Candidate:
     tier: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Plan:
     """One target's chosen size: SKU, worker and instance counts, and the monthly cost it implies."""
 
@@ -159,7 +172,7 @@ class Plan:
     n_min: int  # autoscale minimum (0 = scales to zero)
     n_max: int  # autoscale maximum
     n_base: int  # instances running outside the peak hours
-    monthly_usd: float = 0.0  # everything this plan costs a month (fixed costs included)
+    usage_usd: float = 0.0  # what running this plan costs a month (the target's fixed_costs come on top)
     over_limit: bool = False
     batch: bool = False
     rows_month: float = 0.0  # batch: rows scored a month
@@ -216,7 +229,7 @@ def make_plan(target: str, c: Candidate, c_peak: int, met: bool, c_base: int, n_
                 gpu_used=c.gpu_used, workers=c.workers, service_ms=c.service_ms, hourly=c.hourly,
                 price_region=c.price_region, limit=c.limit, autoscale=c.autoscale, tier=c.tier, c_peak=c_peak,
                 c_base=c_base, latency_met=met, n_peak=n_peak, n_min=n_min, n_max=n_max, n_base=n_base,
-                monthly_usd=monthly, over_limit=over, quota_cores=quota_cores, quota_cores_max=quota_cores_max)
+                usage_usd=monthly, over_limit=over, quota_cores=quota_cores, quota_cores_max=quota_cores_max)
 
 
 def no_fit_reason(skipped: list[tuple[Candidate, int]], reasons: list[str], limit_source: str) -> str:

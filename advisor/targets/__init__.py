@@ -15,7 +15,7 @@ from typing import Protocol, runtime_checkable
 from ..catalog import Facts, VmSku
 from ..models import Cost, WorkloadProfile
 from ..prices import RegionPrices
-from ..sizing import Load, Plan, ServiceTime
+from ..sizing import Fit, Load, Plan, ServiceTime
 
 
 @runtime_checkable
@@ -30,18 +30,21 @@ class Target(Protocol):
     def constraints(self, profile: WorkloadProfile) -> list[str]:
         """Why the target cannot serve this profile at all (hard constraints), one line each; [] when it can."""
 
-    def sku_candidates(self, load: Load) -> list[tuple[VmSku, bool]]:
+    def sku_candidates(self, fit: Fit) -> list[tuple[VmSku, bool]]:
         """The sizes to try, each with whether its GPU is used, smallest first."""
 
     def ha_minimum(self, load: Load) -> int:
         """Fewest instances the requested availability needs (0 when it may scale to zero)."""
 
     def size(self, load: Load, service: ServiceTime, prices: RegionPrices) -> Plan:
-        """The cheapest plan for this load, its `monthly_usd` included; raises sizing.NoFit. `load` holds every
+        """The cheapest plan for this load, its `usage_usd` included; raises sizing.NoFit. `load` holds every
         profile field sizing may read (so the engine can memoise plans on it)."""
 
+    def fixed_costs(self, profile: WorkloadProfile, prices: RegionPrices) -> dict[str, float]:
+        """Monthly costs that do not depend on the plan (an AKS cluster's system pool and tier fee), by item."""
+
     def monthly_cost(self, profile: WorkloadProfile, plan: Plan, prices: RegionPrices) -> Cost:
-        """The plan's monthly cost with its breakdown and every assumption (equal to plan.monthly_usd)."""
+        """The monthly cost with its breakdown and every assumption: plan.usage_usd plus the fixed costs."""
 
     def notes(self, profile: WorkloadProfile, plan: Plan) -> list[str]:
         """Target-specific sizing notes shown with the option (quota rule, deploy mode...)."""

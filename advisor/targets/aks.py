@@ -36,12 +36,12 @@ class AKS(InstanceTarget):
         """availability_sla >= 99.9 needs the Standard tier's financially backed SLA and 3 system nodes."""
         return sla >= 99.9
 
-    def fixed_costs(self, load: Load, prices: RegionPrices) -> dict[str, float]:
+    def fixed_costs(self, profile: WorkloadProfile, prices: RegionPrices) -> dict[str, float]:
         """A new cluster's system node pool and, for production, the Standard tier fee; nothing for an existing one."""
-        if load.existing_aks:
+        if profile.team.existing_aks:
             return {}
         pool = self.facts.value("system_pool")
-        prod = self.production(load.availability_sla)
+        prod = self.production(profile.scale.availability_sla)
         out = {}
         hourly = prices.get("vm", pool["sku"])[0]
         if hourly is not None:
@@ -60,7 +60,7 @@ class AKS(InstanceTarget):
         else:
             pool = f.value("system_pool")
             prod = self.production(profile.scale.availability_sla)
-            fixed = self.fixed_costs(Load.of(profile), prices)
+            fixed = self.fixed_costs(profile, prices)
             (hourly, pool_region), (fee, fee_region) = prices.get("vm", pool["sku"]), prices.get("aks-standard")
             sla = profile.scale.availability_sla
             if hourly is not None:

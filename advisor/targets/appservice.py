@@ -6,7 +6,7 @@ from typing import Optional
 from ..catalog import VmSku, skus
 from ..models import WorkloadProfile
 from ..prices import RegionPrices
-from ..sizing import Load, Plan
+from ..sizing import Fit, Load, Plan
 from .base import DATA, InstanceTarget
 
 
@@ -22,16 +22,16 @@ class AppService(InstanceTarget):
             return int(self.facts.value("zone_min_instances"))
         return int(self.facts.value("ha_min_instances")) if sla >= 99.9 else 1
 
-    def sku_candidates(self, load: Load) -> list[tuple[VmSku, bool]]:
+    def sku_candidates(self, fit: Fit) -> list[tuple[VmSku, bool]]:
         """Plans on CPU only; a rollout other than a simple replace needs deployment slots (Standard and above),
         99.95% needs zone redundancy (Premium v3)."""
         table = skus()
         out = []
         for name in self.facts.value("skus"):
             plan = table.appservice_plans[name]
-            if load.rollout != "simple" and not table.appservice_tiers[plan.tier].slots:
+            if fit.rollout != "simple" and not table.appservice_tiers[plan.tier].slots:
                 continue
-            if load.availability_sla >= 99.95 and plan.tier != "PremiumV3":
+            if fit.availability_sla >= 99.95 and plan.tier != "PremiumV3":
                 continue
             out.append((plan, False))
         return out

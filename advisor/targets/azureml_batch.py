@@ -36,12 +36,12 @@ class AzureMLBatch(CloudTarget):
         """The SKU whose node-hours for the month cost least (ties: fewer nodes); GPU 'preferred' tries the GPU
         SKUs first and falls back to CPU."""
         unpriced, too_small, cands = [], [], []
-        for sku, gpu_used in self.sku_candidates(load):
+        for sku, gpu_used in self.sku_candidates(load.fit):
             price = prices.hourly("vm", sku.name)
             if price is None:
                 unpriced.append(f"{sku.name}: no price in the snapshot")
                 continue
-            workers, why = fit(sku, gpu_used, load.size_mb, self.memory_usable)
+            workers, why = fit(sku, gpu_used, load.fit.size_mb, self.memory_usable)
             if not workers:
                 too_small.append(why)
                 continue
@@ -76,7 +76,7 @@ class AzureMLBatch(CloudTarget):
         return Plan(target=self.id, sku=sku.name, vcpu=sku.vcpu, mem_gib=sku.mem_gib, gpus=sku.gpus,
                     gpu_model=sku.gpu_model, gpu_used=gpu_used, workers=workers, service_ms=per_row, hourly=hourly,
                     price_region=region, limit=limit, autoscale=True, tier="", c_peak=nodes * workers, c_base=0,
-                    latency_met=True, n_peak=nodes, n_min=0, n_max=nodes, n_base=0, monthly_usd=cost,
+                    latency_met=True, n_peak=nodes, n_min=0, n_max=nodes, n_base=0, usage_usd=cost,
                     over_limit=nodes > limit, batch=True, rows_month=rows, quota_cores=nodes * cores,
                     quota_cores_max=nodes * cores)
 

@@ -7,6 +7,7 @@ plan); a subclass states only what differs: its SKUs, availability minimum, limi
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Optional
 
@@ -15,8 +16,9 @@ from ..cost import CLOSING_NOTES, PEAK_HOURS_PER_DAY, instance_hours, r2, rate, 
 from ..criteria import hard_reasons
 from ..models import Cost, WorkloadProfile
 from ..prices import RegionPrices
-from ..sizing import (GPU_FRAMEWORKS, GPU_SPEEDUP, Candidate, Load, NoFit, Plan, ServiceTime, cheaper, fit, instances,
+from ..sizing import (GPU_FRAMEWORKS, GPU_SPEEDUP, Candidate, Fit, Load, NoFit, Plan, ServiceTime, cheaper, instances,
                       make_plan, no_fit_reason, servers)
+from ..sizing import fit as fits
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "targets"
 
@@ -40,17 +42,20 @@ class CloudTarget:
     def ha_minimum(self, load: Load) -> int:
         return 1
 
-    def sku_candidates(self, load: Load) -> list[tuple[VmSku, bool]]:
+    def sku_candidates(self, fit: Fit) -> list[tuple[VmSku, bool]]:
         """The target's VM sizes; GPU 'required' keeps GPU sizes only, whose GPU is used when the framework can."""
-        accel = load.framework in GPU_FRAMEWORKS
+        accel = fit.framework in GPU_FRAMEWORKS
         table = skus().vm
         out = []
         for name in self.facts.value("skus"):
             sku = table[name]
-            if load.gpu == "required" and not sku.is_gpu:
+            if fit.gpu == "required" and not sku.is_gpu:
                 continue
             out.append((sku, sku.is_gpu and accel))
         return out
+
+    def fixed_costs(self, profile: WorkloadProfile, prices: RegionPrices) -> dict[str, float]:
+        return {}
 
     def notes(self, profile: WorkloadProfile, plan: Plan) -> list[str]:
         return []
@@ -76,24 +81,22 @@ class InstanceTarget(CloudTarget):
         """Cores of quota a plan needs at peak and at the autoscale max (None: no core quota applies)."""
         return None, None
 
-    def fixed_costs(self, load: Load, prices: RegionPrices) -> dict[str, float]:
-        """Monthly costs that do not depend on the SKU, by breakdown item."""
-        return {}
-
     def cost_notes(self, profile: WorkloadProfile, plan: Plan, prices: RegionPrices) -> list[str]:
         """Assumptions of this target's own meters and fixed costs."""
         return []
 
     # ------------------------------------------------------------ sizing
-    def candidates(self, load: Load, service: ServiceTime, prices: RegionPrices) -> tuple[list[Candidate], list[str]]:
-        """The priced SKUs that hold the model, with workers and service time; and why the others do not."""
+    @lru_cache(maxsize=1024)
+    def candidates(self, fit: Fit, service: ServiceTime, prices: RegionPrices) -> tuple[tuple[Candidate, ...], tuple[str, ...]]:
+        """The priced SKUs that hold the model, with workers and service time; and why the others do not.
+        Memoised on its whole input: a change of traffic alone keeps the candidates."""
         unpriced, too_small, out = [], [], []
-        for sku, gpu_used in self.sku_candidates(load):
+        for sku, gpu_used in self.sku_candidates(fit):
             price = self.price(sku, prices)
             if price is None:
                 unpriced.append(f"{sku.name}: no price in the snapshot")
                 continue
-            workers, why = fit(sku, gpu_used, load.size_mb, self.memory_usable)
+            workers, why = fits(sku, gpu_used, fit.size_mb, self.memory_usable)
             if not workers:
                 too_small.append(why)
                 continue
@@ -101,20 +104,20 @@ class InstanceTarget(CloudTarget):
             limit, autoscale, tier = self.limits(sku)
             out.append(Candidate(sku, gpu_used, workers, service.cpu_ms / speedup, price[0], price[1], limit,
                                  autoscale, tier))
-        return out, unpriced + too_small
+        return tuple(out), tuple(unpriced + too_small)
 
     def size(self, load: Load, service: ServiceTime, prices: RegionPrices) -> Plan:
         """The cheapest plan; GPU 'preferred' tries the GPU SKUs first and falls back to CPU."""
-        cands, reasons = self.candidates(load, service, prices)
+        cands, reasons = self.candidates(load.fit, service, prices)
         if load.gpu == "preferred" and any(c.gpu_used for c in cands):
             plan = self.choose(load, [c for c in cands if c.sku.is_gpu], prices, [])
             if plan is not None:
                 return plan
-            cands = [c for c in cands if not c.sku.is_gpu]
+            cands = tuple(c for c in cands if not c.sku.is_gpu)
         skipped: list[tuple[Candidate, int]] = []
         plan = self.choose(load, cands, prices, skipped)
         if plan is None:
-            raise NoFit(no_fit_reason(skipped, reasons, self.facts.short("max_instances")))
+            raise NoFit(no_fit_reason(skipped, list(reasons), self.facts.short("max_instances")))
         return plan
 
     def floor(self, load: Load, c: Candidate, c_base: int, ha: int, n_peak: int) -> tuple[int, int]:
@@ -126,7 +129,7 @@ class InstanceTarget(CloudTarget):
         """Monthly USD of running this candidate (the SKU-dependent part)."""
         return instance_hours(load.pattern, n_peak, n_base, c.autoscale) * c.hourly
 
-    def choose(self, load: Load, cands: list[Candidate], prices: RegionPrices,
+    def choose(self, load: Load, cands: tuple[Candidate, ...], prices: RegionPrices,
                skipped: list[tuple[Candidate, int]]) -> Optional[Plan]:
         """The cheapest candidate for this load (ties: fewer instances, then catalog order); candidates above a
         strict instance limit go to `skipped` with their instance count."""
@@ -145,8 +148,7 @@ class InstanceTarget(CloudTarget):
         if best is None:
             return None
         cost, n_peak, c, c_peak, met, c_base, n_min, n_base = best
-        return make_plan(self.id, c, c_peak, met, c_base, n_peak, n_min, n_base,
-                         cost + sum(self.fixed_costs(load, prices).values()), self.quota_cores)
+        return make_plan(self.id, c, c_peak, met, c_base, n_peak, n_min, n_base, cost, self.quota_cores)
 
     # ------------------------------------------------------------ cost
     def monthly_cost(self, profile: WorkloadProfile, plan: Plan, prices: RegionPrices) -> Cost:
@@ -165,7 +167,7 @@ class InstanceTarget(CloudTarget):
             ph = PEAK_HOURS_PER_DAY[pattern]
             notes.append(f"Autoscale: {plan.n_peak} {unit}(s) for {ph:g} h/day at peak, {plan.n_base} for the other "
                          f"{24 - ph:g} h ({pattern} pattern) = {hours:,.1f} {unit}-hours a month.")
-        for item, usd in self.fixed_costs(Load.of(profile), prices).items():
+        for item, usd in self.fixed_costs(profile, prices).items():
             breakdown[item] = r2(usd)
             total += usd
         notes += self.cost_notes(profile, plan, prices)

@@ -13,7 +13,7 @@ from ..catalog import VmSku, skus
 from ..cost import ACTIVE_HOURS_PER_DAY, CLOSING_NOTES, HOURS_PER_MONTH, PEAK_HOURS_PER_DAY, SECONDS_PER_MONTH, r2, rate, snapshot
 from ..models import Cost, WorkloadProfile
 from ..prices import ACA_METERS, RegionPrices
-from ..sizing import Candidate, Load, Plan
+from ..sizing import Candidate, Fit, Load, Plan
 from .base import DATA, InstanceTarget
 
 VCPU_ACTIVE, VCPU_IDLE, MEMORY_ACTIVE, MEMORY_IDLE, REQUESTS = ACA_METERS
@@ -41,7 +41,7 @@ class ContainerApps(InstanceTarget):
             return 0
         return int(self.facts.value("ha_min_instances")) if load.availability_sla >= 99.9 else 1
 
-    def sku_candidates(self, load: Load) -> list[tuple[VmSku, bool]]:
+    def sku_candidates(self, fit: Fit) -> list[tuple[VmSku, bool]]:
         """Whole-vCPU replica sizes on CPU (serverless GPUs are a preview the advisor does not size)."""
         return [(skus().containerapps[name], False) for name in self.facts.value("skus")]
 

@@ -30,7 +30,7 @@ def test_two_replicas_always_on_for_an_sla():
 def test_gpu_is_a_preview_that_excludes_it_when_required():
     t = sized("containerapps")[0]
     assert "only in preview" in t.constraints(make_profile({"inference.gpu": "required"}))[0]
-    assert all(not gpu for _s, gpu in t.sku_candidates(Load.of(make_profile({"inference.gpu": "preferred"}))))
+    assert all(not gpu for _s, gpu in t.sku_candidates(Load.of(make_profile({"inference.gpu": "preferred"})).fit))
 
 
 def test_it_is_the_only_online_target_that_scales_to_zero():

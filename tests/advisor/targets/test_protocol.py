@@ -5,6 +5,7 @@ import pytest
 
 from advisor.catalog import TARGET_ORDER, targets
 from advisor.cost import CLOSING_NOTES, r2
+from advisor.prices import default_prices
 from advisor.targets import Target
 
 from .helpers import sized
@@ -22,7 +23,8 @@ def test_implements_the_protocol(tid):
 @pytest.mark.parametrize("tid", TARGET_ORDER)
 @pytest.mark.parametrize("overrides", PROFILES)
 def test_the_explained_cost_is_the_plans_cost(tid, overrides):
-    _t, _p, plan, cost = sized(tid, overrides)
-    assert cost.monthly_usd == pytest.approx(r2(plan.monthly_usd), abs=0.011)
+    t, p, plan, cost = sized(tid, overrides)
+    fixed = t.fixed_costs(p, default_prices().for_region(p.region))
+    assert cost.monthly_usd == pytest.approx(r2(plan.usage_usd + sum(fixed.values())), abs=0.011)
     assert cost.monthly_usd == pytest.approx(sum(cost.breakdown.values()), abs=0.02)
     assert tuple(cost.assumptions[-2:]) == CLOSING_NOTES

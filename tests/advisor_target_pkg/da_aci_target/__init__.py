@@ -12,7 +12,7 @@ from typing import Optional
 from advisor.catalog import VmSku
 from advisor.models import WorkloadProfile
 from advisor.prices import RegionPrices
-from advisor.sizing import Load, Plan
+from advisor.sizing import Fit, Load, Plan
 from advisor.targets.base import InstanceTarget
 
 
@@ -29,7 +29,7 @@ class ContainerInstances(InstanceTarget):
         """Two container groups behind your own load balancer when an SLA matters (assumption)."""
         return 2 if load.availability_sla >= 99.9 else 1
 
-    def sku_candidates(self, load: Load) -> list[tuple[VmSku, bool]]:
+    def sku_candidates(self, fit: Fit) -> list[tuple[VmSku, bool]]:
         return [(s, False) for s in self.sizes]
 
     def price(self, sku: VmSku, prices: RegionPrices) -> Optional[tuple[float, str]]:
