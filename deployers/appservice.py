@@ -1366,6 +1366,9 @@ class AppServiceDeployer(Deployer):
     def _state_path(ctx: DeployContext, name: str) -> Path:
         return Path(ctx.state_dir) / "appservice" / f"{name}.json"
 
+    def recorded(self, ctx: DeployContext) -> list[str]:
+        return sorted(p.stem for p in self._state_path(ctx, "_").parent.glob("*.json"))
+
     def _remember(self, ctx: DeployContext, r: Resolved, plan_owned: bool,
                   principals: Optional[list[str]] = None) -> None:
         """Where this deployment lives (no secrets), so status/invoke/destroy find it by name."""
