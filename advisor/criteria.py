@@ -124,7 +124,12 @@ HARD_CONSTRAINTS: tuple[Callable[[WorkloadProfile, Any], Optional[str]], ...] = 
 
 def hard_reasons(p: WorkloadProfile, t: Any) -> list[str]:
     """The reasons of every hard constraint that excludes `t`."""
-    return [r for r in (rule(p, t) for rule in HARD_CONSTRAINTS) if r]
+    out = []
+    for rule in HARD_CONSTRAINTS:
+        reason = rule(p, t)
+        if reason:
+            out.append(reason)
+    return out
 
 
 # ---------------------------------------------------------------- computed soft criteria

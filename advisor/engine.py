@@ -48,8 +48,14 @@ class Evaluation:
         return (-int(self.score * 1e6 + 0.5), int(self.monthly * 100.0 + 0.5), self.order)
 
 
+#: the estimate is a pure function of three profile fields: worded once per model (sensitivity asks ~20 times)
+_estimated = lru_cache(maxsize=1024)(estimate_service)
+
+
 def service_time(profile: WorkloadProfile) -> ServiceTime:
     m = profile.model
+    if m.calibration is None:
+        return _estimated(m.framework, float(m.size_mb), profile.inference.payload_kb)
     return estimate_service(m.framework, float(m.size_mb), profile.inference.payload_kb, m.calibration)
 
 
@@ -65,6 +71,7 @@ def plan_for(target: Any, load: Load, service: ServiceTime, prices: RegionPrices
 
 def evaluate_target(profile: WorkloadProfile, load: Load, target: Any, order: int, service: ServiceTime,
                     prices: RegionPrices, crits: tuple[Criterion, ...]) -> Evaluation:
+    """Hard constraints, then the plan, then every soft criterion and the weighted score."""
     e = Evaluation(target, order)
     reasons = target.constraints(profile)
     if reasons:

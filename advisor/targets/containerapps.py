@@ -7,6 +7,7 @@ idle otherwise at the autoscale minimum.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Optional
 
 from ..catalog import VmSku, skus
@@ -45,8 +46,10 @@ class ContainerApps(InstanceTarget):
         """Whole-vCPU replica sizes on CPU (serverless GPUs are a preview the advisor does not size)."""
         return [(skus().containerapps[name], False) for name in self.facts.value("skus")]
 
+    @lru_cache(maxsize=64)
     def meters(self, prices: RegionPrices) -> Optional[dict[str, tuple]]:
-        """{meter: tiers ((min units, USD per unit), ...)}, or None when the snapshot lacks one."""
+        """{meter: tiers ((min units, USD per unit), ...)}, or None when the snapshot lacks one (read once per
+        region's prices)."""
         got = {m: prices.get("aca", m)[0] for m in ACA_METERS}
         return None if any(v is None for v in got.values()) else got
 
