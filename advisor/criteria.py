@@ -48,6 +48,11 @@ def verdict(score: float) -> str:
     return "Does not fit"
 
 
+def said(text: str) -> Callable[[], str]:
+    """A reason worded in advance (table rows), in the shape of one worded on demand."""
+    return lambda: text
+
+
 def sentence(parts: list[str]) -> str:
     """Parts joined with '; ', as one sentence."""
     text = "; ".join(parts)
@@ -336,14 +341,13 @@ def _table(cid: str, spec: dict) -> Callable[[WorkloadProfile, Any, Plan], Resul
     results: dict[str, dict[Any, Result]] = {}
     for target in targets().values():
         row = target.facts.row(cid)
-        by_value = {}
+        by_value: dict[Any, Result] = {}
         for value, score in row["scores"].items():
             factor = float(factors.get(value, 1.0))
             shown = str(value).lower() if isinstance(value, bool) else value
             setting = f"{spec['input']}={shown}" + (f", {context[value]}" if value in context else "")
             lead = f"Not counted ({setting})" if factor == 0 else f"{verdict(score)} ({setting})"
-            reason = f"{lead}: {row['text']} ({row['short']})."
-            by_value[value] = (float(score), factor, lambda reason=reason: reason, row["url"])
+            by_value[value] = (float(score), factor, said(f"{lead}: {row['text']} ({row['short']})."), row["url"])
         results[target.id] = by_value
 
     def judge(p: WorkloadProfile, t: Any, plan: Plan) -> Result:

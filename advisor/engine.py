@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from . import explain
 from .catalog import targets
@@ -22,12 +22,15 @@ from .models import Excluded, Recommendation, Sizing, WorkloadProfile
 from .prices import PriceBook, RegionPrices, default_prices, load_prices
 from .sizing import Load, NoFit, Plan, ServiceTime, estimate_service
 
+if TYPE_CHECKING:
+    from .targets import Target
+
 
 @dataclass
 class Evaluation:
     """One target's evaluation for one profile."""
 
-    target: Any  # a targets.Target
+    target: "Target"
     order: int  # position in the tie-break order
     excluded: list[str] = field(default_factory=list)  # why it is not an option; [] = viable
     hard: bool = False  # excluded by a hard constraint (rather than by sizing)
@@ -60,7 +63,7 @@ def service_time(profile: WorkloadProfile) -> ServiceTime:
 
 
 @lru_cache(maxsize=4096)
-def plan_for(target: Any, load: Load, service: ServiceTime, prices: RegionPrices) -> Union[Plan, str]:
+def plan_for(target: "Target", load: Load, service: ServiceTime, prices: RegionPrices) -> Union[Plan, str]:
     """target.size, memoised on its whole input (all hashable; a Plan is immutable): the plan, or why no SKU fits.
     Sensitivity probes that leave the load alone (team, security, operations...) reuse the plans."""
     try:
@@ -69,7 +72,7 @@ def plan_for(target: Any, load: Load, service: ServiceTime, prices: RegionPrices
         return str(why)
 
 
-def evaluate_target(profile: WorkloadProfile, load: Load, target: Any, order: int, service: ServiceTime,
+def evaluate_target(profile: WorkloadProfile, load: Load, target: "Target", order: int, service: ServiceTime,
                     prices: RegionPrices, crits: tuple[Criterion, ...]) -> Evaluation:
     """Hard constraints, then the plan, then every soft criterion and the weighted score."""
     e = Evaluation(target, order)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 from ..catalog import Facts, VmSku, read_sources, read_yaml, skus, sources
 from ..cost import CLOSING_NOTES, PEAK_HOURS_PER_DAY, instance_hours, r2, rate, snapshot
@@ -100,7 +100,9 @@ class InstanceTarget(CloudTarget):
     def candidates(self, fit: Fit, service: ServiceTime, prices: RegionPrices) -> tuple[tuple[Candidate, ...], tuple[str, ...]]:
         """The priced SKUs that hold the model, with workers and service time; and why the others do not.
         Memoised on its whole input: a change of traffic alone keeps the candidates."""
-        unpriced, too_small, out = [], [], []
+        unpriced: list[str] = []
+        too_small: list[str] = []
+        out: list[Candidate] = []
         for sku, gpu_used in self.sku_candidates(fit):
             price = self.price(sku, prices)
             if price is None:
@@ -140,7 +142,7 @@ class InstanceTarget(CloudTarget):
         """Monthly USD of running this candidate (the SKU-dependent part)."""
         return instance_hours(load.pattern, n_peak, n_base, c.autoscale) * c.hourly
 
-    def choose(self, load: Load, cands: tuple[Candidate, ...], prices: RegionPrices,
+    def choose(self, load: Load, cands: Sequence[Candidate], prices: RegionPrices,
                skipped: list[tuple[Candidate, int]]) -> Optional[Plan]:
         """The cheapest candidate for this load (ties: fewer instances, then catalog order); candidates above a
         strict instance limit go to `skipped` with their instance count."""
