@@ -249,7 +249,8 @@ def availability(p: WorkloadProfile, t: Any, plan: Plan) -> Result:
         if plan.n_min == 0:
             extra = "; with min replicas 0 the first request after idle waits for a cold start"
         elif "ha_min_instances" in f:
-            extra = f"; {plan.n_min} instance(s) minimum: {f.note('ha_min_instances')} ({f.short('ha_min_instances')})"
+            cite = f" ({f.short('ha_min_instances')})" if f.cite("ha_min_instances") != url else ""
+            extra = f"; at least {plan.n_min} instance(s) so one can fail or restart{cite}"
         figure = f"{sla:g}%" + ("" if verified else " (figure not verified on a Microsoft page)")
         return f"Requested {req:g}%; {t.title} SLA {figure}{extra} ({f.short('sla')})."
     return score, 1.0, words, url
