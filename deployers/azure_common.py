@@ -473,3 +473,35 @@ def resume(ctx: DeployContext, key: str, what: str,
     poller = LROPoller.from_continuation_token(ARMPolling(interval), token, client=arm_pipeline_client(ctx),
                                                deserialization_callback=deserialize or _json)
     return wait(poller, ctx, what, key)
+
+
+# ----------------------------------------------------------------- small call helpers (any Azure deployer)
+
+
+class azure_errors:
+    """`with azure_errors("read app X"):` turns an azure-core exception into a mapped DeployError."""
+
+    def __init__(self, what: str):
+        self.what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        if exc is None or isinstance(exc, DeployError):
+            return False
+        from azure.core.exceptions import AzureError
+
+        if isinstance(exc, AzureError):
+            raise map_azure_error(exc, self.what) from exc
+        return False
+
+
+def none_if_missing(fn: Callable[[], Any]) -> Any:
+    """fn(), or None when Azure answers 404."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    try:
+        return fn()
+    except ResourceNotFoundError:
+        return None

@@ -19,6 +19,7 @@ BUILTINS: dict[str, str] = {
     "azureml": "deployers.azureml:AzureMLDeployer",
     "aks": "deployers.aks:AKSDeployer",
     "appservice": "deployers.appservice:AppServiceDeployer",
+    "containerapps": "deployers.containerapps:ContainerAppsDeployer",
 }
 
 _cache: dict[str, type[Deployer]] = {}
