@@ -169,7 +169,9 @@ class ContainerAppsSettings(BaseModel):
         "Serverless GPU profile (default: T4 when the profile requires or prefers a GPU)"))
     canary_percent: int = Field(10, ge=1, le=99, description="Traffic the new revision gets first in a canary rollout")
     registry: RegistryName = Field(None, description=(
-        "Azure Container Registry to build the scoring image in (ACR Tasks) and pull it from"))
+        "Azure Container Registry to build the scoring image in (ACR Tasks) and pull it from (default: the ACR "
+        "tagged managed-by: deploy-advisor in the resource group, else a new Basic one; the same rule as aks and "
+        "appservice)"))
     registry_resource_group: ResourceGroup = Field(None, description=(
         "Resource group of the registry (default: the app's resource group)"))
     repository: Optional[str] = Field(None, description="Image repository in the registry (default: deploy-advisor/<name>)")
@@ -223,9 +225,10 @@ class Resolved(BaseModel):
     rollout: str = "blue-green"
     canary_percent: int = 10
     image: str = ""
-    image_source: str  # "user" | "acr-build" | "none"
+    image_source: str  # "user" | "acr-build"
     registry: str = ""
     registry_resource_group: str = ""
+    registry_how: str = ""  # images.RegistryChoice.how: given | found | new
     repository: str = ""
     port: int = PORT
     startup_period: int = 12
@@ -466,12 +469,7 @@ class ContainerAppsDeployer(Deployer):
         if p.operations.rollout == "canary":
             notes.append(f"canary: the new revision gets {s.canary_percent}% after its smoke test, then 100% after a "
                          "second healthy check")
-        if s.image:
-            image_source, image = "user", s.image
-        elif s.registry:
-            image_source, image = "acr-build", ""
-        else:
-            image_source, image = "none", ""
+        image_source, image = ("user", s.image) if s.image else ("acr-build", "")
         size_mb = info.size_mb if info and info.size_mb else p.model.size_mb
         period, failures = startup_probe_budget(size_mb)
         r = Resolved(
@@ -501,27 +499,28 @@ class ContainerAppsDeployer(Deployer):
 
     def _build_files(self, info: Optional[ModelInfo], r: Resolved) -> dict[str, Any]:
         """The image build context, rendered by the shared image path (deployers/images.py)."""
-        from . import images, model_resolution
+        from . import images
 
         if info is None:
             raise InputError("the model could not be resolved, so no image can be built",
                              "give a ready image with --set image=...")
-        try:
-            model_dir = model_resolution.local_model_dir(info)
-        except DeployError as e:
-            raise InputError(f"model {info.uri} has no local files to build an image from ({e.message})",
-                             "use a local or MLflow-registry model, or give a ready image with --set image=...") from None
-        return images.render_build_context(info, model_dir, None, port=r.port)
+        return images.model_build_context(info, port=r.port)
 
-    def _planned_image(self, info: Optional[ModelInfo], r: Resolved) -> dict[str, Any]:
-        """Fill r.image with the content-hash tag the build would push; returns the build context."""
-        from .images import content_tag
+    def _planned_image(self, ctx: DeployContext, s: ContainerAppsSettings, info: Optional[ModelInfo], r: Resolved,
+                       read_azure: bool) -> tuple[Any, dict[str, Any]]:
+        """The shared registry rule and content-hash tag (images.choose_registry / image_ref): fills
+        r.registry* and r.image; returns (the registry choice or None, the build context)."""
+        from . import images
 
         if r.image_source != "acr-build":
-            return {}
+            return None, {}
+        choice = images.choose_registry(ctx, subscription=r.subscription, resource_group=r.resource_group,
+                                        location=r.location, given=s.registry,
+                                        given_resource_group=s.registry_resource_group, read_azure=read_azure)
+        r.registry, r.registry_resource_group, r.registry_how = choice.name, choice.resource_group, choice.how
         build = self._build_files(info, r)
-        r.image = f"{r.registry.lower()}.azurecr.io/{r.repository}:{content_tag(build)}"
-        return build
+        r.image = images.image_ref(choice.login_server, r.repository, build)[0]
+        return choice, build
 
     # ---- findings that need no Azure ---------------------------------------------------
     def _static_findings(self, spec: DeploymentSpec, r: Resolved, info: Optional[ModelInfo]) -> list[Finding]:
@@ -576,10 +575,7 @@ class ContainerAppsDeployer(Deployer):
         if p.security.auth == "entra":
             f.append(Finding(check="auth", level="warn", message="Entra ID auth is not configured; the app uses the "
                              "scoring key", hint="enable Container Apps built-in authentication on the app"))
-        if r.image_source == "none":
-            f.append(Finding(check="image", level="fail", message="no image source: neither `image` nor `registry` is set",
-                             hint="--set registry=<ACR name> to build the scoring image, or --set image=<ref>"))
-        elif not r.image:
+        if not r.image:
             f.append(Finding(check="image", level="fail", message="the scoring image cannot be built for this model",
                              hint="give a ready image with --set image=..."))
         else:
@@ -600,13 +596,13 @@ class ContainerAppsDeployer(Deployer):
             r, _ = self._resolve(spec, s, ctx, info, sizing)
         except InputError as e:
             return [Finding(check="settings", level="fail", message=e.message, hint=e.hint)]
+        missing = credentials_missing(ctx, subscription_id=r.subscription or None,
+                                      resource_group=r.resource_group or None)
         try:
-            self._planned_image(info, r)
+            self._planned_image(ctx, s, info, r, read_azure=not missing)
         except DeployError as e:
             ctx.emit("warning", e.message)
         findings = self._static_findings(spec, r, info)
-        missing = credentials_missing(ctx, subscription_id=r.subscription or None,
-                                      resource_group=r.resource_group or None)
         if missing:
             findings.append(Finding(check="credentials", level="warn", message="not signed in to Azure: region, quota, "
                                     "name and registry checks skipped (plan and export still work)", hint=missing))
@@ -688,11 +684,14 @@ class ContainerAppsDeployer(Deployer):
     def _registry_finding(self, ctx: DeployContext, r: Resolved) -> Finding:
         from . import images
 
-        if not r.uses_acr or r.image_source == "none":
+        if not r.uses_acr:
             return Finding(check="registry", level="pass", message="image not in ACR: pulled without an identity")
         try:
             reg = images.get_registry(ctx, r.registry_resource_group, r.registry) if r.registry else None
             if r.registry and reg is None:
+                if r.registry_how == "new":
+                    return Finding(check="registry", level="pass", message=f"registry {r.registry} will be created "
+                                   "(Basic, admin user off, tagged managed-by: deploy-advisor)")
                 return Finding(check="registry", level="fail", message=f"registry {r.registry} not found in "
                                f"{r.registry_resource_group}", hint="create it, or set registry= to an existing ACR")
             if r.registry and r.assign_acr_pull and not images.can_assign_roles(ctx, r.registry_id):
@@ -764,10 +763,12 @@ class ContainerAppsDeployer(Deployer):
         s = self._settings(spec)
         info, sizing = self._model_and_sizing(spec, ctx)
         r, notes = self._resolve(spec, s, ctx, info, sizing)
-        build = self._planned_image(info, r)
+        missing = credentials_missing(ctx, subscription_id=r.subscription or None, resource_group=r.resource_group or None)
+        choice, build = self._planned_image(ctx, s, info, r, read_azure=not missing)
+        if choice is not None:
+            notes.append(choice.describe())
         findings = self._static_findings(spec, r, info)
         observed: Optional[dict] = None
-        missing = credentials_missing(ctx, subscription_id=r.subscription or None, resource_group=r.resource_group or None)
         if missing:
             notes.append(f"Azure state not read ({missing}): every resource is shown as created; sign in and plan "
                          "again before applying")
@@ -777,9 +778,12 @@ class ContainerAppsDeployer(Deployer):
             if observed.get("app") and not observed["app"]["ours"]:
                 raise ConflictError(f"container app {r.app_name} exists and is not managed by this deployment",
                                     "choose another app_name")
+        actions = self._actions(r, observed)
+        if choice is not None and choice.plan_action() is not None and any(a.kind != "no-op" for a in actions):
+            actions.insert(0, choice.plan_action())
         return DeploymentPlan(
             spec=spec, target=TARGET, model_info=info, sizing=sizing, settings=r.model_dump(mode="json"),
-            actions=self._actions(r, observed), artifacts=self._artifacts(r, build), findings=findings,
+            actions=actions, artifacts=self._artifacts(r, build), findings=findings,
             state_fingerprint=self._state_hash(observed) if observed is not None else "",
             desired_fingerprint=fingerprint(comparable(app_body(r, None, []))), notes=notes)
 
@@ -853,9 +857,6 @@ class ContainerAppsDeployer(Deployer):
         if r.rollout == "shadow":
             raise InputError("shadow rollout is not available on Container Apps",
                              "set operations.rollout: canary in the profile, or deploy to azureml")
-        if r.image_source == "none":
-            raise InputError("no image source: neither `image` nor `registry` is set",
-                             "--set registry=<ACR name> to build the scoring image, or --set image=<ref>")
         if plan.spec.profile.security.network in VNET_NETWORKS and not r.subnet_id:
             raise InputError(f"the profile asks for {plan.spec.profile.security.network} networking but no subnet "
                              "is given", "--set subnet_id=/subscriptions/.../virtualNetworks/VNET/subnets/SUBNET")
@@ -888,8 +889,12 @@ class ContainerAppsDeployer(Deployer):
     def _ensure_image(self, ctx: DeployContext, plan: DeploymentPlan, r: Resolved) -> str:
         from . import images
 
+        choice = images.RegistryChoice(r.subscription, r.registry_resource_group, r.registry, r.registry_how,
+                                       r.location)
+        registry = images.ensure_registry(ctx, choice, r.deployment)
         ref = images.ensure_image(ctx, registry_rg=r.registry_resource_group, registry_name=r.registry,
-                                  repository=r.repository, files=self._build_files(plan.model_info, r))
+                                  repository=r.repository, files=self._build_files(plan.model_info, r),
+                                  registry=registry)
         if ref != r.image:
             ctx.emit("warning", f"the build context changed since planning: deploying {ref} (planned {r.image})")
         return ref
@@ -1071,22 +1076,16 @@ class ContainerAppsDeployer(Deployer):
     # ---- readiness and smoke test ------------------------------------------------------------
     def _verify(self, cl: _Clients, ctx: DeployContext, r: Resolved, host: str, key: str, plan: DeploymentPlan,
                 what: str) -> tuple[bool, str, Optional[dict]]:
-        """Wait for the readiness route on `host`, then score the model's input example. (ok, why, smoke)."""
-        from . import planning
-        from .azure_common import scrub
+        """Wait for the readiness route on `host`, then the shared smoke test (images.smoke_test)."""
+        from . import images
 
         ok, why = self._wait_ready(cl, ctx, r, host, what)
         if not ok or not r.smoke_test:
             return ok, why, None
-        payload = planning.input_example(plan.model_info)
-        if payload is None:
-            ctx.emit("warning", f"no input example saved with the model: smoke test on {what} skipped")
-            return True, "", None
-        status, latency, body = self._score(cl, host, key, payload)
-        if status != 200:
-            return False, f"smoke test answered HTTP {status}: {scrub(str(body))[:200]}", None
-        ctx.emit("info", f"smoke test on {what}: HTTP 200 in {latency:.0f} ms", latency_ms=round(latency, 1))
-        return True, "", {"latency_ms": round(latency, 1), "response": body}
+        out = images.smoke_test(ctx, plan.model_info, lambda payload: self._score(cl, host, key, payload), what)
+        if not out.ok or out.skipped:
+            return out.ok, out.why, None
+        return True, "", {"latency_ms": out.latency_ms, "response": out.response}
 
     def _wait_ready(self, cl: _Clients, ctx: DeployContext, r: Resolved, host: str, what: str) -> tuple[bool, str]:
         from azure.core.exceptions import AzureError
@@ -1152,6 +1151,8 @@ class ContainerAppsDeployer(Deployer):
         data = {"subscription": r.subscription, "resource_group": r.resource_group, "app_name": r.app_name,
                 "environment": r.environment, "environment_owned": owned, "location": r.location,
                 "registry_id": r.registry_id if r.uses_acr and r.assign_acr_pull and r.registry else "",
+                "registry": r.registry if r.image_source == "acr-build" else prev.get("registry", ""),
+                "registry_resource_group": r.registry_resource_group,
                 "principals": sorted(set((prev.get("principals") or []) + [p for p in principals or [] if p]))}
         path = self._state_path(ctx, r.deployment)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -1312,6 +1313,14 @@ class ContainerAppsDeployer(Deployer):
         for principal in mem.get("principals") or []:
             if registry_id and images.delete_acr_pull(ctx, registry_id=registry_id, principal_id=principal):
                 deleted.append(f"AcrPull for {principal}")
+        if mem.get("registry"):
+            gone, why = images.release_registry(ctx, deployment=name, subscription=sub,
+                                                resource_group=mem.get("registry_resource_group") or rg,
+                                                name=mem["registry"])
+            if gone:
+                deleted.append(f"registry {mem['registry']}")
+            elif why:
+                kept.append(why)
         with azure_errors(f"read environment {env_name}"):
             env = none_if_missing(lambda: cl.aca.managed_environments.get(rg, env_name))
         if env is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from deployers import api
+from deployers.base import DeployContext
 from deployers.containerapps import KEY_SECRET
 from deployers.errors import DeployError, RemoteError
 from deployers.planning import input_example
@@ -141,23 +142,32 @@ def test_failed_smoke_test_keeps_traffic(ctx, fake, aca, model_dir):
 
 def test_429_and_a_failed_lro_mid_rollout(ctx, fake, aca, model_dir):
     deploy(make_spec(model_dir), ctx)
-    (old_rev,) = aca.traffic(APP)
     fake.inject("PUT", rf"/containerApps/{APP}$", status=429, retry_after=7, times=2)
     fake.inject("POST", r"/listSecrets$", status=429, retry_after=3)
     plan, result = deploy(make_spec(model_dir, image=IMAGE_V2), ctx)
     assert result.status == "succeeded" and 7 in fake.sleeps and 3 in fake.sleeps
-    # the traffic move's LRO fails: the new revision is live at 0 %, the old one keeps serving
+    (v2,) = aca.traffic(APP)
+    # the new revision's PUT is accepted, then its long-running operation fails
     fake.fail_operation(rf"/containerApps/{APP}$", code="ContainerAppOperationError", times=1)
-    before = dict(aca.traffic(APP))
     with pytest.raises(DeployError) as err:
         deploy(make_spec(model_dir, image=IMAGE_V3), ctx)
     assert err.value.code == "ContainerAppOperationError"
-    assert aca.traffic(APP) == before
-    # a new plan and apply recover: the existing v3 revision is verified and gets the traffic
+    assert aca.traffic(APP) == {v2: 100}  # nothing moved
+    # the traffic move's operation fails after a healthy smoke test: reported, and the next apply finishes it
+    fake.clear_faults()
+
+    def fail_the_traffic_move(event):
+        ctx.events(event)
+        if event.kind == "step" and event.message.startswith("move 100% of traffic"):
+            fake.fail_operation(rf"/containerApps/{APP}$", code="InternalServerError", times=1)
+    hooked = DeployContext(**{**ctx.__dict__, "events": fail_the_traffic_move})
+    with pytest.raises(DeployError) as err:
+        api.apply(api.plan(make_spec(model_dir, image=IMAGE_V3), ctx), hooked)
+    assert err.value.code == "InternalServerError"
     plan, result = deploy(make_spec(model_dir, image=IMAGE_V3), ctx)
     assert result.status == "succeeded"
     v3 = [r["name"] for r in aca.revisions(APP) if r["properties"]["template"]["containers"][0]["image"] == IMAGE_V3]
-    assert len(v3) == 1 and aca.traffic(APP) == {v3[0]: 100}
+    assert len(v3) == 1 and aca.traffic(APP) == {v3[0]: 100} and aca.active(APP) == v3
 
 
 def test_destroy_twice(ctx, fake, aca, model_dir):
