@@ -72,9 +72,12 @@ def test_killed_mid_rollout_resumes_from_the_ledger(ctx, fake, aca, model_dir):
         ctx.events(event)
         if event.kind == "progress" and event.message == f"waiting for container app {APP}":
             ctx.cancel.set()
+    fake.default_polls = 10**9  # Azure is still creating the revision when the process dies
     with pytest.raises(DeployError) as err:
         api.apply(plan, DeployContext(**{**ctx.__dict__, "events": kill_while_azure_creates_the_revision}))
     assert err.value.category == "interrupted"
+    fake.default_polls = 1
+    fake.finish_all()  # meanwhile Azure finished it
     assert len(app_puts(fake, n)) == 1 and aca.traffic(APP) == {old: 100}  # accepted by Azure, not finished
     ctx.cancel.clear()
     result = api.apply(plan, ctx)  # the same plan: the ledger hands over the continuation token
