@@ -695,9 +695,9 @@ class AKSDeployer(Deployer):
 
         if cfg.user_image:
             return images.validate_image(cfg.user_image), "", None
-        files = self.build_files(info, cfg)
-        tag = images.content_tag(files)
-        return f"{images.login_server(cfg.registry, registry)}/{cfg.repository}:{tag}", tag, files
+        files = self.build_files(info, cfg) if info.local_path else None  # a registered model: after download
+        image, tag = images.image_ref(images.login_server(cfg.registry, registry), cfg.repository, files)
+        return image, tag, files
 
     # ------------------------------------------------------------------ Azure clients
     def _cs(self, ctx: DeployContext, cfg: Config):
@@ -753,7 +753,7 @@ class AKSDeployer(Deployer):
         obs.cluster = self._get_cluster(ctx, cfg)
         if not cfg.user_image:
             obs.registry = images.get_registry(ctx, cfg.registry_resource_group, cfg.registry)
-            if obs.registry is not None:
+            if obs.registry is not None and tag:  # no tag yet: the model is downloaded on apply
                 obs.image_exists = images.tag_exists(ctx, images.login_server(cfg.registry, obs.registry),
                                                      cfg.repository, tag)
         c = obs.cluster
@@ -1033,6 +1033,7 @@ class AKSDeployer(Deployer):
 
     # ------------------------------------------------------------------ plan
     def plan(self, spec: DeploymentSpec, ctx: DeployContext) -> DeploymentPlan:
+        from . import images
         from .planning import resolve_model
 
         info = resolve_model(spec, ctx)
@@ -1042,8 +1043,10 @@ class AKSDeployer(Deployer):
         s: AKSSettings = self.settings_for(spec)  # type: ignore[assignment]
         missing = self.credentials_missing(ctx, s)
         notes = list(cfg.notes)
+        download = None
         if not cfg.user_image:
             notes.append(self.registry_choice(ctx, cfg, s, read_azure=not missing).describe())
+            download = images.model_download_action(ctx, info, read_azure=not missing)
         image, tag, files = self._image(cfg, info)
         cfg.image, cfg.tag = image, tag
         manifests = render_manifests(cfg, image, model_uri=spec.model, model_name=info.name, version=info.version)
@@ -1066,7 +1069,7 @@ class AKSDeployer(Deployer):
                 findings.append(Finding(check="cluster", level="fail",
                                         message=f"cluster {cfg.cluster_name} not found",
                                         hint="set cluster_name=<existing cluster> or create_cluster=true"))
-        actions = self._actions(cfg, obs, manifests, image)
+        actions = ([download] if download else []) + self._actions(cfg, obs, manifests, image)
         return DeploymentPlan(
             spec=spec, target=self.name, model_info=info, sizing=sizing, settings=cfg.dump(), actions=actions,
             artifacts=artifacts, findings=findings, state_fingerprint=fingerprint(state),
@@ -1114,6 +1117,9 @@ class AKSDeployer(Deployer):
             emit(ctx, "info", "nothing to change: the deployment matches the plan")
             return DeploymentResult(name=cfg.name, target=self.name, status="no-change", endpoint_url=url,
                                     curl=_curl(url), outputs=self._outputs(cfg, manifests, url))
+        files = None
+        if not cfg.user_image:  # the model's files first: one that cannot be fetched leaves nothing half-created
+            files, manifests = self._model_files(ctx, plan, cfg, manifests)
         previous = self._previous_manifests(ctx, cfg, manifests)
         # --- Azure resources
         registry = obs.registry
@@ -1134,10 +1140,6 @@ class AKSDeployer(Deployer):
                                     images.acr_pull_fix_command(registry.id or cfg.registry_id, kubelet))
                 ctx.step("grant AcrPull on the registry to the cluster's kubelet identity")
                 images.ensure_acr_pull(ctx, registry_id=registry.id or cfg.registry_id, principal_id=kubelet)
-            files = self.build_files(plan.model_info, cfg) if plan.model_info else None
-            if files is None or images.content_tag(files) != cfg.tag:
-                raise StalePlanError("the model or the scoring server changed since this plan was made",
-                                     "plan again")
             image = images.ensure_image(ctx, registry_rg=cfg.registry_resource_group, registry_name=cfg.registry,
                                         repository=cfg.repository, files=files, timeout_s=cfg.build_timeout_s,
                                         registry=registry)
@@ -1149,6 +1151,31 @@ class AKSDeployer(Deployer):
             return self._apply_kubernetes(ctx, cfg, kube, manifests, previous, plan)
         finally:
             kube.close()
+
+    def _model_files(self, ctx: DeployContext, plan: DeploymentPlan, cfg: Config,
+                     manifests: list[dict]) -> tuple[dict, list[dict]]:
+        """The build context, downloading a registered model first. A plan made before the download
+        has no content tag yet: it is filled in here (settings, manifests, model facts), so the ledger
+        records what really runs."""
+        from . import images
+
+        if plan.model_info is None:
+            raise StalePlanError("the plan holds no model facts", "plan again")
+        info = images.fetch_model(ctx, plan.model_info)
+        files = self.build_files(info, cfg)
+        if cfg.tag:
+            if images.content_tag(files) != cfg.tag:
+                raise StalePlanError("the model or the scoring server changed since this plan was made",
+                                     "plan again")
+            return files, manifests
+        cfg.image, cfg.tag = images.image_ref(images.login_server(cfg.registry), cfg.repository, files)
+        manifests = render_manifests(cfg, cfg.image, model_uri=plan.spec.model, model_name=info.name,
+                                     version=info.version)
+        validate_manifests(manifests, cfg.kubernetes_version)
+        plan.model_info = info
+        plan.settings.update(image=cfg.image, tag=cfg.tag)
+        plan.artifacts.update(manifests_yaml(manifests))
+        return files, manifests
 
     def _previous_manifests(self, ctx: DeployContext, cfg: Config, current: list[dict]) -> list[dict]:
         """Manifests of the last good plan (ledger), recorded as a checkpoint so a resumed run keeps them."""

@@ -747,7 +747,8 @@ class AppServiceDeployer(Deployer):
         if r.image_source == "acr-build":
             try:
                 choice = self._choose_registry(ctx, s, r, read_azure=not missing)
-                r.image = self._image_ref(choice, r, self._build_files(info, r))
+                local = info is not None and bool(info.local_path)
+                r.image = self._image_ref(choice.login_server, r, self._build_files(info, r) if local else None)
             except DeployError as e:
                 ctx.emit("warning", e.message)
         findings = self._static_findings(spec, r, info)
@@ -847,12 +848,16 @@ class AppServiceDeployer(Deployer):
         r, notes = self._resolve(spec, s, ctx, info, sizing)
         build: dict[str, Any] = {}
         missing = credentials_missing_for(r, ctx)
-        choice = None
+        choice = download = None
         if r.image_source == "acr-build":
+            from .images import model_download_action
+
             choice = self._choose_registry(ctx, s, r, read_azure=not missing)
             notes.append(choice.describe())
-            build = self._build_files(info, r)
-            r.image = self._image_ref(choice, r, build)
+            if info is not None:
+                download = model_download_action(ctx, info, read_azure=not missing)
+            build = self._build_files(info, r) if download is None else {}
+            r.image = self._image_ref(choice.login_server, r, build or None)
         findings = self._static_findings(spec, r, info)
         observed: Optional[dict] = None
         if missing:
@@ -868,6 +873,8 @@ class AppServiceDeployer(Deployer):
         actions = self._actions(r, observed)
         if choice is not None and choice.plan_action() is not None:
             actions.insert(0, choice.plan_action())
+        if download is not None:
+            actions.insert(0, download)
         plan_owned = (observed or {}).get("plan_owned", True)
         return DeploymentPlan(
             spec=spec, target=TARGET, model_info=info, sizing=sizing, settings=r.model_dump(mode="json"),
@@ -927,6 +934,7 @@ class AppServiceDeployer(Deployer):
         if not r.state_read:
             raise StalePlanError("this plan was made without reading Azure (not signed in then)",
                                  "plan again now that you are signed in")
+        files = self._model_files(ctx, plan, r) if r.image_source == "acr-build" else {}
         cl = _Clients(ctx, r.subscription)
         resuming = bool(ctx.checkpoints)
         ctx.step(f"read the current state of {r.app_name}")
@@ -947,7 +955,7 @@ class AppServiceDeployer(Deployer):
             raise StalePlanError(f"{r.app_name} changed in Azure since this plan was made",
                                  "run plan again and review the new actions")
         if r.image_source == "acr-build":
-            r.image = self._ensure_image(ctx, plan, r)
+            r.image = self._ensure_image(ctx, r, files)
         self._ensure_plan(cl, ctx, r, observed)
         self._ensure_autoscale(cl, ctx, r, observed)
         insights = self._ensure_insights(cl, ctx, r) if r.app_insights else None
@@ -979,23 +987,37 @@ class AppServiceDeployer(Deployer):
         return choice
 
     @staticmethod
-    def _image_ref(choice: Any, r: Resolved, files: Optional[dict]) -> str:
+    def _image_ref(server: str, r: Resolved, files: Optional[dict]) -> str:
         from . import images
 
-        return images.image_ref(choice.login_server, r.repository, files)[0]
+        return images.image_ref(server, r.repository, files)[0]
 
-    def _ensure_image(self, ctx: DeployContext, plan: DeploymentPlan, r: Resolved) -> str:
+    def _model_files(self, ctx: DeployContext, plan: DeploymentPlan, r: Resolved) -> dict[str, Any]:
+        """The build context, downloading a registered model first (before anything is created); a plan
+        made before the download gets its image reference (content tag) filled in here."""
+        from . import images
+
+        if plan.model_info is None:
+            raise StalePlanError("the plan holds no model facts", "plan again")
+        info = images.fetch_model(ctx, plan.model_info)
+        files = self._build_files(info, r)
+        image = self._image_ref(images.login_server(r.registry), r, files)
+        if r.image.endswith(f":{images.PENDING_TAG}"):
+            plan.model_info = info
+            plan.settings["image"] = image
+        elif image != r.image:
+            ctx.emit("warning", f"the build context changed since planning: deploying {image} (planned {r.image})")
+        r.image = image
+        return files
+
+    def _ensure_image(self, ctx: DeployContext, r: Resolved, files: dict[str, Any]) -> str:
         from . import images
 
         choice = images.RegistryChoice(r.subscription, r.registry_resource_group, r.registry, r.registry_how,
                                        r.location)
         registry = images.ensure_registry(ctx, choice, r.deployment)
-        files = self._build_files(plan.model_info, r)
-        ref = images.ensure_image(ctx, registry_rg=r.registry_resource_group, registry_name=r.registry,
-                                  repository=r.repository, files=files, registry=registry)
-        if ref != r.image:
-            ctx.emit("warning", f"the build context changed since planning: deploying {ref} (planned {r.image})")
-        return ref
+        return images.ensure_image(ctx, registry_rg=r.registry_resource_group, registry_name=r.registry,
+                                   repository=r.repository, files=files, registry=registry)
 
     def _ensure_plan(self, cl: _Clients, ctx: DeployContext, r: Resolved, observed: dict) -> None:
         from azure.mgmt.web.models import AppServicePlan, AppServicePlanProperties, SkuDescription

@@ -3,10 +3,13 @@
 An image target calls, in this order (each step is a small function below):
 
   plan:   choice = choose_registry(ctx, ...)       which ACR, and how it was chosen
-          files  = model_build_context(info, ...)  Dockerfile + app/ + serving package
-          ref    = image_ref(choice, repo, files)  <login server>/<repo>:<content hash>
-          choice.plan_action(), image_exists(...)  what the plan shows
-  apply:  registry = ensure_registry(ctx, choice, deployment)   create it when missing
+          model_download_action(ctx, info)         a registered model to download (size; no blob read)
+          files  = model_build_context(info, ...)  Dockerfile + app/ + serving package (local models)
+          ref, tag = image_ref(server, repo, files)  <login server>/<repo>:<content hash> (tag "" until
+                                                   a registered model is downloaded)
+          choice.plan_action(), tag_exists(...)    what the plan shows
+  apply:  info = fetch_model(ctx, info)            download a registered model first (cached)
+          registry = ensure_registry(ctx, choice, deployment)   create it when missing
           ensure_image(ctx, registry_rg=..., registry_name=..., repository=..., files=...)
           ensure_acr_pull(ctx, registry_id=..., principal_id=<the pulling identity>)
           smoke_test(ctx, info, post, where)      score the model's input example
@@ -301,6 +304,35 @@ def render_build_context(model_info: ModelInfo, model_dir: Optional[Path], app_d
     files["Dockerfile"] = render_dockerfile(model_info, workers=workers, port=port)
     files[".dockerignore"] = "**/__pycache__\n**/*.pyc\n"
     return dict(sorted(files.items()))
+
+
+def model_download_action(ctx: DeployContext, info: ModelInfo, *, read_azure: bool = True):
+    """The plan's `create` action for a registered model apply will download (file count, size,
+    where from), or None when its files are local. Read-only: a listing, never a blob read; a
+    version whose blobs are missing fails here with their path."""
+    from . import model_fetch
+    from .models import PlannedAction
+
+    if info.local_path:
+        return None
+    if not read_azure:
+        return PlannedAction(kind="create", resource_type="model-download", resource=info.uri,
+                             detail="downloaded on apply (registry not read: not signed in)")
+    dl = model_fetch.plan_download(info, ctx.state_dir, ctx)
+    if dl is None:
+        return None
+    return PlannedAction(kind="create", resource_type="model-download", resource=dl.uri,
+                         detail=f"{dl.files} file(s), {dl.bytes / 1e6:.1f} MB from {dl.where}",
+                         changes={"files": dl.files, "bytes": dl.bytes})
+
+
+def fetch_model(ctx: DeployContext, info: ModelInfo) -> ModelInfo:
+    """`info` with local files: a registered model is downloaded into the state dir (progress events)
+    and cached by name, version and content; call it before creating anything, so a model that cannot
+    be fetched leaves nothing half-created."""
+    from . import model_fetch
+
+    return model_fetch.fetch(info, ctx.state_dir, ctx)
 
 
 def model_build_context(info: ModelInfo, *, workers: int = 1, port: int = PORT) -> Files:

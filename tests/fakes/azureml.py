@@ -127,6 +127,36 @@ class AzureMLFake:
         self.fake.put(vid, {"properties": props})
         return vid
 
+    def register_model_files(self, name: str, version: str, folder: Any, *, prefix: str = "") -> str:
+        """Upload every file of `folder` to the workspace's default datastore (as `az ml model create
+        --path` leaves them) and register the version pointing at them. The type is mlflow_model when
+        the folder has an MLmodel file (its flavors copied as the service does), else custom_model.
+        Returns the blob prefix (the datastore path), e.g. to delete the blobs afterwards."""
+        from pathlib import Path
+
+        import yaml
+
+        root = Path(folder)
+        prefix = prefix or f"LocalUpload/{uuid.uuid4().hex}/{root.name}"
+        for f in sorted(p for p in root.rglob("*") if p.is_file()):
+            self.storage.put_blob(self.storage_account, self.blob_container,
+                                  f"{prefix}/{f.relative_to(root).as_posix()}", f.read_bytes())
+        props: dict[str, Any] = {"modelType": "custom_model", "description": "", "tags": {}, "properties": {},
+                                 "modelUri": f"azureml://subscriptions/{self.subscription}/resourcegroups/"
+                                             f"{self.resource_group}/workspaces/{self.workspace}/datastores/"
+                                             f"{DATASTORE}/paths/{prefix}/", "isArchived": False}
+        if (root / "MLmodel").is_file():
+            doc = yaml.safe_load((root / "MLmodel").read_text(encoding="utf-8")) or {}
+            props["modelType"] = "mlflow_model"
+            props["flavors"] = {k: {"data": {kk: json.dumps(vv) if isinstance(vv, (dict, list)) else str(vv)
+                                             for kk, vv in (v or {}).items()}}
+                                for k, v in (doc.get("flavors") or {}).items()}
+        cid = f"{self.ws_id}/models/{name}"
+        self.fake.put(cid, {"properties": {"latestVersion": version, "description": "", "tags": {},
+                                           "properties": {}}})
+        self.fake.put(f"{cid}/versions/{version}", {"properties": props})
+        return prefix
+
     def set_quota(self, family: str, current: int, limit: int) -> None:
         self.usage[family] = (current, limit)
 
