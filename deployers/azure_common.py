@@ -505,3 +505,37 @@ def none_if_missing(fn: Callable[[], Any]) -> Any:
         return fn()
     except ResourceNotFoundError:
         return None
+
+
+class ClientSet:
+    """Base for a deployer's SDK clients (cached properties in the subclass), built lazily with the
+    context's credential and client keyword arguments (tests: the fake's transport)."""
+
+    def __init__(self, ctx: DeployContext, subscription: str):
+        self.ctx = ctx
+        self.subscription = subscription
+        self.credential = get_credential(ctx)
+        self.kwargs = sdk_kwargs(ctx)
+
+
+# ----------------------------------------------------------------- where a deployment lives (no secrets)
+
+
+def memory_path(ctx: DeployContext, target: str, name: str) -> Path:
+    return Path(ctx.state_dir) / target / f"{name}.json"
+
+
+def remember(ctx: DeployContext, target: str, name: str, data: dict) -> None:
+    """Write what status/invoke/destroy need to find a deployment by name (atomically; never a secret)."""
+    path = memory_path(ctx, target, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def remembered(ctx: DeployContext, target: str, name: str) -> dict:
+    try:
+        return json.loads(memory_path(ctx, target, name).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}

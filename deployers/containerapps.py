@@ -40,20 +40,17 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import re
 import secrets
-import time
 from functools import cached_property
-from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from advisor.models import ModelInfo, Sizing, WorkloadProfile, describe_validation_error
 
-from .azure_common import (GUID, Location, Matches, RegistryName, ResourceGroup, SubscriptionId, azure_errors,
-                           none_if_missing)
+from .azure_common import (GUID, ClientSet, Location, Matches, RegistryName, ResourceGroup, SubscriptionId,
+                           azure_errors, memory_path, none_if_missing, remember, remembered)
 from .base import DeployContext, Deployer
 from .errors import AuthError, ConflictError, DeployError, InputError, RemoteError, StalePlanError
 from .models import (DeploymentPlan, DeploymentResult, DeploymentSpec, DestroyResult, Finding, InvokeResult,
@@ -361,16 +358,8 @@ def comparable(body: dict) -> dict:
 # ----------------------------------------------------------------- SDK plumbing
 
 
-class _Clients:
+class _Clients(ClientSet):
     """The SDK clients one call needs, built lazily with the context's credential and kwargs."""
-
-    def __init__(self, ctx: DeployContext, subscription: str):
-        from .azure_common import get_credential, sdk_kwargs
-
-        self.ctx = ctx
-        self.subscription = subscription
-        self.credential = get_credential(ctx)
-        self.kwargs = sdk_kwargs(ctx)
 
     @cached_property
     def aca(self) -> Any:
@@ -378,26 +367,10 @@ class _Clients:
         return ContainerAppsAPIClient(self.credential, self.subscription, **self.kwargs)
 
     @cached_property
-    def data_plane(self) -> Any:
-        """Client for the app's own URLs (readiness, /score, log stream): same transport and retries."""
-        from azure.core import PipelineClient
-        from azure.core.pipeline import policies as p
-
-        retry = {k: v for k, v in self.kwargs.items() if k.startswith("retry_")}
-        retry.setdefault("retry_total", 3)
-        extra = {"transport": self.kwargs["transport"]} if self.kwargs.get("transport") is not None else {}
-        return PipelineClient(base_url="https://azurecontainerapps.io", policies=[
-            p.HeadersPolicy(), p.UserAgentPolicy(sdk_moniker="deploy-advisor"), p.RetryPolicy(**retry)], **extra)
-
-    def pause(self, seconds: float) -> None:
-        """Wait between polls through the transport (as the SDK pollers do), cancellable."""
-        self.ctx.check_cancelled()
-        transport = self.kwargs.get("transport")
-        if transport is not None and hasattr(transport, "sleep"):
-            transport.sleep(seconds)
-        else:
-            self.ctx.sleep(seconds)
-        self.ctx.check_cancelled()
+    def endpoint(self) -> Any:
+        """The app's and revisions' own URLs (readiness, /score, log stream): same transport and retries."""
+        from .https_endpoint import Endpoint
+        return Endpoint(self.ctx, self.kwargs, "https://azurecontainerapps.io")
 
 
 def _json(model: Any) -> dict:
@@ -507,20 +480,37 @@ class ContainerAppsDeployer(Deployer):
         return images.model_build_context(info, port=r.port)
 
     def _planned_image(self, ctx: DeployContext, s: ContainerAppsSettings, info: Optional[ModelInfo], r: Resolved,
-                       read_azure: bool) -> tuple[Any, dict[str, Any]]:
-        """The shared registry rule and content-hash tag (images.choose_registry / image_ref): fills
-        r.registry* and r.image; returns (the registry choice or None, the build context)."""
+                       read_azure: bool) -> tuple[Any, dict[str, Any], Any]:
+        """The shared image path at plan time: registry rule, content-hash tag (pending while a registered
+        model still has to be downloaded). Fills r.registry* and r.image; returns (registry choice or
+        None, build context, the model-download action or None)."""
         from . import images
 
         if r.image_source != "acr-build":
-            return None, {}
+            return None, {}, None
         choice = images.choose_registry(ctx, subscription=r.subscription, resource_group=r.resource_group,
                                         location=r.location, given=s.registry,
                                         given_resource_group=s.registry_resource_group, read_azure=read_azure)
         r.registry, r.registry_resource_group, r.registry_how = choice.name, choice.resource_group, choice.how
-        build = self._build_files(info, r)
-        r.image = images.image_ref(choice.login_server, r.repository, build)[0]
-        return choice, build
+        download = images.model_download_action(ctx, info, read_azure=read_azure) if info is not None else None
+        build = self._build_files(info, r) if download is None else {}
+        r.image = images.image_ref(choice.login_server, r.repository, build or None)[0]
+        return choice, build, download
+
+    def _model_files(self, ctx: DeployContext, plan: DeploymentPlan, r: Resolved) -> dict[str, Any]:
+        """Apply, before anything is created: download a registered model (images.fetch_model), build the
+        context, and settle the image tag a plan made before the download left pending."""
+        from . import images
+
+        if plan.model_info is None:
+            raise StalePlanError("the plan holds no model facts", "plan again")
+        info = images.fetch_model(ctx, plan.model_info)
+        files = self._build_files(info, r)
+        image = images.image_ref(images.login_server(r.registry), r.repository, files)[0]
+        if image != r.image and not r.image.endswith(f":{images.PENDING_TAG}"):
+            ctx.emit("warning", f"the build context changed since planning: deploying {image} (planned {r.image})")
+        plan.model_info, r.image = info, image
+        return files
 
     # ---- findings that need no Azure ---------------------------------------------------
     def _static_findings(self, spec: DeploymentSpec, r: Resolved, info: Optional[ModelInfo]) -> list[Finding]:
@@ -764,7 +754,7 @@ class ContainerAppsDeployer(Deployer):
         info, sizing = self._model_and_sizing(spec, ctx)
         r, notes = self._resolve(spec, s, ctx, info, sizing)
         missing = credentials_missing(ctx, subscription_id=r.subscription or None, resource_group=r.resource_group or None)
-        choice, build = self._planned_image(ctx, s, info, r, read_azure=not missing)
+        choice, build, download = self._planned_image(ctx, s, info, r, read_azure=not missing)
         if choice is not None:
             notes.append(choice.describe())
         findings = self._static_findings(spec, r, info)
@@ -781,6 +771,8 @@ class ContainerAppsDeployer(Deployer):
         actions = self._actions(r, observed)
         if choice is not None and choice.plan_action() is not None and any(a.kind != "no-op" for a in actions):
             actions.insert(0, choice.plan_action())
+        if download is not None:
+            actions.insert(0, download)
         return DeploymentPlan(
             spec=spec, target=TARGET, model_info=info, sizing=sizing, settings=r.model_dump(mode="json"),
             actions=actions, artifacts=self._artifacts(r, build), findings=findings,
@@ -863,6 +855,7 @@ class ContainerAppsDeployer(Deployer):
         if not r.gpu and not valid_pair(r.cpu, r.memory_gib):
             raise InputError(f"{r.cpu:g} vCPU / {r.memory_gib:g} GiB is not an allowed Consumption pair",
                              f"use one of {pairs_text()}")
+        files = self._model_files(ctx, plan, r) if r.image_source == "acr-build" else {}
         cl = _Clients(ctx, r.subscription)
         ctx.step(f"read the current state of {r.app_name}")
         observed = self._observe(cl, r)
@@ -880,24 +873,20 @@ class ContainerAppsDeployer(Deployer):
             raise StalePlanError(f"{r.app_name} changed in Azure since this plan was made",
                                  "run plan again and review the new actions")
         if r.image_source == "acr-build":
-            r.image = self._ensure_image(ctx, plan, r)
+            r.image = self._ensure_image(ctx, r, files)
         self._ensure_environment(cl, ctx, r, observed)
         if observed.get("app") is None:
             return self._first_deploy(cl, ctx, r, plan)
         return self._update(cl, ctx, r, plan, observed)
 
-    def _ensure_image(self, ctx: DeployContext, plan: DeploymentPlan, r: Resolved) -> str:
+    def _ensure_image(self, ctx: DeployContext, r: Resolved, files: dict[str, Any]) -> str:
+        """Create the chosen registry when missing, then build the image there unless the tag exists."""
         from . import images
 
-        choice = images.RegistryChoice(r.subscription, r.registry_resource_group, r.registry, r.registry_how,
-                                       r.location)
-        registry = images.ensure_registry(ctx, choice, r.deployment)
-        ref = images.ensure_image(ctx, registry_rg=r.registry_resource_group, registry_name=r.registry,
-                                  repository=r.repository, files=self._build_files(plan.model_info, r),
-                                  registry=registry)
-        if ref != r.image:
-            ctx.emit("warning", f"the build context changed since planning: deploying {ref} (planned {r.image})")
-        return ref
+        registry = images.ensure_registry(ctx, images.RegistryChoice(
+            r.subscription, r.registry_resource_group, r.registry, r.registry_how, r.location), r.deployment)
+        return images.ensure_image(ctx, registry_rg=r.registry_resource_group, registry_name=r.registry,
+                                   repository=r.repository, files=files, registry=registry)
 
     def _ensure_environment(self, cl: _Clients, ctx: DeployContext, r: Resolved, observed: dict) -> None:
         from azure.mgmt.appcontainers.models import ManagedEnvironment
@@ -1088,41 +1077,10 @@ class ContainerAppsDeployer(Deployer):
         return True, "", {"latency_ms": out.latency_ms, "response": out.response}
 
     def _wait_ready(self, cl: _Clients, ctx: DeployContext, r: Resolved, host: str, what: str) -> tuple[bool, str]:
-        from azure.core.exceptions import AzureError
-        from azure.core.rest import HttpRequest
-
-        waited, last = 0.0, "no answer"
-        ctx.step(f"wait for {what} to be ready ({READY_PATH} on {host}, up to {r.health_timeout} s)")
-        while True:
-            ctx.check_cancelled()
-            try:
-                resp = cl.data_plane.send_request(HttpRequest("GET", f"https://{host}{READY_PATH}"),
-                                                  connection_timeout=10, read_timeout=30, retry_total=0)
-                if resp.status_code == 200:
-                    return True, ""
-                last = f"HTTP {resp.status_code}"
-            except AzureError as e:
-                last = e.__class__.__name__
-            if waited >= r.health_timeout:
-                return False, f"not ready after {r.health_timeout} s (last answer: {last})"
-            ctx.emit("progress", f"{what}: {last}, waiting ({waited:.0f}/{r.health_timeout} s)", waited_s=waited)
-            cl.pause(r.health_poll_seconds)
-            waited += r.health_poll_seconds
+        return cl.endpoint.wait_ready(host, what, r.health_timeout, r.health_poll_seconds, READY_PATH)
 
     def _score(self, cl: _Clients, host: str, key: str, payload: Any) -> tuple[int, float, Any]:
-        from azure.core.rest import HttpRequest
-
-        req = HttpRequest("POST", f"https://{host}{SCORE_PATH}", json=payload,
-                          headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
-        t0 = time.perf_counter()
-        with azure_errors(f"POST https://{host}{SCORE_PATH}"):
-            resp = cl.data_plane.send_request(req, connection_timeout=10, read_timeout=REQUEST_TIMEOUT_S)
-        latency = (time.perf_counter() - t0) * 1000
-        try:
-            body = resp.json()
-        except ValueError:
-            body = resp.text()
-        return resp.status_code, latency, body
+        return cl.endpoint.score(host, key, payload, REQUEST_TIMEOUT_S, SCORE_PATH)
 
     # ---- results and local memory ---------------------------------------------------------------
     def _outputs(self, r: Resolved, host: str) -> dict[str, Any]:
@@ -1138,9 +1096,6 @@ class ContainerAppsDeployer(Deployer):
                                 smoke_response=(smoke or {}).get("response"),
                                 message=f"{r.app_name} {how}: {r.image}", outputs=self._outputs(r, host))
 
-    @staticmethod
-    def _state_path(ctx: DeployContext, name: str) -> Path:
-        return Path(ctx.state_dir) / TARGET / f"{name}.json"
 
     def _remember(self, ctx: DeployContext, r: Resolved, observed: Optional[dict], env_owned: Optional[bool] = None,
                   principals: Optional[list[str]] = None) -> None:
@@ -1154,17 +1109,10 @@ class ContainerAppsDeployer(Deployer):
                 "registry": r.registry if r.image_source == "acr-build" else prev.get("registry", ""),
                 "registry_resource_group": r.registry_resource_group,
                 "principals": sorted(set((prev.get("principals") or []) + [p for p in principals or [] if p]))}
-        path = self._state_path(ctx, r.deployment)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
-        os.replace(tmp, path)
+        remember(ctx, TARGET, r.deployment, data)
 
     def _remembered(self, ctx: DeployContext, name: str) -> dict[str, Any]:
-        try:
-            return json.loads(self._state_path(ctx, name).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
+        return remembered(ctx, TARGET, name)
 
     def _locate(self, name: str, ctx: DeployContext) -> tuple[dict, str, str, str]:
         """(memory, subscription, resource group, app) for a deployment name."""
@@ -1187,9 +1135,6 @@ class ContainerAppsDeployer(Deployer):
 
     # ---- status / invoke / logs / destroy ---------------------------------------------------------
     def status(self, name: str, ctx: DeployContext) -> Status:
-        from azure.core.exceptions import AzureError
-        from azure.core.rest import HttpRequest
-
         mem, sub, rg, app_name = self._locate(name, ctx)
         cl = _Clients(ctx, sub)
         app = self._our_app(cl, rg, app_name, name)
@@ -1217,12 +1162,7 @@ class ContainerAppsDeployer(Deployer):
         if str(props.get("provisioningState")) in ("InProgress", "Updating", "Creating"):
             return Status(name=name, target=TARGET, state="provisioning", endpoint_url=f"https://{host}{SCORE_PATH}",
                           message=f"provisioning ({props.get('provisioningState')})", details=details)
-        try:
-            resp = cl.data_plane.send_request(HttpRequest("GET", f"https://{host}{READY_PATH}"),
-                                              connection_timeout=10, read_timeout=30, retry_total=0)
-            ready, answer = resp.status_code == 200, f"HTTP {resp.status_code}"
-        except AzureError as e:
-            ready, answer = False, e.__class__.__name__
+        ready, answer = cl.endpoint.probe(host, READY_PATH)
         details["ready"] = answer
         traffic = ", ".join(f"{n} {w}%" for n, w in details["traffic"].items())
         state = "running" if ready else ("failed" if props.get("provisioningState") == "Failed" else "degraded")
@@ -1279,7 +1219,7 @@ class ContainerAppsDeployer(Deployer):
                     if not url:
                         continue
                     try:
-                        resp = cl.data_plane.send_request(HttpRequest(
+                        resp = cl.endpoint.client.send_request(HttpRequest(
                             "GET", f"{url}?tailLines={max(1, int(tail))}&follow=false&output=text",
                             headers={"Authorization": f"Bearer {token}"}), read_timeout=30, retry_total=1)
                         text = resp.text() if resp.status_code == 200 else f"(log stream answered {resp.status_code})"
@@ -1339,7 +1279,7 @@ class ContainerAppsDeployer(Deployer):
                         wait(cl.aca.managed_environments.begin_delete(rg, env_name), ctx,
                              f"delete environment {env_name}")
                     deleted.append(f"environment {env_name}")
-        self._state_path(ctx, name).unlink(missing_ok=True)
+        memory_path(ctx, TARGET, name).unlink(missing_ok=True)
         msg = ("deleted " + ", ".join(deleted)) if deleted else f"nothing of {name} left in {rg}"
         if kept:
             msg += "; left alone: " + ", ".join(kept)
@@ -1350,8 +1290,8 @@ class ContainerAppsDeployer(Deployer):
 
 
 def _curl(host: str) -> str:
-    return (f"curl -sS https://{host}{SCORE_PATH} -H \"Authorization: Bearer $SCORING_KEY\" "
-            "-H 'Content-Type: application/json' -d @input.json")
+    from .https_endpoint import curl
+    return curl(host, SCORE_PATH)
 
 
 def _log_line(raw: str) -> str:
