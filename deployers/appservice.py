@@ -32,7 +32,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from advisor.models import ModelInfo, Sizing, WorkloadProfile, describe_validation_error
 
-from .azure_common import ClientSet, Location, Matches, RegistryName, ResourceGroup, SubscriptionId
+from .azure_common import (ClientSet, ImageReference, ImageRepository, Location, Matches, RegistryName,
+                           ResourceGroup, SubscriptionId)
 from .base import DeployContext, Deployer
 from .errors import (AuthError, ConflictError, DeployError, InputError, RemoteError, StalePlanError)
 from .models import (DeploymentPlan, DeploymentResult, DeploymentSpec, DestroyResult, Finding, InvokeResult,
@@ -203,8 +204,8 @@ class AppServiceSettings(BaseModel):
         "tagged managed-by: deploy-advisor in the resource group, else a new Basic one; the same rule as aks)"))
     registry_resource_group: ResourceGroup = Field(None, description=(
         "Resource group of the registry (default: the app's resource group)"))
-    repository: Optional[str] = Field(None, description="Image repository in the registry (default: deploy-advisor/<name>)")
-    image: Optional[str] = Field(None, description=(
+    repository: ImageRepository = Field(None, description="Image repository in the registry (default: deploy-advisor/<name>)")
+    image: ImageReference = Field(None, description=(
         "A ready image to run instead of building one, e.g. myacr.azurecr.io/scoring:1.0"))
     port: int = Field(PORT, ge=1, le=65535, description="Port the scoring server listens on in the container (WEBSITES_PORT)")
     start_time_limit: Optional[int] = Field(None, ge=START_LIMIT_DEFAULT, le=START_LIMIT_MAX, description=(
@@ -233,17 +234,6 @@ class AppServiceSettings(BaseModel):
                              "or ending with a hyphen")
         if v == PRODUCTION:
             raise ValueError("'production' is the name of the main slot")
-        return v
-
-    @field_validator("repository", "image")
-    @classmethod
-    def _image_ref(cls, v: Optional[str], info: Any) -> Optional[str]:
-        if v is not None:
-            from .images import validate_image, validate_repository
-            try:
-                (validate_repository if info.field_name == "repository" else validate_image)(v)
-            except InputError as e:
-                raise ValueError(e.message) from None
         return v
 
 

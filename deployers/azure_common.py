@@ -67,6 +67,32 @@ ResourceGroup = Annotated[Optional[str], Matches(r"[-\w.()]{0,89}[-\w()]",
 Location = Annotated[Optional[str], Matches(r"[a-z][a-z0-9]{1,40}", "regions are Azure region names such as "
                                                                     "eastus or westeurope (lowercase, no spaces)")]
 VmSize = Annotated[Optional[str], VM_SIZE]
+
+
+class ImageRule:
+    """Annotated metadata: the value passes deployers.images' `validate_image` / `validate_repository`
+    (the reference reaches a manifest, a template or an az command), else one line saying why."""
+
+    def __init__(self, check: str):
+        self.check = check
+
+    def _check(self, value: Optional[str]) -> Optional[str]:
+        if value is not None:
+            from . import images
+            try:
+                getattr(images, self.check)(value)
+            except InputError as e:
+                raise ValueError(e.message) from None
+        return value
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> Any:
+        from pydantic_core import core_schema
+
+        return core_schema.no_info_after_validator_function(self._check, handler(source))
+
+
+ImageReference = Annotated[Optional[str], ImageRule("validate_image")]
+ImageRepository = Annotated[Optional[str], ImageRule("validate_repository")]
 RegistryName = Annotated[Optional[str], Matches(r"[A-Za-z0-9]{5,50}", "registry names have 5-50 letters and "
                                                                       "digits (Azure Container Registry)")]
 

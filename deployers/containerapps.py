@@ -49,8 +49,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from advisor.models import ModelInfo, Sizing, WorkloadProfile, describe_validation_error
 
-from .azure_common import (GUID, ClientSet, Location, Matches, RegistryName, ResourceGroup, SubscriptionId,
-                           azure_errors, memory_path, none_if_missing, remember, remembered)
+from .azure_common import (GUID, ClientSet, ImageReference, ImageRepository, Location, Matches, RegistryName,
+                           ResourceGroup, SubscriptionId, azure_errors, memory_path, none_if_missing, remember, remembered)
 from .base import DeployContext, Deployer
 from .errors import AuthError, ConflictError, DeployError, InputError, RemoteError, StalePlanError
 from .models import (DeploymentPlan, DeploymentResult, DeploymentSpec, DestroyResult, Finding, InvokeResult,
@@ -171,8 +171,8 @@ class ContainerAppsSettings(BaseModel):
         "appservice)"))
     registry_resource_group: ResourceGroup = Field(None, description=(
         "Resource group of the registry (default: the app's resource group)"))
-    repository: Optional[str] = Field(None, description="Image repository in the registry (default: deploy-advisor/<name>)")
-    image: Optional[str] = Field(None, description=(
+    repository: ImageRepository = Field(None, description="Image repository in the registry (default: deploy-advisor/<name>)")
+    image: ImageReference = Field(None, description=(
         "A ready image to run instead of building one, e.g. myacr.azurecr.io/scoring:1.0"))
     port: int = Field(PORT, ge=1, le=65535, description="Port the scoring server listens on in the container")
     assign_acr_pull: bool = Field(True, description=(
@@ -187,17 +187,6 @@ class ContainerAppsSettings(BaseModel):
         if v is not None and not APP_RE.match(v):
             raise ValueError("app_name must be 2-32 lowercase letters, digits and single hyphens, starting with a "
                              "letter and ending with a letter or digit")
-        return v
-
-    @field_validator("repository", "image")
-    @classmethod
-    def _image_ref(cls, v: Optional[str], info: Any) -> Optional[str]:
-        if v is not None:
-            from .images import validate_image, validate_repository
-            try:
-                (validate_repository if info.field_name == "repository" else validate_image)(v)
-            except InputError as e:
-                raise ValueError(e.message) from None
         return v
 
 
