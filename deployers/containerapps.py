@@ -224,6 +224,7 @@ class Resolved(BaseModel):
     health_timeout: int = 600
     health_poll_seconds: float = 10.0
     model_uri: str = ""
+    revision_suffix: str = ""  # chosen at apply (revisions_family); empty: the template's hash
     state_read: bool = False
 
     @property
@@ -291,7 +292,7 @@ def template_body(r: Resolved) -> dict:
         "scale": {"minReplicas": r.min_replicas, "maxReplicas": r.max_replicas, "rules": [
             {"name": "http-concurrency", "http": {"metadata": {"concurrentRequests": str(r.concurrency)}}}]},
     }
-    template["revisionSuffix"] = revision_suffix(template)
+    template["revisionSuffix"] = r.revision_suffix or revision_suffix(template)
     return template
 
 
@@ -328,10 +329,12 @@ def comparable(body: dict) -> dict:
     props = body.get("properties") or {}
     conf = props.get("configuration") or {}
     ingress = conf.get("ingress") or {}
-    template = {k: v for k, v in (props.get("template") or {}).items() if k != "revisionSuffix"}
+    template = json.loads(json.dumps({k: v for k, v in (props.get("template") or {}).items()
+                                      if k != "revisionSuffix"}))
     for c in template.get("containers") or []:
         res = c.get("resources") or {}
-        c["resources"] = {"cpu": float(res.get("cpu") or 0), "memory": str(res.get("memory") or "")}
+        mem = re.match(r"^\s*([0-9.]+)", str(res.get("memory") or ""))
+        c["resources"] = {"cpu": float(res.get("cpu") or 0), "memoryGiB": float(mem.group(1)) if mem else 0.0}
     return {
         "environment": str(props.get("managedEnvironmentId") or props.get("environmentId") or "").lower(),
         "workloadProfile": props.get("workloadProfileName") or CONSUMPTION,
@@ -342,6 +345,29 @@ def comparable(body: dict) -> dict:
         "secrets": sorted(s.get("name") for s in conf.get("secrets") or []),
         "template": template,
     }
+
+
+def project(observed: Any, desired: Any) -> Any:
+    """`observed` cut to the shape of `desired`: fields Azure fills in by itself (defaults, server
+    fields) are not drift. Lists compare item by item when their lengths match."""
+    if isinstance(desired, dict) and isinstance(observed, dict):
+        return {k: project(observed.get(k), v) for k, v in desired.items()}
+    if isinstance(desired, list) and isinstance(observed, list) and len(desired) == len(observed):
+        return [project(o, d) for o, d in zip(observed, desired)]
+    return observed
+
+
+def revisions_family(r: Resolved, observed_revisions: list[dict], latest: str) -> str:
+    """The revision suffix for the desired template: its hash, or hash-2, -3... when that name belongs to
+    an older revision (a rollback): Azure refuses a suffix that exists with another template."""
+    base = revision_suffix(template_body(r.model_copy(update={"revision_suffix": ""})))
+    names = {x["name"].lower() for x in observed_revisions}
+    for i in range(1, 1000):
+        suffix = base if i == 1 else f"{base}-{i}"
+        name = f"{r.app_name}--{suffix}".lower()
+        if name == (latest or "").lower() or name not in names:
+            return suffix
+    raise RemoteError(f"{r.app_name} has too many revisions of this template", "delete old revisions")
 
 
 # ----------------------------------------------------------------- SDK plumbing
@@ -728,12 +754,16 @@ class ContainerAppsDeployer(Deployer):
         return f"{r.app_name}--{template_body(r)['revisionSuffix']}"
 
     def _in_sync(self, r: Resolved, observed: dict) -> bool:
+        """Our app runs the desired template and configuration, its revision has all traffic, no other is active."""
         app = observed.get("app")
-        if not app or app["spec"] != comparable(app_body(r, None, [])):
+        want = comparable(app_body(r, None, []))
+        if not app or project(app["spec"], want) != want:
             return False
-        want = self._target_revision(r).lower()
-        return all((x["active"] and x["weight"] == 100) if x["name"].lower() == want else not x["active"]
-                   for x in observed["revisions"]) and any(x["name"].lower() == want for x in observed["revisions"])
+        latest = str(app.get("latest") or "").lower()
+        if latest != f"{r.app_name}--{revisions_family(r, observed['revisions'], latest)}".lower():
+            return False
+        return all((x["active"] and x["weight"] == 100) if x["name"].lower() == latest else not x["active"]
+                   for x in observed["revisions"])
 
     # ---- plan -------------------------------------------------------------------------
     def plan(self, spec: DeploymentSpec, ctx: DeployContext) -> DeploymentPlan:
@@ -804,7 +834,8 @@ class ContainerAppsDeployer(Deployer):
             return acts
         from .appservice import _diff  # the same dotted-path diff the App Service plan shows
 
-        changes = _diff(app["spec"], comparable(app_body(r, None, [])))
+        want = comparable(app_body(r, None, []))
+        changes = _diff(project(app["spec"], want), want)
         serving = [f"{x['name']} {x['weight']}%" for x in obs["revisions"] if x["weight"]]
         exists = any(x["name"].lower() == revision.lower() for x in obs["revisions"])
         acts.append(PlannedAction(kind="update", resource_type="Microsoft.App/containerApps/revisions",
@@ -857,6 +888,7 @@ class ContainerAppsDeployer(Deployer):
             return DeploymentResult(name=r.deployment, target=TARGET, status="no-change", changed=False,
                                     endpoint_url=f"https://{host}{SCORE_PATH}", curl=_curl(host),
                                     message="already up to date", outputs=self._outputs(r, host))
+        r.revision_suffix = revisions_family(r, observed["revisions"], (observed.get("app") or {}).get("latest", ""))
         resuming = bool(ctx.checkpoints)
         if not resuming and plan.state_fingerprint and self._state_hash(observed) != plan.state_fingerprint:
             raise StalePlanError(f"{r.app_name} changed in Azure since this plan was made",

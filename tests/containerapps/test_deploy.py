@@ -52,7 +52,8 @@ def test_first_deploy(ctx, fake, aca, model_dir):
     assert conf["secrets"] == [{"name": KEY_SECRET}]  # GET never shows the value
     assert len(aca.secrets[APP][KEY_SECRET]) >= 32
     c = template["containers"][0]
-    assert c["image"] == IMAGE_V1 and c["resources"] == {"cpu": 1.0, "memory": "2Gi"}  # the advisor's 1vCPU-2Gi
+    assert c["image"] == IMAGE_V1  # 1 vCPU / 2 GiB: the advisor's 1vCPU-2Gi (Azure adds ephemeralStorage)
+    assert (c["resources"]["cpu"], c["resources"]["memory"]) == (1.0, "2Gi")
     probes = {p["type"]: p["httpGet"]["path"] for p in c["probes"]}
     assert probes == {"Startup": "/ready", "Readiness": "/ready", "Liveness": "/"}
     assert c["volumeMounts"] == [{"volumeName": KEY_SECRET, "mountPath": "/var/run/secrets/scoring"}]
@@ -104,6 +105,17 @@ def test_new_version_through_a_revision_and_traffic_move(ctx, fake, aca, model_d
     assert fake.requests[n:].index(puts[-1]) > score_at
     assert aca.secrets[APP][KEY_SECRET]  # the key was carried over, not regenerated
     assert api.invoke(APP, {"input_data": EXAMPLE}, ctx).status_code == 200
+
+
+def test_rolling_back_to_an_older_version_makes_a_new_revision(ctx, fake, aca, model_dir):
+    deploy(make_spec(model_dir), ctx)
+    (v1,) = aca.traffic(APP)
+    deploy(make_spec(model_dir, image=IMAGE_V2), ctx)
+    plan, result = deploy(make_spec(model_dir), ctx)  # v1 again: its suffix is taken by the old revision
+    assert result.status == "succeeded"
+    (now,) = aca.traffic(APP)
+    assert now == f"{v1}-2" and aca.active(APP) == [now]
+    assert not deploy(make_spec(model_dir), ctx)[0].has_changes
 
 
 def test_canary_moves_a_step_then_everything(ctx, fake, aca, model_dir):

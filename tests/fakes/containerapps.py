@@ -25,7 +25,8 @@ A change to `properties.template` makes a new revision `<app>--<revisionSuffix>`
 none is given); configuration changes (traffic, secrets, ingress) do not. In Single revision mode the
 new revision takes all traffic and the others are deactivated. GET never returns secret values;
 `listSecrets` does. Each revision has its own FQDN and serves its own image; the app FQDN routes by
-the traffic weights (deterministic weighted round robin).
+the traffic weights (deterministic weighted round robin). Like Azure, a write comes back with fields
+it did not send (ephemeral storage, probe and scale defaults).
 
     from tests.fakes.containerapps import install
     aca = install(fake, resource_group="rg")
@@ -411,9 +412,13 @@ def _validate_app(aca: ContainerAppsFake, f: FakeAzure, app: str, body: dict, ex
     if suffix:
         rid = f"{path.lower().rstrip('/')}/revisions/{app.lower()}--{str(suffix).lower()}"
         old = f.resources.get(rid)
-        if old is not None and _template_hash(old["properties"]["template"]) != _template_hash(template):
+        incoming = json.loads(json.dumps(template))
+        _server_defaults(incoming)
+        if old is not None and _template_hash(old["properties"]["template"]) != _template_hash(incoming):
+            # as Azure answers it (github.com/Azure/terraform-azurerm-avm-res-app-containerapp/issues/115)
             return f.error(400, "ContainerAppRevisionSuffixInUse",
-                           f"Revision with suffix '{suffix}' already exists with a different template.")
+                           "The following field(s) are either invalid or missing. Field 'template.revisionsuffix' is "
+                           "invalid with details: 'Invalid value: revision with suffix already exists.")
     return None
 
 
@@ -460,7 +465,8 @@ def _app_put(aca: ContainerAppsFake, req: RecordedRequest, body: dict, existing:
         identity["principalId"] = prev.get("principalId") or str(uuid.uuid4())
         identity["tenantId"] = prev.get("tenantId") or "11111111-1111-1111-1111-111111111111"
         body["identity"] = identity
-    template = props.get("template") or {}
+    template = props.setdefault("template", {})
+    _server_defaults(template)
     revs = sorted(f.children(body["id"] + "/revisions"), key=lambda r: r["properties"]["createdTime"])
     latest = next((r for r in revs if r["name"].lower() == str((existing or {}).get("properties", {})
                                                                 .get("latestRevisionName") or "").lower()),
@@ -489,6 +495,17 @@ def _app_put(aca: ContainerAppsFake, req: RecordedRequest, body: dict, existing:
     props["latestRevisionName"] = latest["name"]
     props["latestReadyRevisionName"] = latest["name"]
     props["latestRevisionFqdn"] = latest["properties"].get("fqdn", "")
+
+
+def _server_defaults(template: dict) -> None:
+    """Fields Azure fills in on every write (a GET returns more than was sent; not a change)."""
+    for c in template.get("containers") or []:
+        c.setdefault("resources", {}).setdefault("ephemeralStorage", "8Gi")
+        for probe in c.get("probes") or []:
+            probe.setdefault("successThreshold", 1)
+    scale = template.setdefault("scale", {})
+    scale.setdefault("cooldownPeriod", 300)
+    scale.setdefault("pollingInterval", 30)
 
 
 def _forget(aca: ContainerAppsFake, resource_id: str) -> None:
