@@ -1037,16 +1037,17 @@ class AKSDeployer(Deployer):
         from .planning import resolve_model
 
         info = resolve_model(spec, ctx)
+        s: AKSSettings = self.settings_for(spec)  # type: ignore[assignment]
+        missing = self.credentials_missing(ctx, s)
+        download = None
+        if not s.image:
+            info, download = images.plan_model_download(ctx, info, read_azure=not missing)
         sizing = self._sizing(spec, ctx)
         cfg = self.config(spec, ctx, info, sizing)
         findings: list[Finding] = []
-        s: AKSSettings = self.settings_for(spec)  # type: ignore[assignment]
-        missing = self.credentials_missing(ctx, s)
         notes = list(cfg.notes)
-        download = None
         if not cfg.user_image:
             notes.append(self.registry_choice(ctx, cfg, s, read_azure=not missing).describe())
-            download = images.model_download_action(ctx, info, read_azure=not missing)
         image, tag, files = self._image(cfg, info)
         cfg.image, cfg.tag = image, tag
         manifests = render_manifests(cfg, image, model_uri=spec.model, model_name=info.name, version=info.version)

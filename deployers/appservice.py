@@ -808,19 +808,23 @@ class AppServiceDeployer(Deployer):
 
     # ---- plan ------------------------------------------------------------------
     def plan(self, spec: DeploymentSpec, ctx: DeployContext) -> DeploymentPlan:
+        from .images import plan_model_download
+
         s = self._settings(spec)
         info, sizing = self._model_and_sizing(spec, ctx)
+        download = None
+        if not s.image and info is not None:  # size a registered model from its listing (no download)
+            from .azure_common import credentials_missing
+
+            signed_in = credentials_missing(ctx, subscription_id=s.subscription, resource_group=s.resource_group) is None
+            info, download = plan_model_download(ctx, info, read_azure=signed_in)
         r, notes = self._resolve(spec, s, ctx, info, sizing)
         build: dict[str, Any] = {}
         missing = credentials_missing_for(r, ctx)
-        choice = download = None
+        choice = None
         if r.image_source == "acr-build":
-            from .images import model_download_action
-
             choice = self._choose_registry(ctx, s, r, read_azure=not missing)
             notes.append(choice.describe())
-            if info is not None:
-                download = model_download_action(ctx, info, read_azure=not missing)
             build = self._build_files(info, r) if download is None else {}
             r.image = self._image_ref(choice.login_server, r, build or None)
         findings = self._static_findings(spec, r, info)

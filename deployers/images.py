@@ -3,7 +3,7 @@
 An image target calls, in this order (each step is a small function below):
 
   plan:   choice = choose_registry(ctx, ...)       which ACR, and how it was chosen
-          model_download_action(ctx, info)         a registered model to download (size; no blob read)
+          info, dl = plan_model_download(ctx, info) a registered model to download (size; no blob read)
           files  = model_build_context(info, ...)  Dockerfile + app/ + serving package (local models)
           ref, tag = image_ref(server, repo, files)  <login server>/<repo>:<content hash> (tag "" until
                                                    a registered model is downloaded)
@@ -306,24 +306,26 @@ def render_build_context(model_info: ModelInfo, model_dir: Optional[Path], app_d
     return dict(sorted(files.items()))
 
 
-def model_download_action(ctx: DeployContext, info: ModelInfo, *, read_azure: bool = True):
-    """The plan's `create` action for a registered model apply will download (file count, size,
-    where from), or None when its files are local. Read-only: a listing, never a blob read; a
-    version whose blobs are missing fails here with their path."""
+def plan_model_download(ctx: DeployContext, info: ModelInfo, *, read_azure: bool = True):
+    """(info, action): the plan's `create` action for a registered model apply will download (file
+    count, size, where from) — None when its files are local — and `info` sized from that listing
+    (so sizing matches what the downloaded files will say). Read-only: a listing, never a blob
+    read; a version whose blobs are missing fails here with their path."""
     from . import model_fetch
     from .models import PlannedAction
 
     if info.local_path:
-        return None
+        return info, None
     if not read_azure:
-        return PlannedAction(kind="create", resource_type="model-download", resource=info.uri,
-                             detail="downloaded on apply (registry not read: not signed in)")
+        return info, PlannedAction(kind="create", resource_type="model-download", resource=info.uri,
+                                   detail="downloaded on apply (registry not read: not signed in)")
     dl = model_fetch.plan_download(info, ctx.state_dir, ctx)
     if dl is None:
-        return None
-    return PlannedAction(kind="create", resource_type="model-download", resource=dl.uri,
-                         detail=f"{dl.files} file(s), {dl.bytes / 1e6:.1f} MB from {dl.where}",
-                         changes={"files": dl.files, "bytes": dl.bytes})
+        return info, None
+    action = PlannedAction(kind="create", resource_type="model-download", resource=dl.uri,
+                           detail=f"{dl.files} file(s), {dl.bytes / 1e6:.1f} MB from {dl.where}",
+                           changes={"files": dl.files, "bytes": dl.bytes})
+    return info.model_copy(update={"size_mb": round(dl.bytes / 1_048_576, 3)}), action
 
 
 def fetch_model(ctx: DeployContext, info: ModelInfo) -> ModelInfo:

@@ -180,7 +180,8 @@ def _azureml_storage(found: Any) -> tuple[Any, str, str]:
             service_client=ops._registry_service_client, asset_name=model.name, asset_version=str(model.version),
             reg_name=found.registry, asset_type="models", rg_name=ops._resource_group_name, uri=model.path)
         parts = urlsplit(sas_uri)
-        where = f"{parts.netloc}/{parts.path.strip('/')}"  # no query: the SAS never reaches a message
+        # no query string: the SAS never reaches a message
+        where = f"{parts.netloc}/{parts.path.strip('/')}/{prefix.strip('/')}".replace("//", "/")
         client = get_storage_client(credential=None, storage_account=None, account_url=sas_uri)
         return client.container_client, prefix, where
     ds = found.client.datastores.get(ds_name, include_secrets=True)
