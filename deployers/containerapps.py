@@ -495,22 +495,21 @@ class ContainerAppsDeployer(Deployer):
         return images.model_build_context(info, port=r.port)
 
     def _planned_image(self, ctx: DeployContext, s: ContainerAppsSettings, info: Optional[ModelInfo], r: Resolved,
-                       read_azure: bool) -> tuple[Any, dict[str, Any], Any]:
-        """The shared image path at plan time: registry rule, content-hash tag (pending while a registered
-        model still has to be downloaded). Fills r.registry* and r.image; returns (registry choice or
-        None, build context, the model-download action or None)."""
+                       read_azure: bool) -> tuple[Any, dict[str, Any]]:
+        """The shared image path at plan time: registry rule and content-hash tag (pending while a
+        registered model still has to be downloaded, i.e. `info` has no local files). Fills r.registry*
+        and r.image; returns (registry choice or None, build context)."""
         from . import images
 
         if r.image_source != "acr-build":
-            return None, {}, None
+            return None, {}
         choice = images.choose_registry(ctx, subscription=r.subscription, resource_group=r.resource_group,
                                         location=r.location, given=s.registry,
                                         given_resource_group=s.registry_resource_group, read_azure=read_azure)
         r.registry, r.registry_resource_group, r.registry_how = choice.name, choice.resource_group, choice.how
-        download = images.model_download_action(ctx, info, read_azure=read_azure) if info is not None else None
-        build = self._build_files(info, r) if download is None else {}
+        build = self._build_files(info, r) if info is not None and info.local_path else {}
         r.image = images.image_ref(choice.login_server, r.repository, build or None)[0]
-        return choice, build, download
+        return choice, build
 
     def _model_files(self, ctx: DeployContext, plan: DeploymentPlan, r: Resolved) -> dict[str, Any]:
         """Apply, before anything is created: download a registered model (images.fetch_model), build the
@@ -522,9 +521,11 @@ class ContainerAppsDeployer(Deployer):
         info = images.fetch_model(ctx, plan.model_info)
         files = self._build_files(info, r)
         image = images.image_ref(images.login_server(r.registry), r.repository, files)[0]
-        if image != r.image and not r.image.endswith(f":{images.PENDING_TAG}"):
+        if r.image.endswith(f":{images.PENDING_TAG}"):  # the ledger keeps what really runs
+            plan.model_info, plan.settings["image"] = info, image
+        elif image != r.image:
             ctx.emit("warning", f"the build context changed since planning: deploying {image} (planned {r.image})")
-        plan.model_info, r.image = info, image
+        r.image = image
         return files
 
     # ---- findings that need no Azure ---------------------------------------------------
@@ -769,11 +770,17 @@ class ContainerAppsDeployer(Deployer):
     def plan(self, spec: DeploymentSpec, ctx: DeployContext) -> DeploymentPlan:
         from .azure_common import credentials_missing
 
+        from .images import plan_model_download
+
         s = self._settings(spec)
         info, sizing = self._model_and_sizing(spec, ctx)
+        signed_in = credentials_missing(ctx, subscription_id=s.subscription, resource_group=s.resource_group) is None
+        download = None
+        if not s.image and info is not None:  # a registered model: sized from its listing, downloaded on apply
+            info, download = plan_model_download(ctx, info, read_azure=signed_in)
         r, notes = self._resolve(spec, s, ctx, info, sizing)
         missing = credentials_missing(ctx, subscription_id=r.subscription or None, resource_group=r.resource_group or None)
-        choice, build, download = self._planned_image(ctx, s, info, r, read_azure=not missing)
+        choice, build = self._planned_image(ctx, s, info, r, read_azure=not missing)
         if choice is not None:
             notes.append(choice.describe())
         findings = self._static_findings(spec, r, info)
