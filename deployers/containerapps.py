@@ -397,10 +397,6 @@ def _json(model: Any) -> dict:
     return json.loads(json.dumps(dict(model), default=str))
 
 
-def _host(url_or_fqdn: str) -> str:
-    return re.sub(r"^https?://", "", str(url_or_fqdn or "")).strip("/")
-
-
 # ----------------------------------------------------------------- the deployer
 
 
@@ -430,7 +426,12 @@ class ContainerAppsDeployer(Deployer):
         notes: list[str] = []
         p = spec.profile
         app = s.app_name or spec.name
+        location = s.location or ctx.location or p.region
         gpu = gpu_choice(p, s.gpu) or ""
+        if gpu and s.gpu == "auto" and p.inference.gpu == "preferred" and location not in GPU_PROFILES[gpu]["regions"]:
+            notes.append(f"the profile prefers a GPU, but {location} offers no serverless {gpu}: CPU replicas "
+                         f"[ACA-GPU] (GPU regions: {', '.join(GPU_PROFILES[gpu]['regions'])})")
+            gpu = ""
         if gpu:
             g = GPU_PROFILES[gpu]
             cpu, mem = s.cpu or g["cpu"], s.memory_gib or g["memory"]
@@ -454,6 +455,9 @@ class ContainerAppsDeployer(Deployer):
                          "replica to start and load the model (cold start)")
         network = p.security.network
         external = {"external": True, "internal": False}.get(s.ingress, network not in VNET_NETWORKS)
+        if not external and s.smoke_test:
+            notes.append("internal ingress: the readiness check and smoke test run from this machine, which needs a "
+                         "route into the VNet (run from an agent in it), or --set smoke_test=false")
         if p.operations.rollout == "canary":
             notes.append(f"canary: the new revision gets {s.canary_percent}% after its smoke test, then 100% after a "
                          "second healthy check")
@@ -463,8 +467,7 @@ class ContainerAppsDeployer(Deployer):
         r = Resolved(
             deployment=spec.name, subscription=s.subscription or ctx.subscription_id or "",
             resource_group=s.resource_group or ctx.resource_group or "",
-            location=s.location or ctx.location or p.region, app_name=app,
-            environment=s.environment or f"{app}-env"[:60], subnet_id=s.subnet_id or "", external=external,
+            location=location, app_name=app, environment=s.environment or f"{app}-env"[:60], subnet_id=s.subnet_id or "", external=external,
             cpu=round(float(cpu), 2), memory_gib=round(float(mem), 2), min_replicas=lo, max_replicas=hi,
             concurrency=s.concurrency, gpu=gpu, rollout=p.operations.rollout, canary_percent=s.canary_percent,
             image=image, image_source=image_source, registry=s.registry or "",
@@ -873,15 +876,7 @@ class ContainerAppsDeployer(Deployer):
         if not r.state_read:
             raise StalePlanError("this plan was made without reading Azure (not signed in then)",
                                  "plan again now that you are signed in")
-        if r.rollout == "shadow":
-            raise InputError("shadow rollout is not available on Container Apps",
-                             "set operations.rollout: canary in the profile, or deploy to azureml")
-        if plan.spec.profile.security.network in VNET_NETWORKS and not r.subnet_id:
-            raise InputError(f"the profile asks for {plan.spec.profile.security.network} networking but no subnet "
-                             "is given", "--set subnet_id=/subscriptions/.../virtualNetworks/VNET/subnets/SUBNET")
-        if not r.gpu and not valid_pair(r.cpu, r.memory_gib):
-            raise InputError(f"{r.cpu:g} vCPU / {r.memory_gib:g} GiB is not an allowed Consumption pair",
-                             f"use one of {pairs_text()}")
+        self._refuse_what_cannot_work(plan.spec.profile, r)
         files = self._model_files(ctx, plan, r) if r.image_source == "acr-build" else {}
         cl = _Clients(ctx, r.subscription)
         ctx.step(f"read the current state of {r.app_name}")
@@ -889,13 +884,13 @@ class ContainerAppsDeployer(Deployer):
         if observed.get("app") and not observed["app"]["ours"]:
             raise ConflictError(f"container app {r.app_name} exists and is not managed by this deployment",
                                 "choose another app_name")
+        r.revision_suffix = revisions_family(r, observed["revisions"], (observed.get("app") or {}).get("latest", ""))
         if self._in_sync(r, observed):
             host = observed["app"]["fqdn"]
             self._remember(ctx, r, observed)
             return DeploymentResult(name=r.deployment, target=TARGET, status="no-change", changed=False,
                                     endpoint_url=f"https://{host}{SCORE_PATH}", curl=_curl(host),
                                     message="already up to date", outputs=self._outputs(r, host))
-        r.revision_suffix = revisions_family(r, observed["revisions"], (observed.get("app") or {}).get("latest", ""))
         resuming = bool(ctx.checkpoints)
         if not resuming and plan.state_fingerprint and self._state_hash(observed) != plan.state_fingerprint:
             raise StalePlanError(f"{r.app_name} changed in Azure since this plan was made",
@@ -906,6 +901,21 @@ class ContainerAppsDeployer(Deployer):
         if observed.get("app") is None:
             return self._first_deploy(cl, ctx, r, plan)
         return self._update(cl, ctx, r, plan, observed)
+
+    @staticmethod
+    def _refuse_what_cannot_work(p: WorkloadProfile, r: Resolved) -> None:
+        """The preflight failures apply must not run into (one line each, exit 2 in the CLI)."""
+        if r.rollout == "shadow":
+            raise InputError("shadow rollout is not available on Container Apps",
+                             "set operations.rollout: canary in the profile, or deploy to azureml")
+        if p.security.network == "on-premises":
+            raise InputError("Container Apps cannot run on-premises", "use aks with Azure Arc")
+        if p.security.network in VNET_NETWORKS and not r.subnet_id:
+            raise InputError(f"the profile asks for {p.security.network} networking but no subnet is given",
+                             "--set subnet_id=/subscriptions/.../virtualNetworks/VNET/subnets/SUBNET")
+        if not r.gpu and not valid_pair(r.cpu, r.memory_gib):
+            raise InputError(f"{r.cpu:g} vCPU / {r.memory_gib:g} GiB is not an allowed Consumption pair",
+                             f"use one of {pairs_text()}")
 
     def _ensure_image(self, ctx: DeployContext, r: Resolved, files: dict[str, Any]) -> str:
         """Create the chosen registry when missing, then build the image there unless the tag exists."""
