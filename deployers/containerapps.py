@@ -957,8 +957,8 @@ class ContainerAppsDeployer(Deployer):
             poller = (cl.aca.container_apps.begin_create_or_update(r.resource_group, r.app_name, None,
                                                                    continuation_token=token) if token else
                       cl.aca.container_apps.begin_create_or_update(r.resource_group, r.app_name, ContainerApp(body)))
-            wait(poller, ctx, what, key_name)
-            return _json(cl.aca.container_apps.get(r.resource_group, r.app_name))
+            done = _json(wait(poller, ctx, what, key_name))  # the poller's final GET
+            return done if done.get("properties") else _json(cl.aca.container_apps.get(r.resource_group, r.app_name))
 
     def _read_key(self, cl: _Clients, r: Resolved) -> Optional[str]:
         """The scoring key from the app's secrets (listSecrets), never stored by us."""
