@@ -507,9 +507,10 @@ class RegistryChoice:
         return self.registry is not None
 
     def describe(self) -> str:
+        rg = self.resource_group or "the resource group"
         why = {"given": "set with registry=",
-               "found": f"found in {self.resource_group}: tagged {TAG_MANAGED_BY_VALUE}",
-               "new": f"no registry tagged {TAG_MANAGED_BY_VALUE} in {self.resource_group}"}[self.how]
+               "found": f"found in {rg}: tagged {TAG_MANAGED_BY_VALUE}",
+               "new": f"no registry tagged {TAG_MANAGED_BY_VALUE} in {rg}"}[self.how]
         if not self.state_read:
             return f"registry {self.name} ({why}; Azure not read: created on apply when missing)"
         if self.exists:

@@ -354,7 +354,7 @@ def _mlflow_version(ref: str, state_dir: Path) -> tuple[Any, Any, str]:
     return client, _registry_version(client, uri, ref, name, version, alias), uri
 
 
-def _mlflow_listing(client: Any, mv: Any, where: str) -> dict[str, int]:
+def _mlflow_listing(client: Any, mv: Any, tracking_uri: str, where: str) -> dict[str, int]:
     """Every artifact file of a version with its size, from the server's listing (no file is read)."""
     from mlflow.artifacts import list_artifacts
     from mlflow.exceptions import MlflowException
@@ -363,7 +363,8 @@ def _mlflow_listing(client: Any, mv: Any, where: str) -> dict[str, int]:
     out: dict[str, int] = {}
 
     def walk(rel: str) -> None:
-        for f in list_artifacts(artifact_uri=f"{source.rstrip('/')}/{rel}" if rel else source):
+        for f in list_artifacts(artifact_uri=f"{source.rstrip('/')}/{rel}" if rel else source,
+                                tracking_uri=tracking_uri):
             path = f.path.split("/")[-1] if not rel else f"{rel}/{f.path.split('/')[-1]}"
             if f.is_dir:
                 walk(path)
@@ -400,7 +401,7 @@ def _fetch_mlflow(ref: str, state_dir: Path, ctx: DeployContext) -> ModelInfo:
     client, mv, uri = _mlflow_version(ref, state_dir)
     canonical = f"models:/{mv.name}/{mv.version}"
     where = f"{_redact(uri)} (artifacts of {canonical})"
-    plan = DownloadPlan(canonical, where, _mlflow_listing(client, mv, where))
+    plan = DownloadPlan(canonical, where, _mlflow_listing(client, mv, uri, where))
     cache = cache_dir(state_dir, _redact(uri), mv.name, str(mv.version))
 
     def download(tmp: Path) -> Path:
@@ -408,7 +409,8 @@ def _fetch_mlflow(ref: str, state_dir: Path, ctx: DeployContext) -> ModelInfo:
 
         with _quiet_downloads():
             return Path(mlflow.artifacts.download_artifacts(
-                artifact_uri=client.get_model_version_download_uri(mv.name, mv.version), dst_path=str(tmp)))
+                artifact_uri=client.get_model_version_download_uri(mv.name, mv.version), dst_path=str(tmp),
+                tracking_uri=uri))
 
     return _download_into_cache(ctx, plan, cache, {"asset": canonical, "path": str(mv.source or "")}, download,
                                 lambda folder: _local_info(folder, canonical, mv.name, str(mv.version),
@@ -452,7 +454,7 @@ def plan_download(info: ModelInfo, state_dir: Path, ctx: DeployContext) -> Optio
         from .model_resolution import _redact
 
         where = f"{_redact(uri)} (artifacts of models:/{mv.name}/{mv.version})"
-        return DownloadPlan(info.uri, where, _mlflow_listing(client, mv, where))
+        return DownloadPlan(info.uri, where, _mlflow_listing(client, mv, uri, where))
     found = _lookup(info, state_dir, ctx)
     if _cached(cache_dir(state_dir, found.scope, found.model.name, str(found.model.version)), _azureml_source(found)):
         return None

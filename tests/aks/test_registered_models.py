@@ -77,6 +77,10 @@ def test_registered_model_deploys_end_to_end_and_plan_reads_no_blob(azure, ctx, 
     assert any(m.startswith(f"download {uri}: {len(want)} file(s)") for m in msgs)
     assert any(m.startswith(f"downloaded {uri}: {len(want)} file(s)") for m in msgs)
     assert stores.proxy.refused == []
+    # datastore keys and registry SAS tokens stay out of plans, events and the ledger
+    ledger_text = str(Ledger(ctx.state_dir).get_deployment(NAME)) + str(Ledger(ctx.state_dir).events(NAME))
+    for secret in stores.aml.storage.secrets():
+        assert secret not in plan.model_dump_json() and secret not in " ".join(msgs) and secret not in ledger_text
 
 
 @pytest.mark.parametrize("uri", [WS_URI, REG_URI], ids=["workspace", "registry"])

@@ -134,24 +134,17 @@ class AzureMLFake:
         Returns the blob prefix (the datastore path), e.g. to delete the blobs afterwards."""
         from pathlib import Path
 
-        import yaml
-
         root = Path(folder)
         prefix = prefix or f"LocalUpload/{uuid.uuid4().hex}/{root.name}"
-        for f in sorted(p for p in root.rglob("*") if p.is_file()):
-            self.storage.put_blob(self.storage_account, self.blob_container,
-                                  f"{prefix}/{f.relative_to(root).as_posix()}", f.read_bytes())
+        _put_folder(self.storage, self.storage_account, self.blob_container, prefix, root)
         props: dict[str, Any] = {"modelType": "custom_model", "flavors": {}, "description": "", "tags": {},
                                  "properties": {},
                                  "modelUri": f"azureml://subscriptions/{self.subscription}/resourcegroups/"
                                              f"{self.resource_group}/workspaces/{self.workspace}/datastores/"
                                              f"{DATASTORE}/paths/{prefix}/", "isArchived": False}
         if (root / "MLmodel").is_file():
-            doc = yaml.safe_load((root / "MLmodel").read_text(encoding="utf-8")) or {}
             props["modelType"] = "mlflow_model"
-            props["flavors"] = {k: {"data": {kk: json.dumps(vv) if isinstance(vv, (dict, list)) else str(vv)
-                                             for kk, vv in (v or {}).items()}}
-                                for k, v in (doc.get("flavors") or {}).items()}
+            props["flavors"] = _flavors((root / "MLmodel").read_bytes())
         cid = f"{self.ws_id}/models/{name}"
         self.fake.put(cid, {"properties": {"latestVersion": version, "description": "", "tags": {},
                                            "properties": {}}})
@@ -455,13 +448,8 @@ def _install_datastore(fake: FakeAzure, aml: AzureMLFake) -> None:
             return
         uri = str(props.get("modelUri") or "")
         mlmodel = aml.uploaded(uri.split(f"/datastores/{DATASTORE}/paths/", 1)[-1].rstrip("/") + "/MLmodel")
-        flavors: dict = {}
-        if props.get("modelType") == "mlflow_model" and mlmodel:
-            import yaml
-            doc = yaml.safe_load(next(iter(mlmodel.values()))) or {}
-            flavors = {k: {"data": {kk: json.dumps(vv) if isinstance(vv, (dict, list)) else str(vv)
-                                    for kk, vv in (v or {}).items()}} for k, v in (doc.get("flavors") or {}).items()}
-        props["flavors"] = flavors
+        props["flavors"] = _flavors(next(iter(mlmodel.values()))) if (
+            props.get("modelType") == "mlflow_model" and mlmodel) else {}
 
     fake.behaviour(WS_RE + r"/models/[^/]+/versions/[^/]+$", lro=None, create_status=201, update_status=200,
                    transform=model_transform)
@@ -505,18 +493,10 @@ class AzureMLRegistryFake:
         """Put every file of `folder` in the registry's storage and register the version there."""
         from pathlib import Path
 
-        import yaml
-
         root = Path(folder)
         prefix = f"models/{name}/{version}/{root.name}"
-        for f in sorted(p for p in root.rglob("*") if p.is_file()):
-            self.storage.put_blob(self.account, self.container, f"{prefix}/{f.relative_to(root).as_posix()}",
-                                  f.read_bytes())
-        flavors: dict = {}
-        if (root / "MLmodel").is_file():
-            doc = yaml.safe_load((root / "MLmodel").read_text(encoding="utf-8")) or {}
-            flavors = {k: {"data": {kk: json.dumps(vv) if isinstance(vv, (dict, list)) else str(vv)
-                                    for kk, vv in (v or {}).items()}} for k, v in (doc.get("flavors") or {}).items()}
+        _put_folder(self.storage, self.account, self.container, prefix, root)
+        flavors = _flavors((root / "MLmodel").read_bytes()) if (root / "MLmodel").is_file() else {}
         self.fake.put(f"/registryfake/{self.name}/models/{name}/versions/{version}", {
             "id": self.version_id(name, version), "name": version,
             "type": "Microsoft.MachineLearningServices/registries/models/versions",
@@ -570,6 +550,21 @@ def install_registry(fake: FakeAzure, storage: FakeBlobStorage, name: str = "sha
             "credential": {"credentialType": "SAS", "sasUri": f"{container_url}?{storage.issue_sas(reg.account)}"}}})
 
     return reg
+
+
+def _flavors(mlmodel: bytes) -> dict:
+    """`flavors` as the service fills it from an MLmodel file (values as strings, nested ones as JSON)."""
+    import yaml
+
+    doc = yaml.safe_load(mlmodel) or {}
+    return {k: {"data": {kk: json.dumps(vv) if isinstance(vv, (dict, list)) else str(vv)
+                         for kk, vv in (v or {}).items()}} for k, v in (doc.get("flavors") or {}).items()}
+
+
+def _put_folder(storage: FakeBlobStorage, account: str, container: str, prefix: str, root: Any) -> None:
+    """Every file under `root` as a blob `<prefix>/<relative path>` (what an upload leaves)."""
+    for f in sorted(p for p in root.rglob("*") if p.is_file()):
+        storage.put_blob(account, container, f"{prefix}/{f.relative_to(root).as_posix()}", f.read_bytes())
 
 
 def _default_scorer(deployment: str, payload: Any) -> tuple[int, Any]:
