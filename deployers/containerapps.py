@@ -178,7 +178,9 @@ class ContainerAppsSettings(BaseModel):
     assign_acr_pull: bool = Field(True, description=(
         "Grant the app's managed identity AcrPull on the registry (needs Owner or User Access Administrator)"))
     smoke_test: bool = Field(True, description="Score the model's input example on the new revision before moving traffic")
-    health_timeout: int = Field(600, ge=10, le=7200, description="Seconds to wait for a new revision to become ready")
+    health_timeout: Optional[int] = Field(None, ge=10, le=7200, description=(
+        "Seconds to wait for a new revision to become ready (default: the startup probe's budget for the model's "
+        "size + 120)"))
     health_poll_seconds: float = Field(10.0, ge=1, le=300, description="Seconds between readiness polls")
 
     @field_validator("app_name")
@@ -474,7 +476,7 @@ class ContainerAppsDeployer(Deployer):
             registry_resource_group=s.registry_resource_group or s.resource_group or ctx.resource_group or "",
             repository=s.repository or f"deploy-advisor/{spec.name}", port=s.port, startup_period=period,
             startup_failures=failures, assign_acr_pull=s.assign_acr_pull, smoke_test=s.smoke_test,
-            health_timeout=s.health_timeout, health_poll_seconds=s.health_poll_seconds, model_uri=spec.model)
+            health_timeout=s.health_timeout or period * failures + 120, health_poll_seconds=s.health_poll_seconds, model_uri=spec.model)
         return r, notes
 
     def _model_and_sizing(self, spec: DeploymentSpec, ctx: DeployContext) -> tuple[Optional[ModelInfo], Optional[Sizing]]:

@@ -146,3 +146,11 @@ def test_single_revision_mode_keeps_one_active(env):
     put(client, app(aca, "nginx:2", mode="Single"))
     active = aca.active("a1")
     assert len(active) == 1 and aca.traffic("a1") == {active[0]: 100}
+
+
+def test_probe_settings_within_the_documented_ranges(env):
+    fake, aca, client = env
+    body = app(aca)
+    body.properties.template.containers[0].probes = [
+        {"type": "Startup", "httpGet": {"path": "/ready", "port": 80}, "periodSeconds": 300}]
+    assert code_of(lambda: put(client, body)) == "ContainerAppInvalidProbe"

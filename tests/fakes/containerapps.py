@@ -17,6 +17,7 @@ fails here as it would in Azure:
 - every `secretRef` (env or secret volume) names a secret, and every secret carries a value
   (ContainerAppSecretRefNotFound / ContainerAppSecretInvalid);
 - a registry with `identity: system` needs a system-assigned identity (InvalidRegistryIdentity);
+- probe settings within the documented ranges (failureThreshold 1-10, period 1-240 s, initial delay 1-60 s);
 - a revision that receives traffic cannot be deactivated (ContainerAppRevisionHasTraffic);
 - an environment that still holds apps cannot be deleted (ManagedEnvironmentHasContainerApps);
 - GPU workload profiles only in the regions that offer them, and only when the environment is created.
@@ -54,6 +55,8 @@ APP_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
 LOG_HOST = "logstream.azurecontainerapps.dev"
 # Consumption profile: vCPU 0.25..4 in 0.25 steps with memory = 2 x vCPU (containers#allocations).
 CONSUMPTION_PAIRS = {round(0.25 * i, 2): round(0.5 * i, 2) for i in range(1, 17)}
+PROBE_LIMITS = (("failureThreshold", 1, 10), ("initialDelaySeconds", 1, 60), ("periodSeconds", 1, 240),
+                ("successThreshold", 1, 10))
 # Serverless GPU profiles (vCPU, GiB) and the regions offering them (gpu-serverless-overview).
 GPU_PROFILES = {
     "Consumption-GPU-NC8as-T4": {"cores": 8, "memory": 56, "gpus": 1,
@@ -360,6 +363,11 @@ def _validate_app(aca: ContainerAppsFake, f: FakeAzure, app: str, body: dict, ex
     containers = template.get("containers") or []
     if not containers:
         return f.error(400, "ContainerAppCreateMustContainContainer", "Must specify atleast one container.")
+    for c in containers:  # the ranges the ContainerAppProbe model documents
+        for probe in c.get("probes") or []:
+            bad = [k for k, lo, hi in PROBE_LIMITS if probe.get(k) is not None and not lo <= int(probe[k]) <= hi]
+            if bad:
+                return f.error(400, "ContainerAppInvalidProbe", f"Probe '{probe.get('type')}': {bad[0]} out of range.")
     cpu = round(sum(float((c.get("resources") or {}).get("cpu") or 0) for c in containers), 2)
     mem = round(sum(_gib((c.get("resources") or {}).get("memory")) for c in containers), 2)
     ptype = profiles[wp]
