@@ -1020,12 +1020,12 @@ class ContainerAppsDeployer(Deployer):
             emit(ctx, "warning", f"{r.app_name} had no {KEY_SECRET} secret: a new key is set")
         serving = {x["name"]: x["weight"] for x in observed["revisions"] if x["weight"]}
         others = {n: w for n, w in serving.items() if n.lower() != revision.lower()}
-        # the others keep their traffic; a half-finished canary of this revision keeps its share
+        # the serving revisions keep their traffic (a half-finished canary of this revision keeps its share);
+        # with nothing else serving there is no traffic to protect
         pinned = [{"revisionName": n, "weight": w} for n, w in sorted(others.items())]
-        if others and sum(others.values()) != 100:  # a half-finished canary of this revision: keep it as it is
+        if others and sum(others.values()) != 100:
             pinned.append({"revisionName": revision, "weight": 100 - sum(others.values())})
-        if not pinned:
-            pinned = [{"latestRevision": True, "weight": 100}]
+        pinned = pinned or [{"latestRevision": True, "weight": 100}]
         principal = observed["app"].get("principal")
         if r.uses_acr and r.assign_acr_pull and principal:  # a no-op when the first deploy granted it
             from . import images
@@ -1041,7 +1041,7 @@ class ContainerAppsDeployer(Deployer):
                 cl.aca.container_apps_revisions.activate_revision(r.resource_group, r.app_name, revision)
         ok, why, smoke = self._verify(cl, ctx, r, rev.get("fqdn") or "", key, plan, f"revision {revision}")
         if not ok:
-            self._reject(cl, ctx, r, revision, others)
+            self._reject(cl, ctx, r, revision, others, key, has_traffic=len(pinned) > len(others))
             raise RemoteError(f"the new revision {revision} failed its checks: {why}; traffic stays on "
                               f"{', '.join(sorted(others)) or 'the previous revision'} and {revision} was deactivated",
                               f"see `deploy-advisor logs {r.deployment}`", code="RevisionUnhealthy")
@@ -1052,9 +1052,7 @@ class ContainerAppsDeployer(Deployer):
                 {"revisionName": revision, "weight": step}], "containerapps.traffic.canary")
             ok, why, _ = self._verify(cl, ctx, r, rev.get("fqdn") or "", key, plan, f"canary {revision}")
             if not ok:
-                self._set_traffic(cl, ctx, r, key, [{"revisionName": n, "weight": w} for n, w in sorted(others.items())],
-                                  "containerapps.traffic.rollback")
-                self._reject(cl, ctx, r, revision, others)
+                self._reject(cl, ctx, r, revision, others, key, has_traffic=True)
                 raise RemoteError(f"the canary revision {revision} failed its second check: {why}; traffic moved back",
                                   f"see `deploy-advisor logs {r.deployment}`", code="CanaryUnhealthy")
         ctx.step(f"move 100% of traffic to {revision}")
@@ -1076,10 +1074,15 @@ class ContainerAppsDeployer(Deployer):
                      key_name: str) -> dict:
         return self._put_app(cl, ctx, r, app_body(r, key, traffic), key_name, f"traffic of {r.app_name}")
 
-    def _reject(self, cl: _Clients, ctx: DeployContext, r: Resolved, revision: str, others: dict) -> None:
-        """A failed revision keeps no traffic and is deactivated (it stays listed for its logs)."""
+    def _reject(self, cl: _Clients, ctx: DeployContext, r: Resolved, revision: str, others: dict[str, int],
+                key: str, has_traffic: bool) -> None:
+        """A failed revision keeps no traffic (the others get it all back) and is deactivated (it stays
+        listed, for its logs). Without another revision there is nothing to fall back to."""
         if not others:
             return
+        if has_traffic:  # a canary share: give it back first
+            ctx.step(f"move the traffic of {revision} back to {', '.join(sorted(others))}")
+            self._set_traffic(cl, ctx, r, key, self._scaled(others, 100), "containerapps.traffic.rollback")
         ctx.step(f"deactivate the failed revision {revision}")
         with azure_errors(f"deactivate revision {revision}"):
             cl.aca.container_apps_revisions.deactivate_revision(r.resource_group, r.app_name, revision)

@@ -211,3 +211,20 @@ def test_status_and_logs(ctx, fake, aca, model_dir):
     assert {r["name"] for r in st.details["revisions"]} == {rev, f"{APP}--bootstrap"}
     logs = api.logs(APP, ctx)
     assert "READY on 0.0.0.0:8080" in logs and "az containerapp logs show" in logs
+
+
+def test_a_canary_that_fails_its_second_check_gives_the_traffic_back(ctx, fake, aca, model_dir):
+    profile = {"operations": {"rollout": "canary"}}
+    deploy(make_spec(model_dir, profile=profile), ctx)
+    (old,) = aca.traffic(APP)
+    calls = {"n": 0}
+
+    def fails_on_the_second_smoke_test(app, rev, payload):
+        if rev != old:
+            calls["n"] += 1
+        return (500, {"error": "degraded under load"}) if rev != old and calls["n"] >= 2 else (200, [0, 0])
+    aca.scorer = fails_on_the_second_smoke_test
+    with pytest.raises(RemoteError) as err:
+        deploy(make_spec(model_dir, profile=profile, image=IMAGE_V2), ctx)
+    assert err.value.code == "CanaryUnhealthy"
+    assert aca.traffic(APP) == {old: 100} and aca.active(APP) == [old]
