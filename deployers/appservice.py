@@ -1324,6 +1324,9 @@ class AppServiceDeployer(Deployer):
         from .azure_common import memory_path
         return memory_path(ctx, TARGET, name)
 
+    def recorded(self, ctx: DeployContext) -> list[str]:
+        return sorted(p.stem for p in self._state_path(ctx, "_").parent.glob("*.json"))
+
     def _remember(self, ctx: DeployContext, r: Resolved, plan_owned: bool,
                   principals: Optional[list[str]] = None) -> None:
         """Where this deployment lives (no secrets), so status/invoke/destroy find it by name."""
