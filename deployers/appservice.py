@@ -447,14 +447,7 @@ class AppServiceDeployer(Deployer):
 
     def _model_and_sizing(self, spec: DeploymentSpec, ctx: DeployContext) -> tuple[Optional[ModelInfo], Optional[Sizing]]:
         from . import planning
-
-        info = planning.resolve_model(spec, ctx)
-        try:
-            sizing = planning.sizing_for(TARGET, spec.profile)
-        except (ImportError, AttributeError, KeyError, ValueError) as e:  # the advisor cannot size this profile
-            ctx.emit("warning", f"no sizing from the advisor ({e.__class__.__name__}: {e}); using 1 instance")
-            sizing = None
-        return info, sizing
+        return planning.model_and_sizing(TARGET, spec, ctx)
 
     def _build_files(self, info: Optional[ModelInfo], r: Resolved) -> dict[str, Any]:
         """The image build context (Dockerfile, app/, serving package), as images.py renders it."""

@@ -481,14 +481,7 @@ class ContainerAppsDeployer(Deployer):
 
     def _model_and_sizing(self, spec: DeploymentSpec, ctx: DeployContext) -> tuple[Optional[ModelInfo], Optional[Sizing]]:
         from . import planning
-
-        info = planning.resolve_model(spec, ctx)
-        try:
-            sizing = planning.sizing_for(TARGET, spec.profile)
-        except (ImportError, AttributeError, KeyError, ValueError) as e:
-            ctx.emit("warning", f"no sizing from the advisor ({e.__class__.__name__}: {e}); using 1 vCPU, 1 replica")
-            sizing = None
-        return info, sizing
+        return planning.model_and_sizing(TARGET, spec, ctx)
 
     def _build_files(self, info: Optional[ModelInfo], r: Resolved) -> dict[str, Any]:
         """The image build context, rendered by the shared image path (deployers/images.py)."""

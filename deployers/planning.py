@@ -51,3 +51,15 @@ def input_example(info: Optional[ModelInfo]) -> Optional[dict[str, Any]]:
     if isinstance(example, dict) and ("input_data" in example or set(example) == {"data"}):
         return example  # already a request body
     return {"input_data": example}
+
+
+def model_and_sizing(target: str, spec: DeploymentSpec, ctx: DeployContext) -> tuple[ModelInfo, Optional[Sizing]]:
+    """The resolved model and the advisor's sizing for `target`; no sizing (a warning) when the
+    advisor cannot size this profile, so the deployer falls back to its own defaults."""
+    info = resolve_model(spec, ctx)
+    try:
+        sizing = sizing_for(target, spec.profile)
+    except (ImportError, AttributeError, KeyError, ValueError) as e:
+        ctx.emit("warning", f"no sizing from the advisor ({e.__class__.__name__}: {e}); using the target's defaults")
+        sizing = None
+    return info, sizing
