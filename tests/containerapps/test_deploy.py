@@ -228,3 +228,13 @@ def test_a_canary_that_fails_its_second_check_gives_the_traffic_back(ctx, fake, 
         deploy(make_spec(model_dir, profile=profile, image=IMAGE_V2), ctx)
     assert err.value.code == "CanaryUnhealthy"
     assert aca.traffic(APP) == {old: 100} and aca.active(APP) == [old]
+
+
+def test_an_image_outside_acr_needs_no_bootstrap_and_no_acr_pull(ctx, fake, aca, model_dir):
+    plan, result = deploy(make_spec(model_dir, image="ghcr.io/example/fraud-scoring:1.0"), ctx)
+    assert result.status == "succeeded"
+    assert "Microsoft.Authorization/roleAssignments" not in kinds(plan)
+    assert [r["name"] for r in aca.revisions(APP)] == [result.outputs["revision"]]
+    assert "registries" not in aca.app(APP)["properties"]["configuration"] or \
+        aca.app(APP)["properties"]["configuration"]["registries"] == []
+    assert not fake.calls("PUT", r"/roleAssignments/")

@@ -242,3 +242,21 @@ def test_gpu_deploy_creates_a_gpu_environment(ctx, fake, aca, model_dir):
     assert {"name": "gpu-t4", "workloadProfileType": "Consumption-GPU-NC8as-T4"} in env["properties"]["workloadProfiles"]
     assert aca.app(APP)["properties"]["workloadProfileName"] == "gpu-t4"
     assert ContainerAppsDeployer.name == "containerapps"
+
+
+def test_vnet_deploy_integrates_the_environment_and_keeps_ingress_internal(ctx, fake, aca, model_dir):
+    spec = make_spec(model_dir, profile={"security": {"network": "custom-vnet"}}, subnet_id=SUBNET)
+    plan = api.plan(spec, ctx)
+    assert any("route into the VNet" in n for n in plan.notes)
+    assert api.apply(plan, ctx).status == "succeeded"
+    env = aca.environment(f"{APP}-env")
+    assert env["properties"]["vnetConfiguration"] == {"infrastructureSubnetId": SUBNET, "internal": True}
+    ingress = aca.app(APP)["properties"]["configuration"]["ingress"]
+    assert ingress["external"] is False and ".internal." in ingress["fqdn"]
+
+
+def test_a_plan_made_without_sign_in_is_not_applied(offline, model_dir, ctx):
+    plan = api.plan(make_spec(model_dir), offline)
+    from deployers.errors import StalePlanError
+    with pytest.raises(StalePlanError):
+        api.apply(plan, ctx)
