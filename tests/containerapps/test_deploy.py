@@ -208,6 +208,7 @@ def test_status_and_logs(ctx, fake, aca, model_dir):
     aca.logs[rev.lower()] = ["booting", "READY on 0.0.0.0:8080"]
     st = api.status(APP, ctx)
     assert st.state == "running" and st.details["traffic"] == {rev: 100}
+    assert st.details["replicas"] >= 1 and st.details["fqdn"] in st.endpoint_url
     assert {r["name"] for r in st.details["revisions"]} == {rev, f"{APP}--bootstrap"}
     logs = api.logs(APP, ctx)
     assert "READY on 0.0.0.0:8080" in logs and "az containerapp logs show" in logs

@@ -112,6 +112,7 @@ class ContainerAppsFake:
             weights = effective_weights(body, revs)
             for r in revs:
                 r["properties"]["trafficWeight"] = weights.get(r["name"], 0)
+                r["properties"]["replicas"] = _replica_count(self, body, r)
         return sorted(revs, key=lambda r: r["properties"]["createdTime"])
 
     def traffic(self, app: str) -> dict[str, int]:
