@@ -2,18 +2,29 @@
 
 An image target calls, in this order (each step is a small function below):
 
-  plan:   choice = choose_registry(ctx, ...)       which ACR, and how it was chosen
-          info, dl = plan_model_download(ctx, info) a registered model to download (size; no blob read)
-          files  = model_build_context(info, ...)  Dockerfile + app/ + serving package (local models)
-          ref, tag = image_ref(server, repo, files)  <login server>/<repo>:<content hash> (tag "" until
-                                                   a registered model is downloaded)
-          choice.plan_action(), tag_exists(...)    what the plan shows
-  apply:  info = fetch_model(ctx, info)            download a registered model first (cached)
-          registry = ensure_registry(ctx, choice, deployment)   create it when missing
-          ensure_image(ctx, registry_rg=..., registry_name=..., repository=..., files=...)
-          ensure_acr_pull(ctx, registry_id=..., principal_id=<the pulling identity>)
-          smoke_test(ctx, info, post, where)      score the model's input example
-  destroy: delete_acr_pull(...); release_registry(ctx, deployment=..., settings=...)
+  plan:
+    info, dl = plan_model_download(ctx, info)    a registered model to download: a `create`
+                                                 action (files, size, where), info sized; no blob read
+    choice = choose_registry(ctx, subscription=, resource_group=, location=, given=, read_azure=)
+    choice.describe() / choice.plan_action()     the plan's note / the registry `create` action
+    files = model_build_context(info, port=...)  only when info.local_path (else None)
+    ref, tag = image_ref(choice.login_server, repository, files)
+                                                 tag "" (ref ends :pending-model-download) until the
+                                                 model is downloaded; tag_exists(...) says no-op or build
+    store choice.settings() in plan.settings     (registry, registry_resource_group, registry_how, plus
+                                                 your `subscription`): apply, destroy and
+                                                 registry_users read these keys
+  apply:
+    info = fetch_model(ctx, plan.model_info)     FIRST: download (progress, cache); fails before
+                                                 anything is created
+    files = model_build_context(info, ...); ref, tag = image_ref(...)   fill a pending tag in
+    registry = ensure_registry(ctx, RegistryChoice(sub, rg, name, how, location), deployment)
+    ensure_image(ctx, registry_rg=, registry_name=, repository=, files=, registry=registry)
+    ensure_acr_pull(ctx, registry_id=registry.id, principal_id=<the identity that pulls>)
+    smoke_test(ctx, info, post, where)           post(payload) -> (status, latency_ms, body)
+  destroy:
+    delete_acr_pull(ctx, registry_id=, principal_id=)
+    release_registry(ctx, deployment=, subscription=, resource_group=, name=) -> (deleted, why)
 
 Registry choice is the same for every target: `--set registry=` wins; else an
 ACR tagged `managed-by: deploy-advisor` in the resource group; else one is

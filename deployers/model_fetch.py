@@ -89,19 +89,16 @@ def _marker_path(cache: Path) -> Path:
 
 
 def _sizes(folder: Path) -> dict[str, int]:
-    """Relative path -> size of every regular file (symlinks are not model files)."""
-    out = {}
-    for dirpath, _dirs, files in os.walk(folder, followlinks=False):
-        for f in files:
-            p = Path(dirpath) / f
-            if not p.is_symlink():
-                out[p.relative_to(folder).as_posix()] = p.stat().st_size
-    return dict(sorted(out.items()))
+    """Relative path -> size of every regular file (symlinks are not model files; none may lead out)."""
+    from .model_folder import files
+
+    return dict(sorted((p.relative_to(folder).as_posix(), p.stat().st_size)
+                       for p in files(folder) if not p.is_symlink()))
 
 
 def _cached(cache: Path, source: dict[str, str]) -> bool:
     """The cache holds exactly the files downloaded from `source` (same asset and storage path)."""
-    from .model_resolution import content_hash
+    from .model_resolution import _read_json, content_hash
 
     marker = _read_json(_marker_path(cache))
     if not isinstance(marker, dict) or not cache.is_dir():
@@ -109,13 +106,6 @@ def _cached(cache: Path, source: dict[str, str]) -> bool:
     if any(marker.get(k) != v for k, v in source.items()):
         return False
     return _sizes(cache) == marker.get("files") and content_hash(cache) == marker.get("content_sha256")
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
 
 
 def _local_info(folder: Path, uri: str, name: str, version: str, source: str) -> ModelInfo:
@@ -168,7 +158,7 @@ def _azureml_source(found: Any) -> dict[str, str]:
 def _azureml_storage(found: Any) -> tuple[Any, str, str]:
     """(container client, blob prefix, where) for a version's files, resolved as models.download does."""
     from azure.ai.ml._utils._storage_utils import get_ds_name_and_path_prefix, get_storage_client
-    from azure.ai.ml.entities import AccountKeyConfiguration
+    from azure.ai.ml.entities import AccountKeyConfiguration, AzureBlobDatastore
 
     model = found.model
     ds_name, prefix = get_ds_name_and_path_prefix(model.path, found.registry)
@@ -176,7 +166,7 @@ def _azureml_storage(found: Any) -> tuple[Any, str, str]:
         from azure.ai.ml._utils._registry_utils import get_storage_details_for_registry_assets
 
         ops = found.client.models  # the same private service client models.download uses (azure-ai-ml 1.35)
-        sas_uri, auth = get_storage_details_for_registry_assets(
+        sas_uri, _auth = get_storage_details_for_registry_assets(
             service_client=ops._registry_service_client, asset_name=model.name, asset_version=str(model.version),
             reg_name=found.registry, asset_type="models", rg_name=ops._resource_group_name, uri=model.path)
         parts = urlsplit(sas_uri)
@@ -185,11 +175,16 @@ def _azureml_storage(found: Any) -> tuple[Any, str, str]:
         client = get_storage_client(credential=None, storage_account=None, account_url=sas_uri)
         return client.container_client, prefix, where
     ds = found.client.datastores.get(ds_name, include_secrets=True)
+    if not isinstance(ds, AzureBlobDatastore):
+        raise ModelResolutionError(
+            f"{found.uri}: the model's files are on datastore {ds_name} ({type(ds).__name__}); image targets fetch "
+            "models from Azure Blob datastores only", "register the model from workspaceblobstore (az ml model "
+            "create --path ...), or give a ready image with --set image=...")
     creds = ds.credentials
     credential = creds.account_key if isinstance(creds, AccountKeyConfiguration) else getattr(
         creds, "sas_token", None) or found.client.datastores._credential
-    client = get_storage_client(credential=credential, container_name=getattr(ds, "container_name", None) or
-                                getattr(ds, "filesystem", None), storage_account=ds.account_name, storage_type=ds.type)
+    client = get_storage_client(credential=credential, container_name=ds.container_name,
+                                storage_account=ds.account_name, storage_type=ds.type)
     return client.container_client, prefix, f"datastore {ds_name}, path {prefix.rstrip('/')}"
 
 
@@ -231,9 +226,9 @@ def _fetch_azureml(found: Any, state_dir: Path, ctx: DeployContext) -> ModelInfo
     def download(tmp: Path) -> Path:
         with _quiet_azure_ml():
             found.client.models.download(name, version, download_path=str(tmp))
-        root = tmp / name  # models.download writes <path>/<name>/<folder name> (or <path>/<name>/<file>)
-        subdirs = [p for p in root.iterdir()] if root.is_dir() else []
-        return subdirs[0] if len(subdirs) == 1 and subdirs[0].is_dir() else root
+        # models.download writes <path>/<name>/<folder name> for a folder, <path>/<name>/<file> for one file
+        folder = tmp / name / Path(urlsplit(str(found.model.path)).path.rstrip("/")).name
+        return folder if folder.is_dir() else tmp / name
 
     return _download_into_cache(ctx, plan, cache, source, download,
                                 lambda folder: _local_info(folder, found.uri, name, version, found.source))
@@ -261,9 +256,11 @@ def _download_into_cache(ctx: DeployContext, plan: DownloadPlan, cache: Path, so
     """Download into a temp folder next to the cache (progress events while it runs), check the files
     against the listing and that they are servable, then move them into place: a failed download
     leaves nothing behind, and two processes fetching the same version download it once."""
+    from . import statedir
     from .model_resolution import _lock, content_hash
 
-    cache.parent.mkdir(parents=True, exist_ok=True)
+    home = Path(ctx.state_dir).expanduser().resolve()
+    statedir.subdir(home, *cache.parent.relative_to(home).parts)  # 0700, like the rest of the state dir
     with _lock(Path(ctx.state_dir), "download"):
         if _cached(cache, source):
             return inspect(cache)

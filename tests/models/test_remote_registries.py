@@ -123,3 +123,28 @@ def test_models_uri_on_an_azure_ml_workspace_mlflow_uri(model_dir, isolated_home
         assert stores.blob_reads() == reads
     finally:
         stores.proxy.stop()
+
+
+def test_a_long_download_reports_its_progress(tmp_path):
+    """While the files arrive, apply emits progress events with the bytes so far and the total."""
+    import time
+
+    from deployers.base import DeployContext
+
+    events = EventRecorder()
+    ctx = DeployContext(state_dir=tmp_path, events=events)
+    folder = tmp_path / "incoming"
+    plan = model_fetch.DownloadPlan("azureml:big:1", "datastore workspaceblobstore, path x", {"a.bin": 2_000_000})
+
+    def work() -> Path:
+        folder.mkdir()
+        (folder / "a.bin").write_bytes(b"x" * 1_000_000)  # half of it, then a pause, then the rest
+        time.sleep(1.2)
+        with open(folder / "a.bin", "ab") as fh:
+            fh.write(b"x" * 1_000_000)
+        return folder
+
+    assert model_fetch._with_progress(ctx, plan, folder, work) == folder
+    progress = [e for e in events.events if e.kind == "progress"]
+    assert progress and all(e.data["total"] == 2_000_000 for e in progress)
+    assert any(e.data["bytes"] == 1_000_000 and "1.0 of 2.0 MB (50%)" in e.message for e in progress)
