@@ -65,6 +65,9 @@ KEY_DIR = "/var/run/secrets/scoring"  # the image's CMD reads --key-file /var/ru
 BOOTSTRAP_IMAGE = "mcr.microsoft.com/k8se/quickstart:latest"  # public image the first revision runs [ACA-MI]
 BOOTSTRAP_PORT = 80
 CONSUMPTION = "Consumption"
+# checkpoint keys of the app writes apply makes, in order (a resumed apply finishes a pending one first)
+APP_WRITES = ("containerapps.app.bootstrap", "containerapps.app", "containerapps.traffic.canary",
+              "containerapps.traffic.rollback", "containerapps.traffic")
 REQUEST_TIMEOUT_S = 240  # [ACA-INGRESS]
 MAX_REPLICAS = 300  # per revision [ACA-QUOTA]
 DEFAULT_CONCURRENCY = 10  # HTTP scale rule default [ACA-SCALE]
@@ -879,6 +882,8 @@ class ContainerAppsDeployer(Deployer):
         if observed.get("app") and not observed["app"]["ours"]:
             raise ConflictError(f"container app {r.app_name} exists and is not managed by this deployment",
                                 "choose another app_name")
+        if self._finish_pending_writes(cl, ctx, r):
+            observed = self._observe(cl, r)
         r.revision_suffix = revisions_family(r, observed["revisions"], (observed.get("app") or {}).get("latest", ""))
         if self._in_sync(r, observed):
             host = observed["app"]["fqdn"]
@@ -955,6 +960,19 @@ class ContainerAppsDeployer(Deployer):
             done = _json(wait(poller, ctx, what, key_name))  # the poller's final GET
             return done if done.get("properties") else _json(cl.aca.container_apps.get(r.resource_group, r.app_name))
 
+    def _finish_pending_writes(self, cl: _Clients, ctx: DeployContext, r: Resolved) -> bool:
+        """After a crash: follow the app writes Azure accepted to their end (continuation tokens from the
+        ledger) instead of sending new ones over them. True when there was one."""
+        from .azure_common import pending
+
+        found = False
+        for key_name in APP_WRITES:
+            if pending(ctx, key_name):
+                ctx.emit("info", f"resuming the interrupted write {key_name} of {r.app_name}")
+                self._put_app(cl, ctx, r, {}, key_name, f"container app {r.app_name} (resumed)")
+                found = True
+        return found
+
     def _read_key(self, cl: _Clients, r: Resolved) -> Optional[str]:
         """The scoring key from the app's secrets (listSecrets), never stored by us."""
         from .azure_common import register_secret
@@ -1027,7 +1045,10 @@ class ContainerAppsDeployer(Deployer):
             self._remember(ctx, r, observed, principals=[principal])
         ctx.step(f"deploy {r.image} as revision {revision} at 0% traffic (serving stays on "
                  f"{', '.join(f'{n} {w}%' for n, w in sorted(serving.items())) or 'nothing'})")
-        self._put_app(cl, ctx, r, app_body(r, key, pinned), "containerapps.app", f"container app {r.app_name}")
+        want = comparable(app_body(r, None, []))
+        app = observed["app"]
+        if str(app.get("latest") or "").lower() != revision.lower() or project(app["spec"], want) != want:
+            self._put_app(cl, ctx, r, app_body(r, key, pinned), "containerapps.app", f"container app {r.app_name}")
         rev = self._revision(cl, r, revision)
         if not rev.get("active"):
             with azure_errors(f"activate revision {revision}"):

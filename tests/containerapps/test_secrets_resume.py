@@ -112,3 +112,27 @@ def test_image_built_in_the_registry_the_shared_rule_chooses(ctx, fake, aca, acr
     assert api.apply(again, ctx).status == "no-change" and len(acr.uploads) == 1
     out = api.destroy(APP, ctx)
     assert f"registry {name}" in out.deleted  # we created it and nothing else uses it
+
+
+def test_first_deploy_killed_while_the_bootstrap_revision_is_created_resumes(ctx, fake, aca, model_dir):
+    plan = api.plan(make_spec(model_dir), ctx)
+
+    def kill_during_the_bootstrap(event):
+        ctx.events(event)
+        if event.kind == "step" and event.message.startswith(f"create container app {APP}"):
+            fake.default_polls = 10**9  # Azure is still creating it when the process dies
+        if event.kind == "progress" and event.message == f"waiting for container app {APP} (bootstrap)":
+            ctx.cancel.set()
+    with pytest.raises(DeployError) as err:
+        api.apply(plan, DeployContext(**{**ctx.__dict__, "events": kill_during_the_bootstrap}))
+    assert err.value.category == "interrupted"
+    fake.default_polls = 1
+    fake.finish_all()
+    ctx.cancel.clear()
+    result = api.apply(plan, ctx)
+    assert result.status == "succeeded"
+    boots = [p for p in app_puts(fake) if p.body["properties"]["template"].get("revisionSuffix") == "bootstrap"]
+    assert len(boots) == 1  # followed to its end, not sent again
+    assert [r["name"] for r in aca.revisions(APP)][0] == f"{APP}--bootstrap"
+    assert aca.active(APP) == [result.outputs["revision"]] and aca.traffic(APP) == {result.outputs["revision"]: 100}
+    assert fake.calls("PUT", r"/roleAssignments/")  # the identity got AcrPull on the resumed run
