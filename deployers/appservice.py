@@ -1502,15 +1502,8 @@ def credentials_missing_for(r: Resolved, ctx: DeployContext) -> Optional[str]:
 
 
 def _as_text(data: Any, limit: int = 1_000_000) -> Optional[str]:
-    """Build-context file as text for plan.artifacts, or None for binary / very large files."""
-    if isinstance(data, str):
-        return data if len(data) <= limit else None
-    if len(data) > limit or b"\0" in data[:8192]:
-        return None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+    from .planning import artifact_text
+    return artifact_text(data, limit)
 
 
 def _curl(host: str) -> str:
@@ -1518,13 +1511,6 @@ def _curl(host: str) -> str:
     return curl(host, SCORE_PATH)
 
 
-def _diff(now: Any, want: Any, prefix: str = "") -> dict[str, Any]:
-    """{dotted.path: [current, desired]} for every leaf that differs."""
-    out: dict[str, Any] = {}
-    if isinstance(now, dict) and isinstance(want, dict):
-        for k in sorted(set(now) | set(want)):
-            out.update(_diff(now.get(k), want.get(k), f"{prefix}{k}."))
-        return out
-    if now != want:
-        out[prefix.rstrip(".") or "value"] = [now, want]
-    return out
+def _diff(now: Any, want: Any) -> dict[str, Any]:
+    from .planning import dotted_diff
+    return dotted_diff(now, want)

@@ -840,10 +840,10 @@ class ContainerAppsDeployer(Deployer):
                                           detail="for the app's system-assigned identity (the first revision runs a "
                                                  "public image until the grant is in place)"))
             return acts
-        from .appservice import _diff  # the same dotted-path diff the App Service plan shows
+        from .planning import dotted_diff
 
         want = comparable(app_body(r, None, []))
-        changes = _diff(project(app["spec"], want), want)
+        changes = dotted_diff(project(app["spec"], want), want)
         serving = [f"{x['name']} {x['weight']}%" for x in obs["revisions"] if x["weight"]]
         exists = any(x["name"].lower() == revision.lower() for x in obs["revisions"])
         acts.append(PlannedAction(kind="update", resource_type="Microsoft.App/containerApps/revisions",

@@ -155,7 +155,7 @@ def readme(r: "Resolved", binary: list[str]) -> str:
 
 
 def artifacts(r: "Resolved", build: dict[str, Any]) -> dict[str, str]:
-    from .appservice import _as_text  # build-context files as text, as the App Service export does
+    from .planning import artifact_text
 
     arts = {
         "containerapps/containerapp.yaml": containerapp_yaml(r),
@@ -164,7 +164,7 @@ def artifacts(r: "Resolved", build: dict[str, Any]) -> dict[str, str]:
     }
     binary: list[str] = []
     for rel, data in build.items():
-        text = _as_text(data)
+        text = artifact_text(data)
         if text is None:
             binary.append(rel)
         else:

@@ -63,3 +63,27 @@ def model_and_sizing(target: str, spec: DeploymentSpec, ctx: DeployContext) -> t
         ctx.emit("warning", f"no sizing from the advisor ({e.__class__.__name__}: {e}); using the target's defaults")
         sizing = None
     return info, sizing
+
+
+def dotted_diff(now: Any, want: Any, prefix: str = "") -> dict[str, Any]:
+    """{dotted.path: [current, desired]} for every leaf that differs (a plan action's `changes`)."""
+    out: dict[str, Any] = {}
+    if isinstance(now, dict) and isinstance(want, dict):
+        for k in sorted(set(now) | set(want)):
+            out.update(dotted_diff(now.get(k), want.get(k), f"{prefix}{k}."))
+        return out
+    if now != want:
+        out[prefix.rstrip(".") or "value"] = [now, want]
+    return out
+
+
+def artifact_text(data: Any, limit: int = 1_000_000) -> Optional[str]:
+    """A build-context file as text for plan.artifacts, or None for binary / very large files."""
+    if isinstance(data, str):
+        return data if len(data) <= limit else None
+    if len(data) > limit or b"\0" in data[:8192]:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
