@@ -686,8 +686,7 @@ class AKSDeployer(Deployer):
     def _saved_choice(self, cfg: Config, registry: Any = None):
         from . import images
 
-        return images.RegistryChoice(cfg.subscription, cfg.registry_resource_group, cfg.registry, cfg.registry_how,
-                                     cfg.location, registry=registry)
+        return images.RegistryChoice.from_settings(cfg.dump(), registry)
 
     def _image(self, cfg: Config, info: ModelInfo, registry: Any = None) -> tuple[str, str, Optional[dict]]:
         """(image reference, content tag, build files) — a user image needs no build."""
@@ -1739,9 +1738,15 @@ def scrub_data_safe(obj: Any) -> Any:
 
 
 def _readme(cfg: Config, image: str, files: list[str]) -> str:
-    build = "" if cfg.user_image else (
-        f"## Image\n\nThe build context is in `build/`. Build it yourself with\n\n"
-        f"    az acr build -r {cfg.registry} -t {cfg.repository}:{cfg.tag} build/\n\n")
+    if cfg.user_image:
+        build = ""
+    elif not cfg.tag:  # a registered model: downloaded on apply, then the tag is known
+        build = ("## Image\n\nThe model is registered, not local: `deploy-advisor apply` downloads it first, then "
+                 "builds the image (tagged with the hash of the build context). To build by hand, download it "
+                 "(e.g. `az ml model download`) and export again with that folder as the model.\n\n")
+    else:
+        build = (f"## Image\n\nThe build context is in `build/`. Build it yourself with\n\n"
+                 f"    az acr build -r {cfg.registry} -t {cfg.repository}:{cfg.tag} build/\n\n")
     return (f"# {cfg.name} on AKS\n\nCluster `{cfg.cluster_name}` (resource group `{cfg.resource_group}`), "
             f"namespace `{cfg.namespace}`, image `{image}`.\n\n{build}"
             "## Manifests\n\n`kubernetes/` holds the objects in apply order. The Secret's key is a placeholder: "

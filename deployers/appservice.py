@@ -975,8 +975,7 @@ class AppServiceDeployer(Deployer):
     def _ensure_image(self, ctx: DeployContext, r: Resolved, files: dict[str, Any]) -> str:
         from . import images
 
-        choice = images.RegistryChoice(r.subscription, r.registry_resource_group, r.registry, r.registry_how,
-                                       r.location)
+        choice = images.RegistryChoice.from_settings(r.model_dump())
         registry = images.ensure_registry(ctx, choice, r.deployment)
         return images.ensure_image(ctx, registry_rg=r.registry_resource_group, registry_name=r.registry,
                                    repository=r.repository, files=files, registry=registry)

@@ -18,7 +18,7 @@ An image target calls, in this order (each step is a small function below):
     info = fetch_model(ctx, plan.model_info)     FIRST: download (progress, cache); fails before
                                                  anything is created
     files = model_build_context(info, ...); ref, tag = image_ref(...)   fill a pending tag in
-    registry = ensure_registry(ctx, RegistryChoice(sub, rg, name, how, location), deployment)
+    registry = ensure_registry(ctx, RegistryChoice.from_settings(plan.settings), deployment)
     ensure_image(ctx, registry_rg=, registry_name=, repository=, files=, registry=registry)
     ensure_acr_pull(ctx, registry_id=registry.id, principal_id=<the identity that pulls>)
     smoke_test(ctx, info, post, where)           post(payload) -> (status, latency_ms, body)
@@ -457,7 +457,9 @@ def get_registry(ctx: DeployContext, resource_group: str, name: str):
 
 
 def create_registry(ctx: DeployContext, resource_group: str, name: str, location: str, tags: dict[str, str]):
-    """A Basic registry for the deployment's images (ACR Tasks work on every SKU)."""
+    """A Basic registry for the deployment's images (ACR Tasks work on every SKU), admin user off:
+    pulls use Microsoft Entra identities with AcrPull, the admin account is for proofs of concept
+    (learn.microsoft.com/azure/container-registry/container-registry-authentication, read 2026-12-06)."""
     from azure.mgmt.containerregistry.models import Registry, Sku
 
     from .azure_common import map_azure_error, pending, wait
@@ -547,6 +549,13 @@ class RegistryChoice:
         """What a plan stores so apply and destroy find the same registry (no SDK objects)."""
         return {"registry": self.name, "registry_resource_group": self.resource_group, "registry_how": self.how}
 
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any], registry: Any = None) -> "RegistryChoice":
+        """The choice a plan stored (`settings()` keys plus the target's `subscription` and `location`)."""
+        return cls(settings.get("subscription") or "", settings.get("registry_resource_group") or "",
+                   settings["registry"], settings.get("registry_how") or "given", settings.get("location") or "",
+                   registry=registry)
+
 
 TAG_MANAGED_BY_VALUE = "managed-by: deploy-advisor"
 
@@ -620,9 +629,7 @@ def registry_users(ctx: DeployContext, registry_id: str, *, except_deployment: s
         if row["name"] == except_deployment or row.get("status") == "destroyed":
             continue
         settings = (row.get("plan") or {}).get("settings") or {}
-        if settings.get("registry") and settings.get("subscription") and registry_resource_id(
-                settings["subscription"], settings.get("registry_resource_group") or settings.get("resource_group", ""),
-                settings["registry"]).lower() == registry_id.lower():
+        if settings.get("registry") and RegistryChoice.from_settings(settings).id.lower() == registry_id.lower():
             users.append(row["name"])
     return sorted(users)
 

@@ -62,6 +62,7 @@ def test_registered_model_deploys_end_to_end_and_plan_reads_no_blob(azure, ctx, 
     assert "sig=" not in download.detail  # a registry SAS never reaches the plan
     assert stores.blob_reads() == 0 and not (ctx.state_dir / "models" / "remote").exists()
     assert plan.settings["tag"] == "" and plan.settings["image"].endswith(":pending-model-download")
+    assert "downloads it first" in plan.artifacts["README.md"]
 
     result = api.apply(plan, ctx)
     assert result.status == "succeeded", result.message

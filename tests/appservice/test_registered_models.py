@@ -45,6 +45,7 @@ def test_registered_model_to_app_service_then_cached_then_new_version(ctx, fake,
     plan = api.plan(spec(uri), ctx)
     assert kinds(plan)["model-download"] == "create" and stores.blob_reads() == 0
     assert plan.settings["image"].endswith(":pending-model-download")
+    assert "downloads it first" in plan.artifacts["appservice/README.md"]
     result = api.apply(plan, ctx)
     assert result.status == "succeeded", result.message
     built = {k[len("app/model/"):]: v for k, v in acr.context_files().items() if k.startswith("app/model/")}
@@ -71,3 +72,16 @@ def test_missing_blobs_fail_before_anything_is_created(ctx, fake, web, acr, stor
         api.apply(plan, ctx)
     assert prefix in err.value.one_line() and "blobs are missing" in err.value.one_line()
     assert not [r for r in fake.requests if r.method in ("PUT", "PATCH", "DELETE")]
+
+
+def test_models_uri_on_the_workspace_mlflow_uri_deploys_the_same_way(ctx, fake, web, acr, stores, models,
+                                                                    monkeypatch):
+    stores.aml.register_model_files("fraud", "1", models[0])
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", fake.get(stores.aml.ws_id)["properties"]["mlFlowTrackingUri"])
+    plan = api.plan(spec("models:/fraud/1"), ctx)
+    assert kinds(plan)["model-download"] == "create" and stores.blob_reads() == 0
+    result = api.apply(plan, ctx)
+    assert result.status == "succeeded", result.message
+    built = {k[len("app/model/"):]: v for k, v in acr.context_files().items() if k.startswith("app/model/")}
+    assert built == rm.files_of(models[0])
+    assert api.apply(api.plan(spec("models:/fraud/1"), ctx), ctx).status == "no-change"
