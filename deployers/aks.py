@@ -36,15 +36,20 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from advisor.models import ModelInfo, Sizing
 
+from . import templating
 from .azure_common import VM_SIZE, Location, RegistryName, ResourceGroup, SubscriptionId, VmSize
 from .base import DeployContext, Deployer
 from .errors import AuthError, DeployError, InputError, NotFoundError, RemoteError, StalePlanError
+from .extras import needs_extra
 from .models import (DeploymentPlan, DeploymentResult, DeploymentSpec, DestroyResult, Finding, InvokeResult,
                      PlannedAction, Status, fingerprint)
 
-ROOT = Path(__file__).resolve().parent.parent
-K8S_TEMPLATES = ROOT / "templates" / "kubernetes"
 FIELD_MANAGER = "deploy-advisor"
+# Pod shutdown: endpoints and load balancers drop a terminating pod asynchronously, so preStop waits before
+# SIGTERM (https://kubernetes.io/docs/tutorials/services/pods-and-endpoint-termination-flow/, 2026-12-06); the
+# grace period then covers the wait plus the longest in-flight call (the server's 60 s scoring timeout).
+PRESTOP_DELAY_S = 10
+TERMINATION_GRACE_S = PRESTOP_DELAY_S + 60 + 5
 APPLY_PATCH = "application/apply-patch+yaml"
 HASH_ANNOTATION = "deploy-advisor/desired-hash"
 KEY_PLACEHOLDER = "<generated at apply time; never stored in plans or files>"
@@ -272,12 +277,7 @@ def _mem_mi(q: str) -> int:
 
 
 def _jinja():
-    import jinja2
-
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(K8S_TEMPLATES)), undefined=jinja2.StrictUndefined,
-                             autoescape=False, keep_trailing_newline=True)
-    env.filters["q"] = lambda v: json.dumps(str(v))  # a JSON string is a safe YAML scalar
-    return env
+    return templating.environment("kubernetes", q=lambda v: json.dumps(str(v)))  # a JSON string: a safe YAML scalar
 
 
 def _app_name(model_name: str) -> str:
@@ -299,6 +299,7 @@ def render_manifests(cfg: Config, image: str, *, model_uri: str, model_name: str
         "workers": cfg.workers, "cpu_request": cfg.cpu_request, "cpu_limit": cfg.cpu_limit,
         "memory_request": cfg.memory_request, "memory_limit": cfg.memory_request, "gpu": cfg.gpus,
         "startup_failure_threshold": int(min(120, 12 + cfg.model_size_mb / 50)),  # big models load slowly
+        "prestop_delay_s": PRESTOP_DELAY_S, "termination_grace_s": TERMINATION_GRACE_S,
         "tmp_size": "1Gi", "secret_name": cfg.secret_name, "key_placeholder": KEY_PLACEHOLDER,
         "service_type": cfg.service_type, "service_port": cfg.service_port,
         "min_replicas": cfg.min_replicas, "max_replicas": cfg.max_replicas,
@@ -316,7 +317,8 @@ def render_manifests(cfg: Config, image: str, *, model_uri: str, model_name: str
 
 def validation_version(k8s_version: Optional[str]) -> str:
     """The kubernetes-validate schema version closest to the cluster's minor version."""
-    from kubernetes_validate import utils
+    with needs_extra("aks"):
+        from kubernetes_validate import utils
 
     known = sorted({utils.major_minor(v) for v in utils.all_versions()}, key=lambda v: tuple(map(int, v.split("."))))
     if not k8s_version:
@@ -333,9 +335,10 @@ def _schema_validator(kind: str, api_version: str, version: str) -> Any:
     `kubernetes_validate.validate` re-reads the multi-megabyte definitions file on every
     call; this builds the same Draft 2020-12 validator from the same files, cached.
     """
-    import jsonschema
-    from kubernetes_validate import utils
-    from referencing import Registry, Resource
+    with needs_extra("aks"):
+        import jsonschema
+        from kubernetes_validate import utils
+        from referencing import Registry, Resource
 
     schema_dir = f"v{version}-local-strict"
     group = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
@@ -350,15 +353,17 @@ def _schema_validator(kind: str, api_version: str, version: str) -> Any:
 
 @lru_cache(maxsize=4)
 def _schema_definitions(schema_dir: str, version: str) -> Any:
-    from kubernetes_validate import utils
+    with needs_extra("aks"):
+        from kubernetes_validate import utils
 
     return utils.schema_contents(f"kubernetes-json-schema/{schema_dir}/_definitions.json", version)
 
 
 def validate_manifests(objs: list[dict], k8s_version: Optional[str] = None) -> None:
     """Refuse to apply anything the Kubernetes schemas reject (strict: unknown fields too)."""
-    import jsonschema
-    from kubernetes_validate import utils
+    with needs_extra("aks"):
+        import jsonschema
+        from kubernetes_validate import utils
 
     version = validation_version(k8s_version)
     full = [v for v in utils.all_versions() if utils.major_minor(v) == version][-1]
@@ -434,7 +439,8 @@ class Kube:
     """A thin layer over the typed `kubernetes` APIs returning plain dicts (no model round-trips)."""
 
     def __init__(self, api_client: Any, timeout: float = 30.0):
-        from kubernetes import client
+        with needs_extra("aks"):
+            from kubernetes import client
 
         self.api_client = api_client
         self.timeout = timeout
@@ -516,7 +522,8 @@ def kubeconfig_client(raw: bytes | str, ctx: DeployContext) -> Any:
     Certificate data the client needs as files goes to a private temp folder
     removed when the client is closed.
     """
-    from kubernetes import client
+    with needs_extra("aks"):
+        from kubernetes import client
     from kubernetes.config.kube_config import KubeConfigLoader
 
     from .azure_common import get_credential, register_secret
@@ -700,14 +707,16 @@ class AKSDeployer(Deployer):
 
     # ------------------------------------------------------------------ Azure clients
     def _cs(self, ctx: DeployContext, cfg: Config):
-        from azure.mgmt.containerservice import ContainerServiceClient
+        with needs_extra("aks"):
+            from azure.mgmt.containerservice import ContainerServiceClient
 
         from .azure_common import get_credential, sdk_kwargs
 
         return ContainerServiceClient(get_credential(ctx), cfg.subscription, **sdk_kwargs(ctx))
 
     def _compute(self, ctx: DeployContext, cfg: Config):
-        from azure.mgmt.compute import ComputeManagementClient
+        with needs_extra("aks"):
+            from azure.mgmt.compute import ComputeManagementClient
 
         from .azure_common import get_credential, sdk_kwargs
 
@@ -1452,7 +1461,8 @@ class AKSDeployer(Deployer):
         return key
 
     def _post(self, url: str, key: str, payload: Any, timeout: float = 30.0) -> InvokeResult:
-        import httpx
+        with needs_extra("aks"):
+            import httpx
 
         started = time.perf_counter()
         try:

@@ -32,16 +32,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from advisor.models import ModelInfo, Sizing, WorkloadProfile, describe_validation_error
 
+from . import templating
 from .azure_common import (ClientSet, ImageReference, ImageRepository, Location, Matches, RegistryName,
                            ResourceGroup, SubscriptionId)
 from .base import DeployContext, Deployer
 from .errors import (AuthError, ConflictError, DeployError, InputError, RemoteError, StalePlanError)
+from .extras import needs_extra
 from .models import (DeploymentPlan, DeploymentResult, DeploymentSpec, DestroyResult, Finding, InvokeResult,
                      PlannedAction, Status, fingerprint)
 
 TARGET = "appservice"
 ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE_DIR = ROOT / "templates" / "appservice"
 TARGETS_YAML = ROOT / "advisor" / "data" / "targets.yaml"
 
 PORT = 8080  # the scoring server's port inside the image (templates/Dockerfile.j2)
@@ -328,17 +329,20 @@ class _Clients(ClientSet):
 
     @cached_property
     def web(self) -> Any:
-        from azure.mgmt.web import WebSiteManagementClient
+        with needs_extra("appservice"):
+            from azure.mgmt.web import WebSiteManagementClient
         return WebSiteManagementClient(self.credential, self.subscription, **self.kwargs)
 
     @cached_property
     def monitor(self) -> Any:
-        from azure.mgmt.monitor import MonitorManagementClient
+        with needs_extra("appservice"):
+            from azure.mgmt.monitor import MonitorManagementClient
         return MonitorManagementClient(self.credential, self.subscription, **self.kwargs)
 
     @cached_property
     def arm(self) -> Any:
-        from azure.mgmt.resource.resources import ResourceManagementClient
+        with needs_extra("appservice"):
+            from azure.mgmt.resource.resources import ResourceManagementClient
         return ResourceManagementClient(self.credential, self.subscription, **self.kwargs)
 
     @cached_property
@@ -846,10 +850,8 @@ class AppServiceDeployer(Deployer):
 
     def _artifacts(self, r: Resolved, build: dict[str, Any], plan_owned: bool) -> dict[str, str]:
         """ARM template + parameters + README to do the same by hand, and the image build context."""
-        import jinja2
-
         arts: dict[str, str] = {}
-        arts["appservice/azuredeploy.json"] = (TEMPLATE_DIR / "azuredeploy.json").read_text(encoding="utf-8")
+        arts["appservice/azuredeploy.json"] = templating.read_template("appservice/azuredeploy.json")
         params = {
             "deploymentName": r.deployment, "location": r.location, "appName": r.app_name, "planName": r.plan_name,
             "createPlan": plan_owned, "sku": r.sku, "skuTier": r.tier, "instances": r.instances,
@@ -874,8 +876,7 @@ class AppServiceDeployer(Deployer):
                 binary.append(rel)  # model weights: rebuilt from the model by `plan`, not exported as text
             else:
                 image_files[f"image/{rel}"] = text
-        env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)), undefined=jinja2.StrictUndefined,
-                                 autoescape=False, keep_trailing_newline=True)
+        env = templating.environment("appservice")
         q = shlex.quote
         arts["appservice/README.md"] = env.get_template("README.md.j2").render(
             r=r, q=q, image_files=bool(image_files), binary=sorted(binary), key_setting=KEY_SETTING,

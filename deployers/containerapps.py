@@ -53,12 +53,13 @@ from .azure_common import (GUID, ClientSet, ImageReference, ImageRepository, Loc
                            ResourceGroup, SubscriptionId, azure_errors, memory_path, none_if_missing, remember, remembered)
 from .base import DeployContext, Deployer
 from .errors import AuthError, ConflictError, DeployError, InputError, RemoteError, StalePlanError
+from .extras import needs_extra
 from .models import (DeploymentPlan, DeploymentResult, DeploymentSpec, DestroyResult, Finding, InvokeResult,
                      PlannedAction, Status, fingerprint)
 
 TARGET = "containerapps"
 PORT = 8080  # the scoring server's port inside the image (templates/Dockerfile.j2)
-LIVE_PATH, READY_PATH, SCORE_PATH = "/", "/ready", "/score"  # deployers.serving routes
+LIVE_PATH, READY_PATH, SCORE_PATH = "/live", "/ready", "/score"  # deployers.serving routes (serving/app.py)
 CONTAINER = "scoring"
 KEY_SECRET = "scoring-key"
 KEY_DIR = "/var/run/secrets/scoring"  # the image's CMD reads --key-file /var/run/secrets/scoring/key
@@ -383,7 +384,8 @@ class _Clients(ClientSet):
 
     @cached_property
     def aca(self) -> Any:
-        from azure.mgmt.appcontainers import ContainerAppsAPIClient
+        with needs_extra(TARGET):
+            from azure.mgmt.appcontainers import ContainerAppsAPIClient
         return ContainerAppsAPIClient(self.credential, self.subscription, **self.kwargs)
 
     @cached_property
@@ -927,7 +929,8 @@ class ContainerAppsDeployer(Deployer):
                                    repository=r.repository, files=files, registry=registry)
 
     def _ensure_environment(self, cl: _Clients, ctx: DeployContext, r: Resolved, observed: dict) -> None:
-        from azure.mgmt.appcontainers.models import ManagedEnvironment
+        with needs_extra(TARGET):
+            from azure.mgmt.appcontainers.models import ManagedEnvironment
 
         from .azure_common import pending, wait
 
@@ -948,7 +951,8 @@ class ContainerAppsDeployer(Deployer):
 
     def _put_app(self, cl: _Clients, ctx: DeployContext, r: Resolved, body: dict, key_name: str, what: str) -> dict:
         """PUT the app (or resume the PUT recorded under `key_name`) and return it as read back."""
-        from azure.mgmt.appcontainers.models import ContainerApp
+        with needs_extra(TARGET):
+            from azure.mgmt.appcontainers.models import ContainerApp
 
         from .azure_common import pending, wait
 

@@ -60,13 +60,17 @@ from typing import Any, Iterable, Mapping, Optional, Union
 
 from advisor.models import ModelInfo
 
+from . import templating
 from .base import DeployContext
 from .errors import AuthError, DeployTimeout, InputError, RemoteError
 
 ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES = ROOT / "templates"
 TASKS_API_VERSION = "2019-06-01-preview"
 PORT = 8080
+# The scoring image's base, pinned by digest so a rebuild of the same build context (same content-hash tag)
+# starts from the same bytes. The tag is kept for readers; Docker uses the digest. To move to a newer patch
+# release: `docker buildx imagetools inspect python:3.11-slim` and copy the index digest here.
+BASE_IMAGE = "python:3.11-slim@sha256:9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad5a0412fd5bfc7"
 SERVING_MODULE = "deployers.serving"
 PROJECT_PACKAGES = ("deployers", "advisor")
 # Tree models are compiled at image build time (a RUN step), never while planning: compiling loads the model.
@@ -268,11 +272,62 @@ def merge_requirements(model_reqs: Iterable[str], serving_reqs: Iterable[str]) -
     return [merged[k] for k in sorted(merged)]
 
 
-def _jinja():
-    import jinja2
+# The image's target environment: markers in dependency metadata are evaluated for it, not for this machine.
+IMAGE_MARKERS = {"python_version": "3.11", "python_full_version": "3.11.0", "sys_platform": "linux",
+                 "platform_system": "Linux", "os_name": "posix", "platform_machine": "x86_64",
+                 "implementation_name": "cpython", "platform_python_implementation": "CPython"}
 
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
-                              autoescape=False, keep_trailing_newline=True)
+
+# A model logged where only mlflow-skinny is installed still lists `mlflow==X` (MLflow writes its own name);
+# mlflow-skinny of the same version provides the same `mlflow` package, which is all loading a model needs.
+SUBSTITUTES = {"mlflow": "mlflow-skinny"}
+
+
+def _installed(name: str) -> Optional[metadata.Distribution]:
+    try:
+        return metadata.distribution(name) if name else None
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def full_lock(requirements: Iterable[str]) -> list[str]:
+    """The requirements plus every distribution they depend on, each pinned with `==`.
+
+    Versions are the ones installed here (what ran locally and in the tests); a requirement this environment
+    does not satisfy keeps its own pin (its dependencies are then taken from the installed release of the same
+    project when there is one). The Dockerfile installs the list with `--no-deps` and runs `pip check`, so the
+    build either gets exactly this set or fails: nothing unpinned is resolved at build time, and the
+    content-hash tag (which hashes this file) names what runs."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pins: dict[str, str] = {}
+    queue = [(Requirement(r), True) for r in requirements]
+    while queue:
+        req, direct = queue.pop(0)
+        name = canonicalize_name(req.name)
+        if name in pins:
+            continue
+        dist = _installed(req.name) or _installed(SUBSTITUTES.get(name, ""))
+        if dist is not None and req.specifier.contains(dist.version, prereleases=True):
+            pins[name] = f"{dist.metadata['Name']}=={dist.version}"
+        elif direct and str(req.specifier).startswith("=="):
+            pins[name] = f"{req.name}{req.specifier}"
+        else:
+            raise InputError(f"the image needs {req} but this environment has "
+                             f"{dist.version if dist else 'no release'} of it",
+                             f"pip install '{req}' here (then the image runs what you tested) or pin it in the "
+                             "model's requirements.txt")
+        for line in (dist.requires or []) if dist is not None else []:
+            dep = Requirement(line)
+            extras = sorted(req.extras) or [""]
+            if dep.marker is None or any(dep.marker.evaluate({**IMAGE_MARKERS, "extra": e}) for e in extras):
+                queue.append((dep, False))
+    return [pins[k] for k in sorted(pins)]
+
+
+def _jinja():
+    return templating.environment()
 
 
 def render_dockerfile(model_info: ModelInfo, *, workers: int = 1, port: int = PORT) -> str:
@@ -281,7 +336,7 @@ def render_dockerfile(model_info: ModelInfo, *, workers: int = 1, port: int = PO
     safe = re.compile(r"[^A-Za-z0-9_.:/@+-]")
     return _jinja().get_template("Dockerfile.j2").render(
         model_name=safe.sub("_", model_info.name)[:120], model_version=safe.sub("_", model_info.version or "")[:60],
-        workers=int(workers), port=int(port))
+        workers=int(workers), port=int(port), base_image=BASE_IMAGE)
 
 
 def _read_tree(root: Path, prefix: str) -> Files:
@@ -316,7 +371,7 @@ def render_build_context(model_info: ModelInfo, model_dir: Optional[Path], app_d
     files[BUILD_COMPILER] = (ROOT / BUILD_COMPILER).read_text(encoding="utf-8")  # the Dockerfile runs it
     reqs = merge_requirements(model_info.requirements,
                               serving_requirements(third) + score_requirements(model_info))
-    files["requirements.txt"] = "".join(f"{r}\n" for r in reqs)
+    files["requirements.txt"] = "".join(f"{r}\n" for r in full_lock(reqs))
     files["Dockerfile"] = render_dockerfile(model_info, workers=workers, port=port)
     files[".dockerignore"] = "**/__pycache__\n**/*.pyc\n"
     return dict(sorted(files.items()))

@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -130,6 +131,10 @@ def _artifact_location(state_dir: Path, uri: str) -> Optional[str]:
 
 def _client(state_dir: Path):
     from mlflow import MlflowClient  # lazy: ~1 s import
+
+    # MLflow's store logs its schema set-up at INFO and a full traceback before re-raising a database error
+    # (a full or read-only state dir); we report those as one line, so its own lines only add noise
+    logging.getLogger("mlflow.store").setLevel(logging.CRITICAL)
     uri = registry_uri(state_dir)
     return MlflowClient(tracking_uri=uri, registry_uri=uri), uri
 

@@ -20,6 +20,7 @@ BUILTINS: dict[str, str] = {
     "aks": "deployers.aks:AKSDeployer",
     "appservice": "deployers.appservice:AppServiceDeployer",
     "containerapps": "deployers.containerapps:ContainerAppsDeployer",
+    "azureml-batch": "deployers.azureml_batch:AzureMLBatchDeployer",
 }
 
 _cache: dict[str, type[Deployer]] = {}

@@ -55,7 +55,7 @@ def test_first_deploy(ctx, fake, aca, model_dir):
     assert c["image"] == IMAGE_V1  # 1 vCPU / 2 GiB: the advisor's 1vCPU-2Gi (Azure adds ephemeralStorage)
     assert (c["resources"]["cpu"], c["resources"]["memory"]) == (1.0, "2Gi")
     probes = {p["type"]: p["httpGet"]["path"] for p in c["probes"]}
-    assert probes == {"Startup": "/ready", "Readiness": "/ready", "Liveness": "/"}
+    assert probes == {"Startup": "/ready", "Readiness": "/ready", "Liveness": "/live"}
     assert c["volumeMounts"] == [{"volumeName": KEY_SECRET, "mountPath": "/var/run/secrets/scoring"}]
     assert template["scale"]["rules"][0]["http"]["metadata"] == {"concurrentRequests": "10"}
     assert template["scale"]["minReplicas"] == plan.sizing.min and template["scale"]["maxReplicas"] >= 1

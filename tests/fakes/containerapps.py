@@ -1,7 +1,7 @@
 """Azure Container Apps (Microsoft.App) provider for FakeAzure: managed environments, container apps
 with revisions and traffic, secrets (listSecrets), revision activate/deactivate, replicas, the auth
 token and log stream, available workload profiles per region, usages, and the data plane
-`https://<app>.<env domain>` / `https://<app>--<suffix>.<env domain>` (GET /, GET /ready, POST /score).
+`https://<app>.<env domain>` / `https://<app>--<suffix>.<env domain>` (GET /, GET /live, GET /ready, POST /score).
 
 Writes answer the way azure-mgmt-appcontainers expects (PUT 201/200 + Azure-AsyncOperation, DELETE
 202 + both headers: the core fake's defaults), and the service rules are enforced so a wrong request
@@ -303,7 +303,7 @@ def install(fake: FakeAzure, *, resource_group: str = "rg", subscription: str = 
         app = app_body["name"].lower()
         image = rev["properties"]["template"]["containers"][0].get("image")
         healthy = image not in aca.unhealthy
-        if req.method == "GET" and req.path in ("", "/"):
+        if req.method == "GET" and req.path in ("", "/", "/live"):
             return f.json(200 if healthy else 502, {"status": "alive"} if healthy else {"status": "crashing"})
         if req.method == "GET" and req.path == "/ready":
             with aca.lock:
