@@ -923,8 +923,7 @@ class ContainerAppsDeployer(Deployer):
         """Create the chosen registry when missing, then build the image there unless the tag exists."""
         from . import images
 
-        registry = images.ensure_registry(ctx, images.RegistryChoice(
-            r.subscription, r.registry_resource_group, r.registry, r.registry_how, r.location), r.deployment)
+        registry = images.ensure_registry(ctx, images.RegistryChoice.from_settings(r.model_dump()), r.deployment)
         return images.ensure_image(ctx, registry_rg=r.registry_resource_group, registry_name=r.registry,
                                    repository=r.repository, files=files, registry=registry)
 
