@@ -1254,20 +1254,21 @@ class ContainerAppsDeployer(Deployer):
         from azure.core.exceptions import AzureError
         from azure.core.rest import HttpRequest
 
-        from .azure_common import scrub
+        from .azure_common import register_secret, scrub
 
         mem, sub, rg, app_name = self._locate(name, ctx)
         cl = _Clients(ctx, sub)
         if self._our_app(cl, rg, app_name, name) is None:
             return f"no container app for deployment {name}"
         head = (f"# console logs; live: az containerapp logs show -n {app_name} -g {rg} --follow "
-                "(or Log Analytics: ContainerAppConsoleLogs_CL)")
+                "(history: ContainerAppConsoleLogs_CL, if the environment sends logs to Log Analytics)")
         lines = [head]
         with azure_errors(f"read revisions and the log-stream token of {app_name}"):
             revs = [_json(x) for x in cl.aca.container_apps_revisions.list_revisions(rg, app_name)]
             serving = [x["name"] for x in sorted(revs, key=lambda x: -int(x["properties"].get("trafficWeight") or 0))
                        if x["properties"].get("active")]
             token = cl.aca.container_apps.get_auth_token(rg, app_name).properties.token if serving else ""
+        register_secret(token)  # a short-lived log-stream token: scrubbed wherever it could be echoed
         for rev in serving[:2]:
             with azure_errors(f"list replicas of {rev}"):
                 replicas = list(cl.aca.container_apps_revision_replicas.list_replicas(rg, app_name, rev).value or [])
