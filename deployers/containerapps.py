@@ -21,7 +21,8 @@ Facts used (each with its source, checked 2026-12-06):
 [ACA-TRAFFIC] weights sum to 100, by revision name or label:
             https://learn.microsoft.com/azure/container-apps/traffic-splitting
 [ACA-BG]    blue-green with revisions and traffic: https://learn.microsoft.com/azure/container-apps/blue-green-deployment
-[ACA-GPU]   serverless GPU profiles Consumption-GPU-NC8as-T4 / -NC24-A100, regions, profiles only at creation:
+[ACA-GPU]   serverless GPU profiles Consumption-GPU-NC8as-T4 / -NC24-A100, regions; a Consumption GPU profile can
+            be added to an existing environment (only Dedicated GPU profiles need a new one):
             https://learn.microsoft.com/azure/container-apps/gpu-serverless-overview (ms.date 06/02/2025) and
             https://learn.microsoft.com/azure/container-apps/workload-profiles-overview
 [ACA-MI]    system identity pulls from ACR only after AcrPull: create with a public image, grant, then new revision:
@@ -655,12 +656,18 @@ class ContainerAppsDeployer(Deployer):
                     "ours, it will be updated" if app is not None else "free in the resource group")))
             if env is not None:
                 have = {p.get("workloadProfileType") for p in _json(env).get("properties", {}).get("workloadProfiles") or []}
-                if r.gpu and GPU_PROFILES[r.gpu]["type"] not in have:
+                ours = is_ours(env.tags, r.deployment)
+                if r.gpu and GPU_PROFILES[r.gpu]["type"] not in have and not ours:
+                    g = GPU_PROFILES[r.gpu]
                     out.append(Finding(check="environment", level="fail",
-                                       message=f"environment {r.environment} has no {GPU_PROFILES[r.gpu]['type']} "
-                                               "profile, and GPU profiles can only be added when an environment is "
-                                               "created [ACA-GPU]",
-                                       hint="--set environment=<a new name> to create a GPU environment"))
+                                       message=f"environment {r.environment} (not created by deploy-advisor) has no "
+                                               f"{g['type']} profile, and it is used as it is [ACA-GPU]",
+                                       hint=f"az containerapp env workload-profile add -g {r.resource_group} -n "
+                                            f"{r.environment} --workload-profile-name {g['profile']} "
+                                            f"--workload-profile-type {g['type']}; or --set environment=<a new name>"))
+                elif r.gpu and GPU_PROFILES[r.gpu]["type"] not in have:
+                    out.append(Finding(check="environment", level="pass", message=f"{r.environment} is ours: the "
+                                       f"{GPU_PROFILES[r.gpu]['type']} profile will be added"))
                 else:
                     owner = "ours" if is_ours(env.tags, r.deployment) else "not ours: used as it is, never deleted"
                     out.append(Finding(check="environment", level="pass", message=f"{r.environment} exists ({owner})"))
@@ -818,6 +825,10 @@ class ContainerAppsDeployer(Deployer):
                                       resource=r.environment, detail=f"workload profiles: {profiles}" +
                                       (", VNet-integrated" if r.subnet_id else "") +
                                       ("" if observed is not None else " (Azure state not read)")))
+        elif self._missing_gpu_profile(r, env):
+            acts.append(PlannedAction(kind="update", resource_type="Microsoft.App/managedEnvironments",
+                                      resource=r.environment, detail=f"add workload profile "
+                                      f"{GPU_PROFILES[r.gpu]['profile']} ({GPU_PROFILES[r.gpu]['type']})"))
         else:
             acts.append(PlannedAction(kind="no-op", resource_type="Microsoft.App/managedEnvironments",
                                       resource=r.environment, detail="" if env["ours"] else
@@ -935,18 +946,33 @@ class ContainerAppsDeployer(Deployer):
 
         env = observed.get("environment")
         token = pending(ctx, "containerapps.env")
+        body = environment_body(r)
         if env is not None and not token:
-            if env.get("state") not in (None, "Succeeded"):
-                ctx.emit("warning", f"environment {r.environment} is {env.get('state')}")
-            return
-        ctx.step(f"create Container Apps environment {r.environment} in {r.location}")
-        with azure_errors(f"create environment {r.environment}"):
+            if not self._missing_gpu_profile(r, env):
+                if env.get("state") not in (None, "Succeeded"):
+                    ctx.emit("warning", f"environment {r.environment} is {env.get('state')}")
+                return
+            if not env["ours"]:
+                raise InputError(f"environment {r.environment} has no {GPU_PROFILES[r.gpu]['type']} profile and was "
+                                 "not created by deploy-advisor", "add the profile, or --set environment=<a new name>")
+            with azure_errors(f"read environment {r.environment}"):  # a PUT replaces: keep what is there
+                body = _json(cl.aca.managed_environments.get(r.resource_group, r.environment))
+            body["properties"]["workloadProfiles"].append(workload_profiles(r)[-1])
+            ctx.step(f"add the {GPU_PROFILES[r.gpu]['type']} profile to environment {r.environment}")
+        else:
+            ctx.step(f"create Container Apps environment {r.environment} in {r.location}")
+        with azure_errors(f"write environment {r.environment}"):
             poller = (cl.aca.managed_environments.begin_create_or_update(
                 r.resource_group, r.environment, None, continuation_token=token) if token else
                 cl.aca.managed_environments.begin_create_or_update(
-                    r.resource_group, r.environment, ManagedEnvironment(environment_body(r))))
+                    r.resource_group, r.environment, ManagedEnvironment(body)))
             wait(poller, ctx, f"environment {r.environment}", "containerapps.env")
-        self._remember(ctx, r, None, env_owned=True)
+        if env is None:
+            self._remember(ctx, r, None, env_owned=True)
+
+    @staticmethod
+    def _missing_gpu_profile(r: Resolved, env: dict) -> bool:
+        return bool(r.gpu) and GPU_PROFILES[r.gpu]["type"] not in (env.get("profiles") or [])
 
     def _put_app(self, cl: _Clients, ctx: DeployContext, r: Resolved, body: dict, key_name: str, what: str) -> dict:
         """PUT the app (or resume the PUT recorded under `key_name`) and return it as read back."""

@@ -109,14 +109,11 @@ def test_an_environment_with_apps_cannot_be_deleted(env):
     assert aca.environment("env") is None
 
 
-def test_gpu_profiles_only_where_offered_and_only_at_creation(env):
+def test_gpu_profiles_only_where_offered(env):
     fake, aca, client = env
     t4 = {"name": "gpu", "workloadProfileType": "Consumption-GPU-NC8as-T4"}
     assert code_of(lambda: client.managed_environments.begin_create_or_update(RG, "g", ManagedEnvironment(
         {"location": "eastus", "properties": {"workloadProfiles": [t4]}})).result()) == "WorkloadProfileTypeNotSupported"
-    assert code_of(lambda: client.managed_environments.begin_create_or_update(RG, "env", ManagedEnvironment(
-        {"location": "eastus", "properties": {"workloadProfiles": [t4]}})).result()) in (
-        "WorkloadProfileTypeNotSupported", "ManagedEnvironmentGpuProfileUpdateNotSupported")
     client.managed_environments.begin_create_or_update(RG, "g3", ManagedEnvironment(
         {"location": "westus3", "properties": {"workloadProfiles": [
             {"name": "Consumption", "workloadProfileType": "Consumption"}, t4]}})).result()

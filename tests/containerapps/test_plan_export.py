@@ -224,7 +224,7 @@ def test_remote_preflight(ctx, fake, aca, model_dir):
     aca.seed_environment("cpu-only-env", location="westus3")
     f = findings(ctx, make_spec(model_dir, profile={"region": "westus3", "inference": {"gpu": "required"}},
                                 location="westus3", environment="cpu-only-env"))
-    assert f["environment"][0] == "fail" and "only be added when an environment is created" in f["environment"][1]
+    assert f["environment"][0] == "fail" and "workload-profile add" in f["environment"][1]  # not ours: not changed
 
 
 def test_apply_refuses_what_preflight_fails(ctx, model_dir):
@@ -232,6 +232,19 @@ def test_apply_refuses_what_preflight_fails(ctx, model_dir):
         api.apply(api.plan(make_spec(model_dir, profile={"operations": {"rollout": "shadow"}}), ctx), ctx)
     with pytest.raises(InputError, match="Consumption pair"):
         api.apply(api.plan(make_spec(model_dir, cpu=1.5, memory_gib=2), ctx), ctx)
+
+
+def test_a_gpu_profile_is_added_to_our_environment(ctx, fake, aca, model_dir):
+    cpu = make_spec(model_dir, profile={"region": "westus3"}, location="westus3")
+    assert api.apply(api.plan(cpu, ctx), ctx).status == "succeeded"
+    gpu = make_spec(model_dir, profile={"region": "westus3", "inference": {"gpu": "required"}}, location="westus3")
+    plan = api.plan(gpu, ctx)
+    env_action = next(a for a in plan.actions if a.resource_type == "Microsoft.App/managedEnvironments")
+    assert env_action.kind == "update" and "gpu-t4" in env_action.detail
+    assert api.apply(plan, ctx).status == "succeeded"
+    types = [p["workloadProfileType"] for p in aca.environment(f"{APP}-env")["properties"]["workloadProfiles"]]
+    assert types == ["Consumption", "Consumption-GPU-NC8as-T4"]
+    assert aca.app(APP)["properties"]["workloadProfileName"] == "gpu-t4"
 
 
 def test_gpu_deploy_creates_a_gpu_environment(ctx, fake, aca, model_dir):

@@ -20,7 +20,8 @@ fails here as it would in Azure:
 - probe settings within the documented ranges (failureThreshold 1-10, period 1-240 s, initial delay 1-60 s);
 - a revision that receives traffic cannot be deactivated (ContainerAppRevisionHasTraffic);
 - an environment that still holds apps cannot be deleted (ManagedEnvironmentHasContainerApps);
-- GPU workload profiles only in the regions that offer them, and only when the environment is created.
+- serverless GPU workload profiles only in the regions that offer them (they may be added later, unlike
+  dedicated GPU profiles: workload-profiles-overview).
 
 A change to `properties.template` makes a new revision `<app>--<revisionSuffix>` (random suffix when
 none is given); configuration changes (traffic, secrets, ingress) do not. In Single revision mode the
@@ -152,18 +153,12 @@ def install(fake: FakeAzure, *, resource_group: str = "rg", subscription: str = 
             return f.error(400, "LocationNotAvailableForResourceType",
                            f"The provided location '{body.get('location')}' is not available for resource type "
                            "'Microsoft.App/managedEnvironments'.")
-        existing = f.resources.get(req.path.lower().rstrip("/"))
-        old_types = {p.get("workloadProfileType") for p in
-                     (((existing or {}).get("properties") or {}).get("workloadProfiles") or [])}
         for p in ((body.get("properties") or {}).get("workloadProfiles") or []):
             ptype = str(p.get("workloadProfileType") or "")
             if ptype in GPU_PROFILES:
                 if loc not in GPU_PROFILES[ptype]["regions"]:
                     return f.error(400, "WorkloadProfileTypeNotSupported",
                                    f"Workload profile type '{ptype}' is not supported in location '{loc}'.")
-                if existing is not None and ptype not in old_types:
-                    return f.error(400, "ManagedEnvironmentGpuProfileUpdateNotSupported",
-                                   "GPU workload profiles can only be added when the environment is created.")
             elif ptype != "Consumption" and not ptype.startswith(("D", "E")):
                 return f.error(400, "WorkloadProfileTypeNotSupported", f"Unknown workload profile type '{ptype}'.")
         return None
