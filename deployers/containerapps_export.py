@@ -59,11 +59,13 @@ def arm_template(r: "Resolved") -> dict[str, Any]:
         "environmentName": {"type": "string", "defaultValue": r.environment},
         "createEnvironment": {"type": "bool", "defaultValue": True,
                               "metadata": {"description": "false to use an existing environment as it is"}},
+        "createApp": {"type": "bool", "defaultValue": True,
+                      "metadata": {"description": "false for the environment only (first deploy: see README.md)"}},
         "appName": {"type": "string", "defaultValue": r.app_name, "maxLength": 32},
         "image": {"type": "string", "defaultValue": r.image or "",
-                  "metadata": {"description": "first deploy: mcr.microsoft.com/k8se/quickstart:latest until the "
-                                              "app's identity has AcrPull (see README.md)"}},
-        "scoringKey": {"type": "securestring", "metadata": {"description": "clients send it as 'Authorization: "
+                  "metadata": {"description": "the scoring image; the app's identity needs AcrPull on its "
+                                              "registry first (README.md)"}},
+        "scoringKey": {"type": "securestring", "defaultValue": "", "metadata": {"description": "clients send it as 'Authorization: "
                                                                            "Bearer <key>'"}},
     }
     if r.subnet_id:
@@ -74,17 +76,16 @@ def arm_template(r: "Resolved") -> dict[str, Any]:
             {"condition": "[parameters('createEnvironment')]", "type": "Microsoft.App/managedEnvironments",
              "apiVersion": ENV_API, "name": "[parameters('environmentName')]", "location": "[parameters('location')]",
              "tags": env["tags"], "properties": env_props},
-            {"type": "Microsoft.App/containerApps", "apiVersion": APP_API, "name": "[parameters('appName')]",
+            {"condition": "[parameters('createApp')]", "type": "Microsoft.App/containerApps", "apiVersion": APP_API,
+             "name": "[parameters('appName')]",
              "location": "[parameters('location')]", "tags": app["tags"], "identity": app["identity"],
              "dependsOn": ["[resourceId('Microsoft.App/managedEnvironments', parameters('environmentName'))]"],
              "properties": props},
         ],
         "outputs": {
-            "fqdn": {"type": "string", "value": "[reference(resourceId('Microsoft.App/containerApps', "
-                                                "parameters('appName'))).configuration.ingress.fqdn]"},
-            "principalId": {"type": "string", "value": "[reference(resourceId('Microsoft.App/containerApps', "
-                                                       "parameters('appName')), '" + APP_API + "', 'full')"
-                                                       ".identity.principalId]"},
+            "fqdn": {"condition": "[parameters('createApp')]", "type": "string",
+                     "value": "[reference(resourceId('Microsoft.App/containerApps', parameters('appName')))"
+                              ".configuration.ingress.fqdn]"},
         },
     }
 
@@ -108,9 +109,11 @@ def readme(r: "Resolved", binary: list[str]) -> str:
         f"`{r.app_name}`: {r.cpu:g} vCPU / {r.memory_gib:g} GiB per replica, {r.min_replicas}-{r.max_replicas} "
         f"replicas, {'external' if r.external else 'internal'} ingress on port {r.port}, multiple-revision mode.",
         "",
+        "Run these from this folder (`containerapps/`).",
+        "",
         "1. Build the image (skip when it is already in the registry):",
         "",
-        f"       az acr build -r {q(r.registry or '<registry>')} -t {q(_repo_tag(r))} image/",
+        f"       az acr build -r {q(r.registry or '<registry>')} -t {q(_repo_tag(r))} ../image/",
         ""]
     if binary:
         lines += [f"   `plan` writes the model files too ({', '.join(binary)}); they are not exported as text.", ""]
@@ -119,20 +122,22 @@ def readme(r: "Resolved", binary: list[str]) -> str:
         "",
         "       export SCORING_KEY=$(python -c 'import secrets; print(secrets.token_urlsafe(32))')",
         "",
-        "3. The environment and a first revision on a public image (the app's identity must exist before it "
-        "can be granted AcrPull):",
+        "3. The environment (the ARM template without the app):",
         "",
         f"       az deployment group create -g {rg} --template-file azuredeploy.json "
-        "--parameters @azuredeploy.parameters.json --parameters image=mcr.microsoft.com/k8se/quickstart:latest "
-        "scoringKey=\"$SCORING_KEY\"",
+        "--parameters @azuredeploy.parameters.json --parameters createApp=false",
         "",
-        "4. Let the app pull from the registry:",
+        "4. The app on a public image first, so its system-assigned identity exists before it is granted AcrPull:",
         "",
+        f"       az containerapp create -n {app} -g {rg} --environment {env} --system-assigned "
+        "--image mcr.microsoft.com/k8se/quickstart:latest --ingress " + ("external" if r.external else "internal")
+        + " --target-port 80",
         f"       az role assignment create --role AcrPull --assignee-principal-type ServicePrincipal "
         f"--assignee-object-id $(az containerapp show -n {app} -g {rg} --query identity.principalId -o tsv) "
         f"--scope $(az acr show -n {q(r.registry or '<registry>')} --query id -o tsv)",
         "",
-        "5. The scoring image as a new revision (the YAML is what `az containerapp create|update --yaml` reads):",
+        "5. The scoring image as a new revision (the YAML is what `az containerapp create|update --yaml` reads;",
+        "   or run step 3 again with createApp=true image=... scoringKey=\"$SCORING_KEY\"):",
         "",
         f"       envsubst '$SCORING_KEY' < containerapp.yaml > /tmp/{r.app_name}.yaml",
         f"       az containerapp update -n {app} -g {rg} --yaml /tmp/{r.app_name}.yaml && rm /tmp/{r.app_name}.yaml",
