@@ -57,9 +57,28 @@ def test_canary_key_never_leaks(ctx, fake, aca, model_dir, tmp_path, capsys, eve
         haystacks[f"state {p.name}"] = text
     assert any(name.startswith("state ") and ".db" in name for name in haystacks)
     assert "READY" in logs and "***" in logs
+    # LRO continuation tokens in the ledger are base64 (of JSON holding the base64 response): look inside too
+    for name, text in list(haystacks.items()):
+        haystacks[f"{name} (base64 decoded)"] = _unbase64(_unbase64(text))
+    assert any("deserialized_data" in t for n, t in haystacks.items() if n.startswith("state") and "decoded" in n)
     for what, secret in {"canary key": CANARY, "first key": first_key}.items():
         for where, text in haystacks.items():
             assert secret not in text, f"{what} leaked into {where}"
+
+
+def _unbase64(text: str) -> str:
+    import base64
+    import binascii
+    import re
+
+    out = []
+    for chunk in re.findall(r"[A-Za-z0-9+/_-]{24,}={0,2}", text):
+        try:
+            out.append(base64.b64decode(chunk + "=" * (-len(chunk) % 4), altchars=b"-_" if "-" in chunk or "_" in chunk
+                                        else None).decode("utf-8", "replace"))
+        except (binascii.Error, ValueError):
+            continue
+    return text + "\n" + "\n".join(out)
 
 
 def test_killed_mid_rollout_resumes_from_the_ledger(ctx, fake, aca, model_dir):
