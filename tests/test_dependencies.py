@@ -29,7 +29,6 @@ NEEDED_WITHOUT_IMPORT = {
     "azure-identity": "imported as `import azure.identity as ai` (a namespace the AST sees as azure)",
     "setuptools": "builds the package (`pip install -e .`, the wheel test) with --no-build-isolation",
     "pytest-xdist": "`make test` runs pytest -n 2",
-    "azure-mgmt-appcontainers": "the Container Apps deployer (deployers/containerapps.py, written in parallel)",
 }
 
 
