@@ -1,4 +1,9 @@
-"""The raw ASGI scoring app: GET / (liveness), GET /ready (readiness), POST /score.
+"""The raw ASGI scoring app: POST /score; probes GET /live (liveness), GET /ready (readiness), GET / (up).
+
+/ready: 200 once the model is loaded, 503 while loading, stopping, or when a scoring call has run past the
+timeout (startup and readiness probes, App Service's health check). /live: 503 only when restarting helps:
+the model failed to load or the scoring thread is stuck (liveness probes). / answers whenever the event loop
+does (a plain "is the port up" check).
 
 No web framework: routing three paths by hand keeps per-request overhead to a
 few tens of microseconds, which matters when the model itself costs ~0.1 ms a
@@ -124,13 +129,15 @@ class ScoringApp:
                                       ((b"allow", b"POST"),))
             elif path == "/ready":
                 await self._ready(send) if method in ("GET", "HEAD") else await self._reply(send, 405, {"error": "use GET"})
+            elif path == "/live":
+                await self._live(send) if method in ("GET", "HEAD") else await self._reply(send, 405, {"error": "use GET"})
             elif path == "/":
                 if method in ("GET", "HEAD"):
                     await self._reply(send, 200, {"status": "alive"})
                 else:
                     await self._reply(send, 405, {"error": "use GET"})
             else:
-                await self._reply(send, 404, {"error": "not found: use POST /score, GET / or GET /ready"})
+                await self._reply(send, 404, {"error": "not found: use POST /score, GET /, GET /live or GET /ready"})
         elif kind == "lifespan":
             await self._lifespan(receive, send)
 
@@ -157,6 +164,11 @@ class ScoringApp:
     async def _reply(self, send: Callable, status: int, obj: Any, extra: tuple = ()) -> None:
         await self._send(send, status, _body(obj), extra)
 
+    def _stuck(self) -> bool:
+        """The scoring thread has been inside one call for longer than the scoring timeout."""
+        b = self.batcher
+        return b is not None and b.busy_since is not None and time.monotonic() - b.busy_since > self.settings.timeout_s
+
     async def _refuse(self, send: Callable, status: int, error: str, rid_s: str, extra: tuple = ()) -> int:
         """A bad request: one JSON line to the client, one line in the log, no traceback."""
         log.warning("request %s: %d %s", rid_s, status, error)
@@ -165,13 +177,19 @@ class ScoringApp:
 
     async def _ready(self, send: Callable) -> None:
         if self.state == "ready":
-            b = self.batcher
-            if b is not None and b.busy_since is not None and time.monotonic() - b.busy_since > self.settings.timeout_s:
+            if self._stuck():
                 await self._reply(send, 503, {"status": "stuck", "detail": "a scoring call has run longer than the timeout"})
                 return
             await self._send(send, 200, self._ready_body)
         else:
             await self._reply(send, 503, {"status": self.state})
+
+    async def _live(self, send: Callable) -> None:
+        if self.state == "failed" or self._stuck():
+            status = "failed" if self.state == "failed" else "stuck"
+            await self._reply(send, 503, {"status": status, "detail": "restart me"})
+        else:
+            await self._reply(send, 200, {"status": "alive"})
 
     def _new_id(self) -> bytes:
         self._counter += 1
