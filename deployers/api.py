@@ -96,7 +96,6 @@ def targets() -> list[dict]:
             out.append({**d, "deployable": True})
     advice_only = {
         "azureml-batch": "Azure ML batch endpoint: asynchronous scoring of large data sets (advice and export only)",
-        "containerapps": "Azure Container Apps: serverless containers that scale to zero (advice only)",
     }
     for name, text in advice_only.items():
         if name not in {t["name"] for t in out}:
