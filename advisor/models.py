@@ -272,6 +272,26 @@ class Sizing(BaseModel):
     predicted_p95_ms: Optional[float] = None
     quota_cores: Optional[int] = None
     notes: list[str] = Field(default_factory=list)
+    #: requests one instance serves at once, as the plan sets it (e.g. max_concurrent_requests_per_instance)
+    concurrency: int = 0
+    #: Little's law: requests in flight at peak = peak rps x request duration
+    in_flight_at_peak: float = 0.0
+    #: rps at which the plan saturates at its autoscale maximum (with the service time used for sizing)
+    saturation_rps: Optional[float] = None
+
+
+Requirement = Literal["mode", "rps", "bandwidth", "p95", "timeout", "sla", "budget", "network", "auth",
+                      "scale_to_zero", "gpu", "region"]
+
+
+class Verdict(BaseModel):
+    """One stated requirement against one option: met, met with a change (named), or not met."""
+
+    requirement: Requirement
+    status: Literal["met", "met-with-change", "not-met"]
+    detail: str  # the requirement against the target's limit, in plain words
+    change: str = ""  # what to request, set or do (met-with-change), or what would satisfy it (not-met)
+    source: str = ""  # Learn URL of the fact the verdict rests on
 
 
 class Cost(BaseModel):
@@ -287,6 +307,11 @@ class Option(BaseModel):
     sizing: Sizing
     cost: Cost
     reasons: list[str]
+    verdicts: list[Verdict] = Field(default_factory=list)
+    fits_budget: Optional[bool] = None  # None: no budget set
+
+    def verdict(self, requirement: str) -> Optional[Verdict]:
+        return next((v for v in self.verdicts if v.requirement == requirement), None)
 
 
 class Excluded(BaseModel):
@@ -306,6 +331,8 @@ class Recommendation(BaseModel):
     prices_as_of: str
     sensitivity: list[Sensitivity] = Field(default_factory=list)
     inputs: dict[str, str] = Field(default_factory=dict)  # which inputs were measured / estimated
+    headline: str = ""  # one line leading the answer, e.g. "No target meets every requirement: ..."
+    meets_all: bool = True  # some option meets every stated requirement (possibly with a change)
 
     @property
     def top(self) -> Optional[Option]:
