@@ -59,6 +59,9 @@ def new(cls: Any, values: dict) -> Any:
     """Build a pydantic model from a dict of all its fields, without validation (the engine's own
     values are already valid): what `model_construct` does, minus the defaults and checks.
     tests/advisor check the result dumps exactly like `model_validate` of the same data."""
+    if len(values) < len(cls.model_fields):  # fields added later (issue 20) get their defaults
+        values = {**{k: f.get_default(call_default_factory=True) for k, f in cls.model_fields.items()
+                     if k not in values}, **values}
     m = _new_object(cls)
     # object.__setattr__ compiles to one generic C setattr (no call through a slot wrapper and its argument
     # tuple, as a stored descriptor `__set__` would); it bypasses the model's __setattr__, as pydantic does
