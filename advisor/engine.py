@@ -831,6 +831,7 @@ def recommend(profile: WorkloadProfile, prices: Any = None, *, sensitivity: bool
     "what would change the answer" search (about half the time) for bulk use.
     """
     from . import explain
+    from .verdicts import review
 
     book = _book(prices)
     ev = _evaluator(book)
@@ -843,8 +844,9 @@ def recommend(profile: WorkloadProfile, prices: Any = None, *, sensitivity: bool
     options = [explain.build_option(ev, P, e, cm, st) for e in order]
     excluded = [explain.make(Excluded, target=e.tid, reasons=list(e.excluded)) for e in evals if e.excluded]
     sens = explain.sensitivity(ev, P, evals) if order and sensitivity else []
-    return explain.make(Recommendation, options=options, excluded=excluded, prices_as_of=book.as_of,
-                        sensitivity=sens, inputs=explain.inputs_summary(P, st, book))
+    rec = explain.make(Recommendation, options=options, excluded=excluded, prices_as_of=book.as_of,
+                       sensitivity=sens, inputs=explain.inputs_summary(P, st, book), headline="", meets_all=True)
+    return review(rec, profile, ev.cat)
 
 
 def size_for(target: str, profile: WorkloadProfile, prices: Any = None) -> Sizing:

@@ -298,7 +298,9 @@ def build_sizing(ev: Evaluator, P: Inputs, e: TargetEval, st: ServiceTime) -> Si
         "vcpus_per_instance": int(plan.vcpu), "workers_per_instance": plan.workers,
         "service_ms": math.floor(plan.service_ms * 1000.0 + 0.5) / 1000.0, "service_time_measured": st.measured,
         "predicted_p95_ms": predicted, "quota_cores": plan.quota_cores,
-        "notes": sizing_notes(ev, P, e, st)})
+        "notes": sizing_notes(ev, P, e, st), "concurrency": plan.workers,
+        "in_flight_at_peak": r2(P.peak * plan.service_ms / 1000.0),
+        "saturation_rps": None if plan.batch else r1(plan.n_max * plan.workers * 1000.0 / plan.service_ms)})
 
 
 #: sort key: a C itemgetter, cheaper per element than a Python-level key function
