@@ -572,9 +572,9 @@ class AzureMLDeployer(Deployer):
             return
         family = str(_get(size, "family", default="") or "")
         vcpus = int(_get(size, "v_cp_us", "vCPUs", "vcpus", default=0) or SKUS[sku][0])
-        from advisor.catalog import get_catalog
+        from advisor.catalog import skus
         try:
-            exempt = get_catalog().vm_skus[sku].quota_exempt
+            exempt = skus().vm[sku].quota_exempt
         except Exception:  # SKU outside the advisor's catalog: assume the reserve applies
             exempt = False
         n = max(count, (s.max_instances or sizing.max or count) if s.autoscale else count)

@@ -1,7 +1,7 @@
 """Requirement verdicts (advisor/verdicts.py) on hand-built options, against the real target facts."""
 from __future__ import annotations
 
-from advisor.catalog import get_catalog
+from advisor.catalog import targets
 from advisor.models import Cost, Option, Recommendation, Sizing, parse_profile
 from advisor.verdicts import ASYNC_PATTERN, review, review_option
 
@@ -15,7 +15,7 @@ def opt(target: str, monthly: float = 100.0, *, n_min: int = 3, sat: float | Non
 
 def verdicts(profile: dict, target: str, **kw):
     p = parse_profile(profile)
-    return {v.requirement: v for v in review_option(p, get_catalog().targets[target], opt(target, **kw))}
+    return {v.requirement: v for v in review_option(p, targets()[target], opt(target, **kw))}
 
 
 def test_request_longer_than_every_limit_points_to_the_asynchronous_pattern():
@@ -62,7 +62,7 @@ def test_scale_to_zero_and_network_and_auth():
 def test_budget_verdict_flag_and_headline():
     p = parse_profile({"budget": {"monthly_usd": 50}})
     rec = Recommendation(options=[opt("appservice", 80), opt("azureml", 400)], excluded=[], prices_as_of="x")
-    review(rec, p, get_catalog())
+    review(rec, p, targets())
     assert [o.fits_budget for o in rec.options] == [False, False]
     assert rec.options[0].verdict("budget").status == "not-met" and not rec.meets_all
     assert rec.headline.startswith("No option fits the budget of $50.00/month; the closest is Azure App Service")
@@ -71,12 +71,12 @@ def test_budget_verdict_flag_and_headline():
 def test_headline_when_nothing_meets_every_requirement():
     p = parse_profile({"inference": {"max_request_seconds": 900, "p95_latency_ms": 1_000_000}})
     rec = Recommendation(options=[opt("containerapps")], excluded=[], prices_as_of="x")
-    review(rec, p, get_catalog())
+    review(rec, p, targets())
     assert not rec.meets_all and rec.headline.startswith("No target meets every requirement")
     assert "timeout" in rec.headline
 
 
 def test_headline_when_the_top_option_meets_everything():
     rec = Recommendation(options=[opt("azureml")], excluded=[], prices_as_of="x")
-    review(rec, parse_profile({}), get_catalog())
+    review(rec, parse_profile({}), targets())
     assert rec.meets_all and rec.headline == "Azure ML managed online endpoint meets every stated requirement."
