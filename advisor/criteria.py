@@ -72,12 +72,16 @@ def realtime_api(p: WorkloadProfile, t: Any) -> Optional[str]:
 
 def gpu_required(p: WorkloadProfile, t: Any) -> Optional[str]:
     f = t.facts
-    if p.inference.gpu != "required" or f.value("gpu") is True:
+    if p.inference.gpu != "required":
         return None
-    if f.value("gpu") == "preview":
-        return (f"inference.gpu=required: {t.title} offers GPUs only in preview — {f.note('gpu')}; they are not "
-                f"priced in the snapshot ({f.short('gpu')}: {f.cite('gpu')})")
-    return f"inference.gpu=required: {t.title} has no GPU SKUs — {f.note('gpu')} ({f.short('gpu')}: {f.cite('gpu')})"
+    if f.value("gpu") is not True:
+        return f"inference.gpu=required: {t.title} has no GPU SKUs — {f.note('gpu')} ({f.short('gpu')}: {f.cite('gpu')})"
+    regions = f.value("gpu_regions")  # {gpu model: [regions]} where GPUs depend on the region
+    listed = sorted({r for names in (regions or {}).values() for r in names})
+    if listed and p.region not in listed:
+        return (f"inference.gpu=required: {t.title} offers GPUs only in {', '.join(listed)}, not in {p.region} "
+                f"({f.short('gpu_regions')}: {f.cite('gpu_regions')})")
+    return None
 
 
 def request_timeout(p: WorkloadProfile, t: Any) -> Optional[str]:

@@ -17,9 +17,11 @@ from .models import WorkloadProfile
 HOURS_PER_MONTH = 730.0
 HOURS_PER_WEEK = 168.0
 
-#: A request this much longer than the estimated service time is a long request (generation, OCR...):
-#: its duration is the profile's longest request, not the model-based estimate.
+#: A longest request of at least LONG_REQUEST_S, and this much longer than the estimated service time, is a
+#: long request (generation, OCR...): its duration is the profile's longest request, not the model-based
+#: estimate. Shorter bounds (the default 1 s) are only a timeout bound.
 LONG_REQUEST_FACTOR = 10.0
+LONG_REQUEST_S = 10.0
 #: Autoscale maximum covers this multiple of an *estimated* service time (a guess can be off by 2x).
 ESTIMATE_HEADROOM = 2.0
 
@@ -37,7 +39,7 @@ def request_duration_s(max_request_seconds: float, service_ms: float, measured: 
     """Seconds one request occupies a worker: the (measured or estimated) service time, unless the
     profile says requests run far longer than the estimate - then its longest request."""
     service_s = service_ms / 1000.0
-    if not measured and max_request_seconds > LONG_REQUEST_FACTOR * service_s:
+    if not measured and max_request_seconds >= LONG_REQUEST_S and max_request_seconds > LONG_REQUEST_FACTOR * service_s:
         return max_request_seconds
     return service_s
 

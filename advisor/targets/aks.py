@@ -21,11 +21,6 @@ class AKS(InstanceTarget):
     def memory_usable(self) -> float:  # type: ignore[override]
         return float(self.facts.value("node_allocatable"))
 
-    def ha_minimum(self, load: Load) -> int:
-        """One node per availability zone for 99.95%, two nodes for 99.9%."""
-        sla = load.availability_sla
-        return 3 if sla >= 99.95 else (2 if sla >= 99.9 else 1)
-
     def quota_cores(self, sku: VmSku, n_peak: int, n_max: int) -> tuple[Optional[int], Optional[int]]:
         """A node pool needs nodes x cores (no reserve)."""
         cores = int(math.ceil(sku.vcpu))

@@ -15,13 +15,6 @@ class AppService(InstanceTarget):
     unit = "plan instance"
     strict_limit = True  # Basic 3, Standard 10, Premium v3 30 instances
 
-    def ha_minimum(self, load: Load) -> int:
-        """Two instances so one can fail or restart; three (one per zone) for zone redundancy at 99.95%."""
-        sla = load.availability_sla
-        if sla >= 99.95:
-            return int(self.facts.value("zone_min_instances"))
-        return int(self.facts.value("ha_min_instances")) if sla >= 99.9 else 1
-
     def sku_candidates(self, fit: Fit) -> list[tuple[VmSku, bool]]:
         """Plans on CPU only; a rollout other than a simple replace needs deployment slots (Standard and above),
         99.95% needs zone redundancy (Premium v3)."""

@@ -13,7 +13,7 @@ from ..catalog import VmSku, skus
 from ..cost import ACTIVE_HOURS_PER_DAY, CLOSING_NOTES, HOURS_PER_MONTH, PEAK_HOURS_PER_DAY, SECONDS_PER_MONTH, r2, rate, snapshot
 from ..models import Cost, WorkloadProfile
 from ..prices import ACA_METERS, RegionPrices
-from ..sizing import Candidate, Fit, Load, Plan
+from ..sizing import Candidate, Fit, Load, NoFit, Plan
 from .base import DATA, InstanceTarget
 
 VCPU_ACTIVE, VCPU_IDLE, MEMORY_ACTIVE, MEMORY_IDLE, REQUESTS = ACA_METERS
@@ -30,19 +30,29 @@ def tiered_cost(quantity: float, tiers: tuple) -> float:
     return total
 
 
+COLD_START_MS = 5000.0  # a p95 target this loose absorbs a replica's cold start (assumption)
+
+
 class ContainerApps(InstanceTarget):
     data_file = DATA / "containerapps.yaml"
     unit = "replica"
     memory_usable = 0.9
 
     def ha_minimum(self, load: Load) -> int:
-        """Scale to zero when asked; else keep two replicas when an SLA matters (assumption)."""
-        if load.scale_to_zero:
+        """Min replicas 0 when scale to zero is asked, or where the pattern allows it (sporadic traffic, no
+        HA SLA, a p95 target that absorbs a cold start); else the shared availability rule."""
+        if load.scale_to_zero or (load.pattern == "sporadic" and load.availability_sla < 99.9
+                                  and load.p95_latency_ms >= COLD_START_MS):
             return 0
-        return int(self.facts.value("ha_min_instances")) if load.availability_sla >= 99.9 else 1
+        return super().ha_minimum(load)
 
     def sku_candidates(self, fit: Fit) -> list[tuple[VmSku, bool]]:
-        """Whole-vCPU replica sizes on CPU (serverless GPUs are a preview the advisor does not size)."""
+        """Whole-vCPU replica sizes on CPU. Serverless GPU replicas are GA, but the price snapshot has no
+        GPU-second meter, so a GPU-required workload is not sized here (it says so)."""
+        if fit.gpu == "required":
+            raise NoFit("serverless GPUs (T4, A100) are generally available in this region, but the price snapshot "
+                        "has no GPU-second meter, so the advisor cannot size or price them; see "
+                        f"{self.facts.cite('gpu')}")
         return [(skus().containerapps[name], False) for name in self.facts.value("skus")]
 
     def meters(self, prices: RegionPrices) -> Optional[dict[str, tuple]]:

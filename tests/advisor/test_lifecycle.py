@@ -12,6 +12,7 @@ def test_long_requests_use_the_profile_duration_unless_measured():
     assert lc.request_duration_s(60, 216, measured=False) == 60  # a 216 ms estimate vs 60 s requests
     assert lc.request_duration_s(60, 216, measured=True) == pytest.approx(0.216)
     assert lc.request_duration_s(1, 216, measured=False) == pytest.approx(0.216)
+    assert lc.request_duration_s(5, 4, measured=False) == pytest.approx(0.004)  # a 5 s bound is not a long request
 
 
 def test_littles_law_and_instances_per_concurrency():
