@@ -16,8 +16,9 @@ from .cost import money
 from .criteria import cost_reason, criteria
 from .models import CriterionScore, Option, Sensitivity, Sizing, WorkloadProfile
 from .prices import PriceBook, RegionPrices
+from .lifecycle import headroom
 from .queueing import RHO_MAX, p95_ms
-from .sizing import HEADROOM, MEM_FACTOR, RUNTIME_MB, Load, Plan, ServiceTime, worker_gib
+from .sizing import HEADROOM, LONG_REQUEST_MS, MEM_FACTOR, RUNTIME_MB, Load, Plan, ServiceTime, worker_gib
 
 if TYPE_CHECKING:
     from .engine import Evaluation
@@ -88,11 +89,21 @@ def sizing_notes(profile: WorkloadProfile, target: Any, plan: Plan, st: ServiceT
         f = target.facts
         cite = f" ({f.short('ha_min_instances')})" if "ha_min_instances" in f else ""
         ha = f", availability minimum {target.ha_minimum(Load.of(profile))} for availability_sla {profile.scale.availability_sla:g}{cite}"
+    if plan.service_ms >= LONG_REQUEST_MS:
+        d = plan.service_ms / 1000.0
+        notes.append(f"Long requests, sized by Little's law: {inf.peak_rps:g} rps x {d:g} s = "
+                     f"{inf.peak_rps * d:g} request(s) in flight at peak, one per worker, at most {RHO_MAX:.0%} busy "
+                     f"-> {plan.c_peak} worker(s); each instance serves {plan.workers} at once (set that as its "
+                     "concurrency limit: beyond it requests queue or are refused).")
     notes.append(f"Instances at peak = max(ceil({plan.c_peak} / {plan.workers}), 1{ha}) = {plan.n_peak}.")
     if plan.autoscale:
+        room = max(HEADROOM, headroom(st.measured))
+        why = "" if st.measured else "; the service time is estimated, so the maximum carries twice it"
+        saturates = plan.n_max * plan.workers * 1000.0 / plan.service_ms
         notes.append(f"Autoscale: min {plan.n_min} (average {min(inf.average_rps, inf.peak_rps):g} rps needs "
                      f"{plan.c_base} worker(s){'; scales to zero' if plan.n_min == 0 else ''}), max {plan.n_max} "
-                     f"(ceil({plan.c_peak} x {HEADROOM:g} / {plan.workers}), limit {plan.limit}).")
+                     f"(ceil({plan.c_peak} x {room:g} / {plan.workers}), limit {plan.limit}{why}); the maximum "
+                     f"saturates at about {saturates:,.4g} rps.")
     else:
         notes.append(f"No autoscale on the {plan.tier} tier: {plan.n_peak} instance(s) all the time.")
     if plan.over_limit:
@@ -104,7 +115,9 @@ def sizing_notes(profile: WorkloadProfile, target: Any, plan: Plan, st: ServiceT
 def sizing(profile: WorkloadProfile, target: Any, plan: Plan, st: ServiceTime) -> Sizing:
     """models.Sizing of a plan (predicted p95 from M/M/c at the provisioned worker count)."""
     predicted = None
-    if not plan.batch:
+    if not plan.batch and plan.service_ms >= LONG_REQUEST_MS:  # long requests: each takes its duration, one per worker
+        predicted = r1(plan.service_ms) if plan.latency_met else None
+    elif not plan.batch:
         peak = profile.inference.peak_rps
         p = p95_ms(plan.n_peak * plan.workers, peak, plan.service_ms) if peak > 0 else p95_ms(1, 0.0, plan.service_ms)
         predicted = r1(p) if math.isfinite(p) else None

@@ -35,12 +35,16 @@ SHADOW_HOURS = 7 * 24.0  # mirrored traffic for a week of comparison per release
 SHADOW_SHARE = 0.5  # Azure ML mirrors up to 50 % of the traffic
 
 
-def request_duration_s(max_request_seconds: float, service_ms: float, measured: bool) -> float:
-    """Seconds one request occupies a worker: the (measured or estimated) service time, unless the
-    profile says requests run far longer than the estimate - then its longest request."""
+def request_duration_s(max_request_seconds: float, service_ms: float, measured: bool,
+                       p95_latency_ms: float = math.inf) -> float:
+    """Seconds one request occupies a worker: the (measured or estimated) service time, unless the profile
+    says typical requests run far longer than the estimate (its longest request and its p95 target are both
+    long) - then the shorter of the two, a conservative duration for Little's law. A long longest request
+    with a short p95 target is a rare outlier: the timeout must allow it, sizing follows the typical one."""
     service_s = service_ms / 1000.0
-    if not measured and max_request_seconds >= LONG_REQUEST_S and max_request_seconds > LONG_REQUEST_FACTOR * service_s:
-        return max_request_seconds
+    typical_s = min(max_request_seconds, p95_latency_ms / 1000.0)
+    if not measured and typical_s >= LONG_REQUEST_S and typical_s > LONG_REQUEST_FACTOR * service_s:
+        return typical_s
     return service_s
 
 

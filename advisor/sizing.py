@@ -214,7 +214,7 @@ def fit(sku: VmSku, gpu_used: bool, size_mb: float, usable: float) -> tuple[int,
 def effective_service_ms(load: Load, service_ms: float) -> float:
     """Milliseconds one request holds a worker: the service time, or for long requests (generation, OCR...)
     the profile's longest request (advisor/lifecycle.py)."""
-    return 1000.0 * request_duration_s(load.max_request_s, service_ms, load.measured)
+    return 1000.0 * request_duration_s(load.max_request_s, service_ms, load.measured, load.p95_latency_ms)
 
 
 def servers(load: Load, service_ms: float) -> tuple[int, bool, int]:

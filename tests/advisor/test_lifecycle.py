@@ -13,6 +13,8 @@ def test_long_requests_use_the_profile_duration_unless_measured():
     assert lc.request_duration_s(60, 216, measured=True) == pytest.approx(0.216)
     assert lc.request_duration_s(1, 216, measured=False) == pytest.approx(0.216)
     assert lc.request_duration_s(5, 4, measured=False) == pytest.approx(0.004)  # a 5 s bound is not a long request
+    assert lc.request_duration_s(170, 4, measured=False, p95_latency_ms=500) == pytest.approx(0.004)  # rare outlier
+    assert lc.request_duration_s(300, 4, measured=False, p95_latency_ms=120_000) == 120  # the shorter of the two
 
 
 def test_littles_law_and_instances_per_concurrency():
