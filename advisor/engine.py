@@ -37,7 +37,9 @@ class Evaluation:
     cost_score: float = 0.0
     cost_factor: float = 0.0
     score: float = 0.0
-    monthly: float = 0.0  # plan.usage_usd plus the target's fixed costs
+    monthly: float = 0.0  # plan.usage_usd plus the target's fixed costs, in every region it is active in
+    #: the other regions of a region list: (prices, plan) each, sized for the whole peak (active-active)
+    regional: list[tuple[RegionPrices, Plan]] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -65,7 +67,8 @@ def plan_for(target: Any, load: Load, service: ServiceTime, prices: RegionPrices
 
 
 def evaluate_target(profile: WorkloadProfile, load: Load, target: Any, order: int, service: ServiceTime,
-                    prices: RegionPrices, crits: tuple[Criterion, ...]) -> Evaluation:
+                    prices: RegionPrices, crits: tuple[Criterion, ...],
+                    others: tuple[RegionPrices, ...] = ()) -> Evaluation:
     e = Evaluation(target, order)
     reasons = target.constraints(profile)
     if reasons:
@@ -84,6 +87,13 @@ def evaluate_target(profile: WorkloadProfile, load: Load, target: Any, order: in
         num += r[0] * w
         den += w
     e.monthly = plan.usage_usd + sum(target.fixed_costs(profile, prices).values())
+    for other in others:  # each further region runs a full deployment, at its own prices
+        extra = plan_for(target, load, service, other)
+        if isinstance(extra, str):
+            e.excluded, e.plan = [f"No {target.title} size fits this workload in {other.region}: {extra}."], None
+            return e
+        e.regional.append((other, extra))
+        e.monthly += extra.usage_usd + sum(target.fixed_costs(profile, other).values())
     e.cost_score, e.cost_factor = cost_score(profile.budget.monthly_usd, e.monthly)
     w = crits[-1].weight * e.cost_factor
     e.score = (num + e.cost_score * w) / (den + w) if den + w > 0 else 0.0
@@ -93,8 +103,9 @@ def evaluate_target(profile: WorkloadProfile, load: Load, target: Any, order: in
 def evaluate(profile: WorkloadProfile, book: PriceBook) -> list[Evaluation]:
     """Every target's evaluation, in tie-break order."""
     prices = book.for_region(profile.region)
+    others = tuple(book.for_region(r) for r in profile.active_regions[1:])
     service, load, crits = service_time(profile), Load.of(profile), criteria()
-    return [evaluate_target(profile, load, t, i, service, prices, crits) for i, t in enumerate(targets().values())]
+    return [evaluate_target(profile, load, t, i, service, prices, crits, others) for i, t in enumerate(targets().values())]
 
 
 def ranked(evals: list[Evaluation]) -> list[Evaluation]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from .cost import money
 from .criteria import cost_reason, criteria
-from .models import CriterionScore, Option, Sensitivity, Sizing, WorkloadProfile
+from .models import Cost, CriterionScore, Option, Sensitivity, Sizing, WorkloadProfile
 from .prices import PriceBook, RegionPrices
 from .lifecycle import headroom
 from .queueing import RHO_MAX, p95_ms
@@ -139,9 +139,26 @@ def option(profile: WorkloadProfile, e: "Evaluation", prices: RegionPrices, st: 
     scored.append(CriterionScore(name="cost", score=r1(e.cost_score), weight=crits[-1].weight * e.cost_factor,
                                  reason=cost_reason(budget, e.monthly, prices.as_of), source=prices.source))
     size = sizing(profile, e.target, plan, st)
-    return Option(target=e.id, score=r1(e.score), criteria=scored, sizing=size,
-                  cost=e.target.monthly_cost(profile, plan, prices),
+    return Option(target=e.id, score=r1(e.score), criteria=scored, sizing=size, cost=regional_cost(profile, e, prices),
                   reasons=option_reasons(profile, e, scored, size.predicted_p95_ms))
+
+
+def regional_cost(profile: WorkloadProfile, e: "Evaluation", prices: RegionPrices) -> Cost:
+    """The target's cost in its primary region, plus one line per further region of a region list."""
+    assert e.plan is not None
+    cost = e.target.monthly_cost(profile, e.plan, prices)
+    if not e.regional:
+        return cost
+    breakdown, total = {f"{k} ({prices.region})": v for k, v in cost.breakdown.items()}, cost.monthly_usd
+    for other, plan in e.regional:
+        c = e.target.monthly_cost(profile, plan, other)
+        breakdown[f"region {other.region}"] = c.monthly_usd
+        total += c.monthly_usd
+    regions = profile.active_regions
+    note = (f"Active in {len(regions)} regions ({', '.join(regions)}) behind Azure Front Door: each region runs a "
+            "full deployment sized for the whole peak, so either carries the traffic if the other fails; each is "
+            "priced at its own region's rates (Front Door itself is not included).")
+    return Cost(monthly_usd=round(total, 2), breakdown=breakdown, assumptions=[note, *cost.assumptions])
 
 
 def option_reasons(profile: WorkloadProfile, e: "Evaluation", scored: list[CriterionScore],
