@@ -38,6 +38,7 @@ class Evaluation:
     cost_factor: float = 0.0
     score: float = 0.0
     monthly: float = 0.0  # plan.usage_usd plus the target's fixed costs, in every region it is active in
+    budget: Optional[float] = None  # the profile's monthly budget (ranking by closeness when nothing fits it)
     #: the other regions of a region list: (prices, plan) each, sized for the whole peak (active-active)
     regional: list[tuple[RegionPrices, Plan]] = field(default_factory=list)
 
@@ -69,7 +70,7 @@ def plan_for(target: Any, load: Load, service: ServiceTime, prices: RegionPrices
 def evaluate_target(profile: WorkloadProfile, load: Load, target: Any, order: int, service: ServiceTime,
                     prices: RegionPrices, crits: tuple[Criterion, ...],
                     others: tuple[RegionPrices, ...] = ()) -> Evaluation:
-    e = Evaluation(target, order)
+    e = Evaluation(target, order, budget=profile.budget.monthly_usd)
     reasons = target.constraints(profile)
     if reasons:
         e.excluded, e.hard = reasons, True
@@ -109,8 +110,13 @@ def evaluate(profile: WorkloadProfile, book: PriceBook) -> list[Evaluation]:
 
 
 def ranked(evals: list[Evaluation]) -> list[Evaluation]:
-    """The viable targets, best first."""
-    return sorted((e for e in evals if not e.excluded), key=Evaluation.rank_key)
+    """The viable targets, best first; when a budget is set and none fits it, by closeness to it (the
+    cheapest first), since every option then breaks the budget (issue 20)."""
+    viable = [e for e in evals if not e.excluded]
+    budget = viable[0].budget if viable else None
+    if budget is not None and all(e.monthly > budget for e in viable):
+        return sorted(viable, key=lambda e: (int(e.monthly * 100.0 + 0.5), e.rank_key()))
+    return sorted(viable, key=Evaluation.rank_key)
 
 
 def _book(prices: Any) -> PriceBook:

@@ -28,8 +28,6 @@ XFAIL: dict[str, str] = {
     "s08-aks-9999-second-region": "notes' criteria tilt a platform team to Azure ML; AKS control-plane SLA used as "
                                   "the workload SLA",
     "s10-canary-revisions-and-slots": "rollout not priced; notes' criteria tilt an app-dev API to Azure ML",
-    "s18-budget-far-below": "options stay ranked by score, not by closeness to the budget: waits for the "
-                            "sensitivity that re-evaluates (issue 19) so both agree",
     "s24-containerapps-serverless-gpu": "Container Apps serverless GPUs are treated as preview and excluded",
 }
 
