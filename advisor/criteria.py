@@ -234,7 +234,9 @@ def availability(p: WorkloadProfile, t: Any, plan: Plan) -> Result:
         level = next(x for x in levels if req <= x["upto"])
         why = level["why"]
         return float(level["score"]), 1.0, lambda: f"{why[:1].upper()}{why[1:]} ({f.short('sla')}).", url
-    verified = f.verified("sla")
+    # a target whose SLA covers its control plane, not the workload (AKS): judge the workload figure
+    name = "workload_sla" if f.value("sla_scope") == "control-plane" and "workload_sla" in f else "sla"
+    sla, verified = f.value(name), f.verified(name)
     score = (90.0 if verified else 75.0) if req <= sla else 55.0 if req <= 99.95 else 35.0
     score -= 10.0 * (plan.n_min == 0)
 
@@ -245,8 +247,10 @@ def availability(p: WorkloadProfile, t: Any, plan: Plan) -> Result:
         elif "ha_min_instances" in f:
             extra = f"; {plan.n_min} instance(s) minimum: {f.note('ha_min_instances')} ({f.short('ha_min_instances')})"
         figure = f"{sla:g}%" + ("" if verified else " (figure not verified on a Microsoft page)")
-        return f"Requested {req:g}%; {t.title} SLA {figure}{extra} ({f.short('sla')})."
-    return score, 1.0, words, url
+        scope = f" - {f.note('sla_scope')}" if name == "workload_sla" else ""
+        return f"Requested {req:g}%; {t.title} {'workload availability' if scope else 'SLA'} {figure}{scope}{extra} " \
+               f"({f.short(name)})."
+    return score, 1.0, words, f.cite(name)
 
 
 @computed

@@ -306,7 +306,9 @@ def sensitivity(profile: WorkloadProfile, evals: list["Evaluation"],
         b = _nice_down(monthly * 0.95)
         probe = run("budget.monthly_usd", b)
         if probe.flipped:
-            add(f"budget.monthly_usd < {_nice_up(monthly):g}", probe,
+            # the probed value, not a "<" bound: with a budget set, the budget's headroom scores too, so the
+            # answer can change at budgets above the winner's cost as well
+            add(f"budget.monthly_usd={b:g}", probe,
                 f"{won} costs {money(monthly)}/month; with a budget of ${b:g}, ")
     return out[:SENSITIVITY_LIMIT]
 

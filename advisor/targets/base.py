@@ -157,6 +157,7 @@ class InstanceTarget(CloudTarget):
         strict instance limit go to `skipped` with their instance count."""
         ha = self.ha_minimum(load)
         best: Optional[tuple] = None
+        best_met: Optional[tuple] = None  # the cheapest that meets the p95 target wins over a cheaper one that misses
         for c in cands:
             held = effective_service_ms(load, c.service_ms)
             if held != c.service_ms:  # a long request holds its worker for its whole duration
@@ -170,6 +171,9 @@ class InstanceTarget(CloudTarget):
             cost = self.usage_cost(load, c, n_peak, n_base, n_min, prices)
             if cheaper(cost, n_peak, best and (best[0], best[1])):
                 best = (cost, n_peak, c, c_peak, met, c_base, n_min, n_base)
+            if met and cheaper(cost, n_peak, best_met and (best_met[0], best_met[1])):
+                best_met = (cost, n_peak, c, c_peak, met, c_base, n_min, n_base)
+        best = best_met or best
         if best is None:
             return None
         cost, n_peak, c, c_peak, met, c_base, n_min, n_base = best

@@ -81,8 +81,8 @@ class ContainerApps(InstanceTarget):
         pattern = load.pattern
         ph = HOURS_PER_MONTH * PEAK_HOURS_PER_DAY[pattern] / 24.0
         ah = HOURS_PER_MONTH * ACTIVE_HOURS_PER_DAY[pattern] / 24.0
-        active_rh = n_peak * ph + n_base * (ah - ph)
-        idle_rh = n_min * (HOURS_PER_MONTH - ah)
+        active_rh = load.busy * (n_peak * ph + n_base * (ah - ph))  # outside a busy-hours schedule: no traffic
+        idle_rh = n_min * (HOURS_PER_MONTH - load.busy * ah)
         q = {"vcpu_active": sku.vcpu * active_rh * 3600.0, "vcpu_idle": sku.vcpu * idle_rh * 3600.0,
              "memory_active": sku.mem_gib * active_rh * 3600.0, "memory_idle": sku.mem_gib * idle_rh * 3600.0,
              "requests": load.average * SECONDS_PER_MONTH,
@@ -112,7 +112,9 @@ class ContainerApps(InstanceTarget):
         return len(m[VCPU_ACTIVE]) > 1 and m[VCPU_ACTIVE][0][1] == 0.0
 
     def usage_cost(self, load: Load, c: Candidate, n_peak: int, n_base: int, n_min: int, prices: RegionPrices) -> float:
-        return sum(self.usage(load, c.sku, n_peak, n_base, n_min, prices)[0].values())
+        """Replicas' usage plus the rollout's second revision, billed as active replica-hours."""
+        return (sum(self.usage(load, c.sku, n_peak, n_base, n_min, prices)[0].values())
+                + self.rollout_hours(load.fit.rollout, n_peak)[0] * c.hourly)
 
     def monthly_cost(self, profile: WorkloadProfile, plan: Plan, prices: RegionPrices) -> Cost:
         sku = skus().containerapps[plan.sku]
@@ -138,6 +140,15 @@ class ContainerApps(InstanceTarget):
             notes.append(f"Free grant per subscription per month: {g['vcpu_seconds']:,} vCPU-s, {g['gib_seconds']:,} "
                          f"GiB-s and {g['requests']:,} requests ({self.facts.cite('free_grant')}); assumed unused by "
                          "other apps in the subscription.")
+        extra_hours, why = self.rollout_hours(profile.operations.rollout, plan.n_peak)
+        if extra_hours:
+            parts["rollout (second revision)"] = extra_hours * plan.hourly
+        if why:
+            notes.append(why.replace("deployment", "revision") + " Billed as active replica-hours.")
+        if profile.scale.schedule is not None:
+            sched = profile.scale.schedule
+            notes.append(f"Schedule: busy {sched.days} {sched.hours} ({sched.timezone}); no traffic outside it, where "
+                         f"the minimum of {plan.n_min} replica(s) idles.")
         if profile.scale.scale_to_zero:
             notes.append("Scales to zero: no usage charges while no replica runs.")
         if region != prices.region:

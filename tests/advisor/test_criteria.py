@@ -90,7 +90,8 @@ SOFT_CASES = [
     ({"team.existing_web_app": True}, "purpose", {"appservice": 90, "azureml": 55}, 1.0),
     ({"model.format": "mlflow"}, "focus", {"azureml": 95, "appservice": 55, "aks": 65}, 0.5),
     ({"model.format": "custom"}, "focus", {"azureml": 85, "appservice": 70}, 0.0),
-    ({}, "deployment_type", {"azureml": 95, "aks": 85, "appservice": 65, "containerapps": 75}, 2.0),
+    # every ranked target serves a real-time API and we package the model for each: half weight (issue 20)
+    ({}, "deployment_type", {"azureml": 95, "aks": 85, "appservice": 65, "containerapps": 75}, 1.0),
     ({"inference.mode": "batch"}, "deployment_type", {"azureml-batch": 95, "azureml": 40}, 2.0),
     ({"team.kind": "data-science"}, "training_automl", {"azureml": 95, "appservice": 25}, 0.5),
     ({"team.kind": "app-dev"}, "training_automl", {"azureml": 70, "appservice": 40}, 0.0),
