@@ -69,9 +69,11 @@ def plan_for(target: Any, load: Load, service: ServiceTime, prices: RegionPrices
 
 def evaluate_target(profile: WorkloadProfile, load: Load, target: Any, order: int, service: ServiceTime,
                     prices: RegionPrices, crits: tuple[Criterion, ...],
-                    others: tuple[RegionPrices, ...] = ()) -> Evaluation:
+                    others: tuple[RegionPrices, ...] = (), *, constraints: bool = True) -> Evaluation:
+    """One target's evaluation; `constraints=False` sizes and scores it despite its hard constraints (the
+    closest options when no target meets every requirement)."""
     e = Evaluation(target, order, budget=profile.budget.monthly_usd)
-    reasons = target.constraints(profile)
+    reasons = target.constraints(profile) if constraints else []
     if reasons:
         e.excluded, e.hard = reasons, True
         return e
@@ -137,13 +139,40 @@ def recommend(profile: WorkloadProfile, prices: Any = None, *, sensitivity: bool
     order = ranked(evals)
     region_prices = book.for_region(profile.region)
     service = service_time(profile)
+    closest = [] if order else closest_options(profile, evals, book)
     rec = Recommendation(
-        options=[explain.option(profile, e, region_prices, service) for e in order],
+        options=[explain.option(profile, e, region_prices, service) for e in order or closest],
         excluded=[Excluded(target=e.id, reasons=e.excluded) for e in evals if e.excluded],
         prices_as_of=book.as_of,
         sensitivity=explain.sensitivity(profile, evals, lambda p: evaluate(p, book)) if order and sensitivity else [],
         inputs=explain.inputs_summary(profile, service, book))
-    return review(rec, profile, targets())
+    rec = review(rec, profile, targets())
+    if closest:  # closest first: the lightest broken hard requirements, then the score
+        rec.options.sort(key=lambda o: (sum(HARD.get(v.requirement, 0) for v in o.verdicts if v.status == "not-met"),
+                                        -o.score))
+        rec = review(rec, profile, targets())  # the headline names the new first option
+    return rec
+
+
+#: how far a broken requirement puts an option when every target breaks one: where it may run (network,
+#: GPU) weighs most, then the shape of the API (mode, timeout), then preferences a client or budget can
+#: absorb (auth, scale to zero). Availability, budget and latency are degrees, not walls.
+HARD = {"network": 3, "gpu": 3, "mode": 2, "timeout": 2, "auth": 1, "scale_to_zero": 1}
+
+
+def closest_options(profile: WorkloadProfile, evals: list[Evaluation], book: PriceBook) -> list[Evaluation]:
+    """Every target excluded by a hard constraint, sized and scored as if it were not (the answer is never
+    empty, issue 20); the caller ranks them by what they break."""
+    prices = book.for_region(profile.region)
+    others = tuple(book.for_region(r) for r in profile.active_regions[1:])
+    service, load, crits = service_time(profile), Load.of(profile), criteria()
+    out = []
+    for e in evals:
+        if e.hard:
+            again = evaluate_target(profile, load, e.target, e.order, service, prices, crits, others, constraints=False)
+            if not again.excluded:
+                out.append(again)
+    return out
 
 
 def size_for(target: str, profile: WorkloadProfile, prices: Any = None) -> Sizing:

@@ -75,9 +75,16 @@ def test_engine_is_pure():
     assert out == ""
 
 
-def test_no_viable_target_is_an_empty_ranking_with_reasons():
+def test_no_viable_target_still_ranks_the_closest_options_with_what_they_break():
+    # issue 20: never an empty answer. On-premises and scale to zero: only AKS runs on-premises, and it
+    # keeps a system pool; the closest options come first, each with the requirement it breaks
     rec = recommend(make_profile({"security.network": "on-premises", "scale.scale_to_zero": True}))
-    assert rec.options == [] and len(rec.excluded) == 5 and rec.sensitivity == []
+    assert len(rec.excluded) == 5 and rec.sensitivity == [] and not rec.meets_all
+    assert rec.options and rec.headline.startswith("No target meets every requirement")
+    assert rec.options[0].target == "aks"  # breaks only scale to zero; the others also break on-premises
+    assert [v.requirement for v in rec.options[0].verdicts if v.status == "not-met"] == ["scale_to_zero"]
+    for o in rec.options[1:]:
+        assert {"network", "scale_to_zero"} & {v.requirement for v in o.verdicts if v.status == "not-met"}
 
 
 # ---------------------------------------------------------------- sensitivity

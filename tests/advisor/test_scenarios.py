@@ -22,7 +22,6 @@ SCENARIOS = sorted(HERE.glob("s*.yaml"))
 
 #: scenario id -> why the tool does not agree yet (strict: passing one of these fails the run)
 XFAIL: dict[str, str] = {
-    "s03-nothing-meets-async-pattern": "every target excluded: the answer is empty instead of the closest options",
     "s07-ha-minimums-comparable": "the HA minimums agree (3 everywhere); the ranking does not: Azure ML edges AKS "
                                   "for a platform team at 2 rps (84.1 vs 84.0; Container Apps 81.6)",
     "s24-containerapps-serverless-gpu": "Container Apps serverless GPUs are treated as preview and excluded",

@@ -57,6 +57,8 @@ def test_scale_to_zero_and_network_and_auth():
     assert verdicts({"scale": {"scale_to_zero": True}}, "containerapps", n_min=0)["scale_to_zero"].status == "met"
     assert verdicts({"security": {"network": "custom-vnet"}}, "azureml")["network"].status == "not-met"
     assert verdicts({"security": {"auth": "key"}}, "azureml-batch")["auth"].status == "not-met"
+    entra = verdicts({"security": {"auth": "entra"}}, "aks")["auth"]
+    assert entra.status == "met-with-change" and "API gateway" in entra.change
 
 
 def test_budget_verdict_flag_and_headline():
