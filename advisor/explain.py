@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from .cost import money
 from .criteria import cost_reason, criteria
-from .models import Cost, CriterionScore, Option, Sensitivity, Sizing, WorkloadProfile
+from .models import Calibration, Cost, CriterionScore, Option, Sensitivity, Sizing, WorkloadProfile
 from .prices import PriceBook, RegionPrices
 from .lifecycle import headroom
 from .queueing import RHO_MAX, p95_ms
@@ -42,9 +42,34 @@ CATEGORICAL: tuple[tuple[str, tuple[Any, ...]], ...] = (
     ("operations.drift_monitoring", (True, False)),
     ("model.from_registry", (True, False)),
 )
+#: each varied input in plain words, for the sensitivity lines people read ("If {words} were {value}")
+PLAIN: dict[str, str] = {
+    "team.kubernetes_skill": "the team's Kubernetes skill", "team.existing_aks": "an AKS cluster already running",
+    "inference.gpu": "the GPU need", "scale.scale_to_zero": "scaling to zero when idle",
+    "security.network": "the network isolation", "team.needs_kubernetes_api": "needing the Kubernetes API",
+    "team.kind": "the owning team", "team.existing_web_app": "an App Service plan already running",
+    "inference.mode": "the inference mode", "security.auth": "the caller authentication",
+    "operations.rollout": "the rollout strategy", "operations.drift_monitoring": "drift monitoring",
+    "model.from_registry": "a model from an Azure ML registry", "inference.peak_rps": "the peak traffic (requests/s)",
+    "inference.max_request_seconds": "the longest request (s)", "scale.availability_sla": "the availability asked (%)",
+    "budget.monthly_usd": "the monthly budget (USD)",
+}
+#: the advisor's own assumption tried by sensitivity: the estimated service time off by these factors
+SERVICE_FACTORS = (2.0, 0.5)
+
+
+def plain(change: str) -> str:
+    """A sensitivity change in plain words: "team.kind=app-dev" -> "If the owning team were app-dev"."""
+    for op, verb in ((" > ", "were above"), (" < ", "were below"), ("=", "were")):
+        if op in change:
+            path, value = change.split(op, 1)
+            words = {"true": "yes", "false": "no"}.get(value.strip(), value.strip())
+            return f"If {PLAIN.get(path.strip(), path.strip())} {verb} {words}"
+    return change
+
 PEAK_MAX = 1_000_000.0
 PEAK_UP = (10.0, 100.0)
-TIMEOUT_STEPS = (180.0, 230.0, 240.0, 300.0)
+TIMEOUT_STEPS = (180.0, 230.0, 240.0, 6000.0)  # the targets' request timeouts as deployed (FACTS.md)
 SENSITIVITY_LIMIT = 14
 
 
@@ -274,9 +299,10 @@ def sensitivity(profile: WorkloadProfile, evals: list["Evaluation"],
     def run(path: str, value: Any) -> Probe:
         return Probe(evaluate(with_value(profile, path, value)), won)
 
-    def add(change: str, probe: Probe, prefix: str = "") -> None:
+    def add(change: str, probe: Probe, prefix: str = "", said: str = "") -> None:
         new_winner, text = probe.text()
-        out.append(Sensitivity(change=change, new_winner=new_winner, explanation=prefix + text))
+        out.append(Sensitivity(change=change, new_winner=new_winner, explanation=prefix + text,
+                               said=said or plain(change)))
 
     for path, values in CATEGORICAL:
         section, _, name = path.partition(".")
@@ -301,6 +327,17 @@ def sensitivity(profile: WorkloadProfile, evals: list["Evaluation"],
         probe = run("scale.availability_sla", nxt)
         if probe.flipped:
             add(f"scale.availability_sla={nxt:g}", probe)
+    from .engine import service_time
+
+    st = service_time(profile)
+    if not st.measured:  # the tool's own assumption: the estimated service time, off by 2x either way
+        for k in SERVICE_FACTORS:
+            cal = Calibration(service_ms_batch1=st.cpu_ms * k, cores=1, cpu=f"estimate x{k:g}")
+            probe = run("model.calibration", cal)
+            if probe.flipped:
+                add(f"assumption: service time x{k:g}", probe, f"the estimated {st.cpu_ms:.1f} ms per request could be "
+                    f"off; at {st.cpu_ms * k:.1f} ms ", said=f"If the model were {'slower' if k > 1 else 'faster'} "
+                    f"than estimated ({k:g}x the service time; measure it with `deploy-advisor benchmark`)")
     budget = profile.budget.monthly_usd
     if monthly > 1.0 and (budget is None or budget >= monthly):
         b = _nice_down(monthly * 0.95)

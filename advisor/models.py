@@ -318,9 +318,10 @@ class Excluded(BaseModel):
 
 
 class Sensitivity(BaseModel):
-    change: str  # e.g. "team.kubernetes_skill=expert"
+    change: str  # e.g. "team.kubernetes_skill=expert"; the advisor's own assumptions start with "assumption:"
     new_winner: str
     explanation: str
+    said: str = ""  # the change in plain words, e.g. "If the team were expert in Kubernetes"
 
 
 class Recommendation(BaseModel):

@@ -250,7 +250,7 @@ def cmd_recommend(args, out: Out) -> int:
     if rec.sensitivity:
         print("\nWhat would change the answer:")
         for s in rec.sensitivity:
-            print(f"  * {s.change} → {s.new_winner}: {s.explanation}")
+            print(f"  * {s.said or s.change} ({s.change}) → {s.new_winner}: {s.explanation}")
     print(f"\nPrices as of {rec.prices_as_of} (Azure Retail Prices snapshot; `deploy-advisor prices refresh` updates it).")
     return 0
 

@@ -159,7 +159,8 @@ def main() -> None:
     st.subheader("What would change the answer")
     if rec.sensitivity:
         for sens in rec.sensitivity:
-            st.markdown(f":material/swap_horiz: If {render.code(sens.change)} → "
+            said = render.esc(sens.said) if sens.said else f"If {render.code(sens.change)}"
+            st.markdown(f":material/swap_horiz: {said} → "
                         f"**{render.esc(state.target_title(sens.new_winner))}**  \n"
                         f":gray[{render.esc(sens.explanation)}]")
     else:
