@@ -88,15 +88,18 @@ def rps_verdicts(p: WorkloadProfile, t: Any, o: Option) -> list[Verdict]:
     return out
 
 
+def _within(requirement: str, value: float, limit: float, met: str, over: str, change: str) -> Verdict:
+    """Met when `value` stays within `limit`; else not met, with what would satisfy it."""
+    return _v(requirement, MET, met) if value <= limit else _v(requirement, NOT_MET, over, change)
+
+
 def p95_verdict(p: WorkloadProfile, o: Option) -> Optional[Verdict]:
-    predicted = o.sizing.predicted_p95_ms
+    predicted, target = o.sizing.predicted_p95_ms, p.inference.p95_latency_ms
     if predicted is None:
         return None
-    target = p.inference.p95_latency_ms
-    if predicted <= target:
-        return _v("p95", MET, f"predicted p95 {predicted:,.0f} ms within the {target:,.0f} ms target")
-    return _v("p95", NOT_MET, f"predicted p95 {predicted:,.0f} ms above the {target:,.0f} ms target",
-              "a faster SKU, more instances, or a looser target")
+    return _within("p95", predicted, target, f"predicted p95 {predicted:,.0f} ms within the {target:,.0f} ms target",
+                   f"predicted p95 {predicted:,.0f} ms above the {target:,.0f} ms target",
+                   "a faster SKU, more instances, or a looser target")
 
 
 def sla_verdict(p: WorkloadProfile, t: Any, o: Option) -> Optional[Verdict]:
@@ -124,14 +127,12 @@ def sla_verdict(p: WorkloadProfile, t: Any, o: Option) -> Optional[Verdict]:
 
 
 def budget_verdict(p: WorkloadProfile, o: Option) -> Optional[Verdict]:
-    budget = p.budget.monthly_usd
+    budget, cost = p.budget.monthly_usd, o.cost.monthly_usd
     if budget is None:
         return None
-    cost = o.cost.monthly_usd
-    if cost <= budget:
-        return _v("budget", MET, f"{_money(cost)}/month within the {_money(budget)} budget")
-    return _v("budget", NOT_MET, f"{_money(cost)}/month, {_money(cost - budget)} over the {_money(budget)} budget",
-              f"a budget of at least {_money(cost)}/month, or fewer requirements")
+    return _within("budget", cost, budget, f"{_money(cost)}/month within the {_money(budget)} budget",
+                   f"{_money(cost)}/month, {_money(cost - budget)} over the {_money(budget)} budget",
+                   f"a budget of at least {_money(cost)}/month, or fewer requirements")
 
 
 def network_verdict(p: WorkloadProfile, t: Any) -> Verdict:
