@@ -97,6 +97,7 @@ class Facts:
                 raise ValueError(f"{owner}.{name}: unknown source key {f['src']!r}")
             self.by_name[name] = Fact(f.get("value"), known[f["src"]], str(f.get("note", "")),
                                       bool(f.get("verified", True)))
+        self.values = {name: f.value for name, f in self.by_name.items()}  # (read on every evaluation)
 
     def row(self, criterion: str) -> dict:
         """This target's row of a table criterion (its `scores:` entry in the target's YAML file)."""
@@ -109,8 +110,7 @@ class Facts:
         return name in self.by_name
 
     def value(self, name: str, default: Any = None) -> Any:
-        f = self.by_name.get(name)
-        return default if f is None else f.value
+        return self.values.get(name, default)
 
     def cite(self, name: str) -> str:
         """Source URL of a fact."""

@@ -48,6 +48,11 @@ def verdict(score: float) -> str:
     return "Does not fit"
 
 
+def said(text: str) -> Callable[[], str]:
+    """A reason worded in advance (table rows), in the shape of one worded on demand."""
+    return lambda: text
+
+
 def sentence(parts: list[str]) -> str:
     """Parts joined with '; ', as one sentence."""
     text = "; ".join(parts)
@@ -128,7 +133,12 @@ HARD_CONSTRAINTS: tuple[Callable[[WorkloadProfile, Any], Optional[str]], ...] = 
 
 def hard_reasons(p: WorkloadProfile, t: Any) -> list[str]:
     """The reasons of every hard constraint that excludes `t`."""
-    return [r for r in (rule(p, t) for rule in HARD_CONSTRAINTS) if r]
+    out = []
+    for rule in HARD_CONSTRAINTS:
+        reason = rule(p, t)
+        if reason:
+            out.append(reason)
+    return out
 
 
 # ---------------------------------------------------------------- computed soft criteria
@@ -245,7 +255,8 @@ def availability(p: WorkloadProfile, t: Any, plan: Plan) -> Result:
         if plan.n_min == 0:
             extra = "; with min replicas 0 the first request after idle waits for a cold start"
         elif "ha_min_instances" in f:
-            extra = f"; {plan.n_min} instance(s) minimum: {f.note('ha_min_instances')} ({f.short('ha_min_instances')})"
+            cite = f" ({f.short('ha_min_instances')})" if f.cite("ha_min_instances") != url else ""
+            extra = f"; at least {plan.n_min} instance(s) so one can fail or restart{cite}"
         figure = f"{sla:g}%" + ("" if verified else " (figure not verified on a Microsoft page)")
         scope = f" - {f.note('sla_scope')}" if name == "workload_sla" else ""
         return f"Requested {req:g}%; {t.title} {'workload availability' if scope else 'SLA'} {figure}{scope}{extra} " \
@@ -339,14 +350,13 @@ def _table(cid: str, spec: dict) -> Callable[[WorkloadProfile, Any, Plan], Resul
     results: dict[str, dict[Any, Result]] = {}
     for target in targets().values():
         row = target.facts.row(cid)
-        by_value = {}
+        by_value: dict[Any, Result] = {}
         for value, score in row["scores"].items():
             factor = float(factors.get(value, 1.0))
             shown = str(value).lower() if isinstance(value, bool) else value
             setting = f"{spec['input']}={shown}" + (f", {context[value]}" if value in context else "")
             lead = f"Not counted ({setting})" if factor == 0 else f"{verdict(score)} ({setting})"
-            reason = f"{lead}: {row['text']} ({row['short']})."
-            by_value[value] = (float(score), factor, lambda reason=reason: reason, row["url"])
+            by_value[value] = (float(score), factor, said(f"{lead}: {row['text']} ({row['short']})."), row["url"])
         results[target.id] = by_value
 
     def judge(p: WorkloadProfile, t: Any, plan: Plan) -> Result:

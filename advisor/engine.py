@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from . import explain
 from .catalog import targets
@@ -23,12 +23,15 @@ from .prices import PriceBook, RegionPrices, default_prices, load_prices
 from .sizing import Load, NoFit, Plan, ServiceTime, estimate_service
 from .verdicts import review
 
+if TYPE_CHECKING:
+    from .targets import Target
+
 
 @dataclass
 class Evaluation:
     """One target's evaluation for one profile."""
 
-    target: Any  # a targets.Target
+    target: "Target"
     order: int  # position in the tie-break order
     excluded: list[str] = field(default_factory=list)  # why it is not an option; [] = viable
     hard: bool = False  # excluded by a hard constraint (rather than by sizing)
@@ -52,13 +55,19 @@ class Evaluation:
         return (-int(self.score * 1e6 + 0.5), int(self.monthly * 100.0 + 0.5), self.order)
 
 
+#: the estimate is a pure function of three profile fields: worded once per model (sensitivity asks ~20 times)
+_estimated = lru_cache(maxsize=1024)(estimate_service)
+
+
 def service_time(profile: WorkloadProfile) -> ServiceTime:
     m = profile.model
+    if m.calibration is None:
+        return _estimated(m.framework, float(m.size_mb), profile.inference.payload_kb)
     return estimate_service(m.framework, float(m.size_mb), profile.inference.payload_kb, m.calibration)
 
 
 @lru_cache(maxsize=4096)
-def plan_for(target: Any, load: Load, service: ServiceTime, prices: RegionPrices) -> Union[Plan, str]:
+def plan_for(target: "Target", load: Load, service: ServiceTime, prices: RegionPrices) -> Union[Plan, str]:
     """target.size, memoised on its whole input (all hashable; a Plan is immutable): the plan, or why no SKU fits.
     Sensitivity probes that leave the load alone (team, security, operations...) reuse the plans."""
     try:
@@ -67,7 +76,7 @@ def plan_for(target: Any, load: Load, service: ServiceTime, prices: RegionPrices
         return str(why)
 
 
-def evaluate_target(profile: WorkloadProfile, load: Load, target: Any, order: int, service: ServiceTime,
+def evaluate_target(profile: WorkloadProfile, load: Load, target: "Target", order: int, service: ServiceTime,
                     prices: RegionPrices, crits: tuple[Criterion, ...],
                     others: tuple[RegionPrices, ...] = (), *, constraints: bool = True) -> Evaluation:
     """One target's evaluation; `constraints=False` sizes and scores it despite its hard constraints (the

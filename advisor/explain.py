@@ -350,6 +350,20 @@ def sensitivity(profile: WorkloadProfile, evals: list["Evaluation"],
     return out[:SENSITIVITY_LIMIT]
 
 
+def _bisect(run: Callable[[str, Any], Probe], path: str, same: float, changed: float, hit: Probe,
+            steps: int) -> tuple[float, float, Probe]:
+    """Geometric bisection between a value where nothing changes and one where the winner changes:
+    (the last unchanged value, the first changed one, its probe)."""
+    for _ in range(steps):
+        mid = math.sqrt(same * changed)
+        probe = run(path, mid)
+        if probe.flipped:
+            changed, hit = mid, probe
+        else:
+            same = mid
+    return same, changed, hit
+
+
 def _peak_search(profile: WorkloadProfile, run: Callable[[str, Any], Probe], add: Callable[..., None]) -> None:
     """peak_rps thresholds: x10 and x100 the current peak until the winner changes, then three geometric
     bisections (the bound is within ~1.33x of the change); and /5 downwards, with one bisection."""
@@ -361,14 +375,7 @@ def _peak_search(profile: WorkloadProfile, run: Callable[[str, Any], Probe], add
         v = min(start * f, PEAK_MAX)
         probe = run(path, v)
         if probe.flipped:
-            hi, hit = v, probe
-            for _ in range(3):
-                mid = math.sqrt(lo * hi)
-                probe = run(path, mid)
-                if probe.flipped:
-                    hi, hit = mid, probe
-                else:
-                    lo = mid
+            lo, hi, hit = _bisect(run, path, lo, v, probe, 3)
             n = _nice_down(lo) if lo >= 1 else round(lo, 2)
             add(f"{path} > {n:g}", hit, f"Up to {lo:.4g} rps nothing changes; at {hi:.4g} rps ")
             break
@@ -376,15 +383,8 @@ def _peak_search(profile: WorkloadProfile, run: Callable[[str, Any], Probe], add
         if v >= PEAK_MAX:
             break
     if peak > 0:
-        hi, low = peak, peak * 0.2
-        probe = run(path, low)
+        probe = run(path, peak * 0.2)
         if probe.flipped:
-            hit = probe
-            mid = math.sqrt(low * hi)
-            probe = run(path, mid)
-            if probe.flipped:
-                low, hit = mid, probe
-            else:
-                hi = mid
+            hi, low, hit = _bisect(run, path, peak, peak * 0.2, probe, 1)
             n = _nice_up(hi) if hi >= 1 else round(hi, 3)
             add(f"{path} < {n:g}", hit, f"Down to {hi:.4g} rps nothing changes; at {low:.4g} rps ")

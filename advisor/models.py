@@ -17,6 +17,8 @@ from zoneinfo import available_timezones
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .safe_load import MAX_BYTES, DocumentError, load_json, load_yaml, short, short_text
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -375,7 +377,7 @@ class ProfileError(ValueError):
 def describe_validation_error(err: ValidationError, source: str = "") -> str:
     """First error as `file: a.b: message (got X)` — one line, no traceback."""
     first = err.errors()[0]
-    path = ".".join(str(p) for p in first["loc"]) or "(root)"
+    path = short_text(".".join(str(p) for p in first["loc"])) or "(root)"
     kind = first["type"]
     got = first.get("input")
     if kind == "extra_forbidden":
@@ -388,15 +390,15 @@ def describe_validation_error(err: ValidationError, source: str = "") -> str:
         bound = next(iter(ctx.values())) if ctx else "?"
         if isinstance(bound, float) and bound.is_integer():
             bound = int(bound)
-        msg = f"must be {op} {bound} (got {got!r})" if not isinstance(got, (int, float)) else f"must be {op} {bound} (got {got})"
+        msg = f"must be {op} {bound} (got {short(got)})"
     elif kind == "literal_error":
         expected = first.get("ctx", {}).get("expected", "")
-        msg = f"must be one of {expected} (got {got!r})"
+        msg = f"must be one of {expected} (got {short(got)})"
     elif kind == "value_error":  # our own validators: their message is already written for users
-        msg = str(first.get("ctx", {}).get("error", first["msg"]))
+        msg = short_text(str(first.get("ctx", {}).get("error", first["msg"])))
     else:
         text = first["msg"]
-        msg = f"{text[:1].lower()}{text[1:]} (got {got!r})"
+        msg = f"{text[:1].lower()}{short_text(text[1:])} (got {short(got)})"
     prefix = f"{source}: " if source else ""
     if not first["loc"] and kind == "value_error":  # a whole-profile rule: its message names the fields
         return f"{prefix}{msg}"
@@ -414,14 +416,19 @@ def parse_profile(data: Any, source: str = "") -> WorkloadProfile:
         raise ProfileError(describe_validation_error(e, source)) from None
 
 
-def parse_profile_text(text: str, source: str = "") -> WorkloadProfile:
+def parse_profile_text(text: str, source: str = "", *, json_only: Optional[bool] = None) -> WorkloadProfile:
+    """YAML (or JSON) text -> profile. A source ending in `.json` is parsed as strict JSON."""
+    if json_only is None:
+        json_only = source.lower().endswith(".json")
     try:
-        data = yaml.safe_load(text) if text.strip() else {}
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(e, "problem", None) or "invalid YAML"
-        raise ProfileError(f"{source + ': ' if source else ''}not valid YAML or JSON{where}: {problem}") from None
+        if not text.strip():
+            data = {}
+        elif json_only:
+            data = load_json(text, source)
+        else:
+            data = load_yaml(text, source, what="YAML or JSON")
+    except DocumentError as e:
+        raise ProfileError(str(e)) from None
     return parse_profile(data, source)
 
 
@@ -430,6 +437,8 @@ def load_profile(path: str | Path) -> WorkloadProfile:
     if not p.is_file():
         raise ProfileError(f"{p}: no such profile file")
     try:
+        if p.stat().st_size > MAX_BYTES:
+            raise ProfileError(f"{p}: larger than {MAX_BYTES // 1000} kB: not a workload profile")
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise ProfileError(f"{p}: cannot read profile ({e.__class__.__name__})") from None

@@ -97,19 +97,26 @@ def min_servers(lam: float, s_ms: float, target_ms: float, q: float = Q, rho_max
 
 
 def p95_ms(c: int, lam: float, s_ms: float, q: float = Q) -> float:
-    """The (1 - q) quantile of response time in M/M/c, in ms (inf when the queue is unstable), by bisection."""
+    """The (1 - q) quantile of response time in M/M/c, in ms (inf when the queue is unstable), by bisection
+    on the tail (Erlang C does not depend on t, so it is computed once)."""
     mu = 1000.0 / s_ms
     if lam / mu >= c:
         return math.inf
     hi = math.log(1.0 / q) / mu  # the quantile of the service time alone: the answer when nobody waits
-    if erlang_c(c, lam / mu) < 1e-9:
+    pw = erlang_c(c, lam / mu)
+    if pw < 1e-9:
         return hi * 1000.0
+    theta = c * mu - lam
+
+    def tail(t: float) -> float:
+        return (1.0 - pw) * math.exp(-mu * t) + pw * _wait_plus_service_tail(theta, mu, t)
+
     lo = 0.0
-    while response_tail(c, lam, s_ms, hi * 1000.0) > q:
+    while tail(hi) > q:
         lo, hi = hi, hi * 2.0
     while hi - lo > 1e-9 * hi:
         mid = (lo + hi) / 2.0
-        if response_tail(c, lam, s_ms, mid * 1000.0) > q:
+        if tail(mid) > q:
             lo = mid
         else:
             hi = mid

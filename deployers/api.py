@@ -16,9 +16,9 @@ from pydantic import BaseModel, ValidationError
 from advisor.models import (ModelInfo, ProfileError, Recommendation, WorkloadProfile, describe_validation_error,
                             load_profile, parse_profile, parse_profile_text)
 
-from . import registry
+from . import registry, statedir
 from .base import DeployContext, Deployer, default_state_dir
-from .errors import DeployError, InputError, Interrupted, ModelResolutionError
+from .errors import DeployError, InputError, Interrupted, ModelResolutionError, StateError
 from .events import Event, EventSink, null_sink
 from .ledger import Ledger
 from .models import (DeploymentPlan, DeploymentResult, DeploymentSpec, DestroyResult, Finding, InvokeResult,
@@ -28,7 +28,7 @@ __all__ = [
     "ProfileError", "load_profile", "parse_profile", "parse_profile_text", "recommend", "targets", "settings_model",
     "resolve_model", "list_models", "register_model", "prepare_sample", "make_spec", "preflight", "plan", "apply",
     "deploy", "start_apply", "status", "invoke", "destroy", "list_deployments", "deployment_events", "logs",
-    "export", "credentials_missing", "context", "ledger", "benchmark", "drift",
+    "export", "credentials_missing", "context", "ledger", "benchmark", "drift", "doctor",
 ]
 
 _ledgers: dict[Path, Ledger] = {}
@@ -184,11 +184,10 @@ def benchmark(model: str, ctx: Optional[DeployContext] = None,
     with tempfile.TemporaryDirectory(prefix="da-bench-") as tmp:
         # Measured from the pickle, not compiled trees: Azure ML's managed endpoints load the pickle,
         # and sizing every target from the slower path never under-provisions one.
-        app_dir = scoring.build_app_dir(info, model_resolution.local_model_dir(info), Path(tmp) / "app",
-                                        compile_trees=False)
+        app_dir = scoring.build_app_dir(info, model_resolution.local_model_dir(info), Path(tmp) / "app")
         calibration, curve = benchmarking.measure(app_dir, progress=progress, **options)
     path = _calibration_path(info, ctx)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    statedir.subdir(ctx.state_dir, path.parent.name)
     path.write_text(json.dumps({"model": info.uri, "calibration": calibration.model_dump(mode="json"),
                                 "curve": curve}, indent=2))
     return calibration, curve
@@ -286,6 +285,10 @@ def apply(the_plan: DeploymentPlan, ctx: Optional[DeployContext] = None,
     run_ctx.previous_plan = _previous_plan(name, ctx)
     if resume:
         run_ctx.emit("info", f"resuming interrupted run {previous['id']}", resumed_from=previous["id"])
+    first = led.get_deployment(name) is None
+    if first:  # write-ahead: a first apply killed at any point stays visible to list, status and destroy
+        led.upsert_deployment(name, target, "provisioning", model_uri=the_plan.spec.model,
+                              spec=the_plan.spec.model_dump(mode="json"))
     run_ctx.emit("step", f"apply {target} deployment {name} (plan {the_plan.plan_id})")
     started = time.monotonic()
     try:
@@ -299,13 +302,14 @@ def apply(the_plan: DeploymentPlan, ctx: Optional[DeployContext] = None,
     except DeployError as e:
         run_ctx.emit("error", e.one_line(), category=e.category, code=e.code)
         led.finish_run(run_id, "failed", error=e.one_line())
-        if led.get_deployment(name) is None:
-            led.upsert_deployment(name, target, "failed", model_uri=the_plan.spec.model,
-                                  spec=the_plan.spec.model_dump(mode="json"))
+        if first:
+            led.set_status(name, "failed")
         raise
     except Exception as e:  # a bug or an unmapped SDK error: keep the run honest, then surface it
         run_ctx.emit("error", f"unexpected error: {e.__class__.__name__}: {e}")
         led.finish_run(run_id, "failed", error=f"{e.__class__.__name__}: {e}")
+        if first:
+            led.set_status(name, "failed")
         raise
     result.run_id = run_id
     elapsed = time.monotonic() - started
@@ -380,7 +384,10 @@ def status(name: str, ctx: Optional[DeployContext] = None, target: Optional[str]
     led = ledger(ctx.state_dir)
     row = led.get_deployment(name)
     if row and row["status"] != st.state and st.state in ("running", "failed", "stopped", "degraded"):
-        led.set_status(name, st.state)
+        try:
+            led.set_status(name, st.state)
+        except StateError:  # bookkeeping only: status works on a read-only or full state dir
+            pass
     return st
 
 
@@ -424,6 +431,15 @@ def destroy(name: str, ctx: Optional[DeployContext] = None, events: Optional[Eve
     led.set_status(name, "destroyed")
     run_ctx.emit("done", result.message or f"destroyed {name}")
     return result
+
+
+def doctor(ctx: Optional[DeployContext] = None, repair: bool = False):
+    """Check the state dir and the ledger; `repair` moves a damaged ledger aside and rebuilds the
+    deployment list from the targets' local state (see deployers/doctor.py)."""
+    from .doctor import diagnose
+
+    ctx = _ctx(ctx)
+    return diagnose(ctx, ledger(ctx.state_dir), repair=repair)
 
 
 def list_deployments(ctx: Optional[DeployContext] = None, include_destroyed: bool = False) -> list[dict]:

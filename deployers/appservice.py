@@ -12,8 +12,8 @@ The scoring key is generated at apply time and lives only in the app settings
 (slot-sticky); invoke reads it back from Azure. It never enters plans, events,
 results, artifacts or the ledger.
 
-Facts used (each with its source): advisor/data/skus.yaml (plan SKUs, tier
-limits, 230 s request timeout), and the App Service docs cited below.
+Facts used (each with its source): advisor/data/skus.yaml (plan SKUs, tier limits),
+advisor/data/targets/appservice.yaml (230 s request timeout), and the App Service docs cited below.
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ from .models import (DeploymentPlan, DeploymentResult, DeploymentSpec, DestroyRe
 TARGET = "appservice"
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_DIR = ROOT / "templates" / "appservice"
-SKUS_YAML = ROOT / "advisor" / "data" / "skus.yaml"  # App Service plans and tiers (Advisor 2.0 layout)
+SKUS_YAML = ROOT / "advisor" / "data" / "skus.yaml"
 SOURCES_YAML = ROOT / "advisor" / "data" / "sources.yaml"
 
 PORT = 8080  # the scoring server's port inside the image (templates/Dockerfile.j2)
@@ -55,7 +55,7 @@ SECRET_SETTINGS = (KEY_SETTING, INSIGHTS_SETTING)
 INSIGHTS_API = "2020-02-02"
 PRODUCTION = "production"
 
-# 230 s: Azure Load Balancer idle timeout in front of every App Service request [advisor/data/sources.yaml M].
+# 230 s: Azure Load Balancer idle timeout in front of every App Service request [advisor/data/sources.yaml key M].
 REQUEST_TIMEOUT_S = 230
 # WEBSITES_CONTAINER_START_TIME_LIMIT: default 230, max 1800 (App Service Linux docs,
 # https://github.com/Azure/app-service-linux-docs/pull/29 ; azure-targets.md preflight #10).
@@ -98,7 +98,7 @@ def _catalog() -> tuple[dict[str, dict], dict[str, dict], dict[str, dict]]:
 
     data = yaml.safe_load(SKUS_YAML.read_text(encoding="utf-8")) if SKUS_YAML.is_file() else {}
     if SOURCES_YAML.is_file():
-        data["sources"] = (yaml.safe_load(SOURCES_YAML.read_text(encoding="utf-8")) or {}).get("sources")
+        data["sources"] = yaml.safe_load(SOURCES_YAML.read_text(encoding="utf-8")).get("sources")
     skus = {k: dict(v) for k, v in (data.get("appservice_plans") or {}).items()}
     for k, v in EXTRA_SKUS.items():
         skus.setdefault(k, dict(v))
@@ -1365,6 +1365,9 @@ class AppServiceDeployer(Deployer):
     @staticmethod
     def _state_path(ctx: DeployContext, name: str) -> Path:
         return Path(ctx.state_dir) / "appservice" / f"{name}.json"
+
+    def recorded(self, ctx: DeployContext) -> list[str]:
+        return sorted(p.stem for p in self._state_path(ctx, "_").parent.glob("*.json"))
 
     def _remember(self, ctx: DeployContext, r: Resolved, plan_owned: bool,
                   principals: Optional[list[str]] = None) -> None:

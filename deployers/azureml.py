@@ -1199,6 +1199,9 @@ class AzureMLDeployer(Deployer):
     def _state_path(self, ctx: DeployContext, name: str) -> Path:
         return Path(ctx.state_dir) / "azureml" / f"{name}.json"
 
+    def recorded(self, ctx: DeployContext) -> list[str]:
+        return sorted(p.stem for p in self._state_path(ctx, "_").parent.glob("*.json"))
+
     def _save_state(self, ctx: DeployContext, plan: DeploymentPlan, c: _Coords) -> None:
         path = self._state_path(ctx, plan.spec.name)
         path.parent.mkdir(parents=True, exist_ok=True)

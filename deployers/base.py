@@ -125,6 +125,11 @@ class Deployer(ABC):
     def logs(self, name: str, ctx: DeployContext, tail: int = 100) -> str:
         return ""
 
+    def recorded(self, ctx: DeployContext) -> list[str]:
+        """Names of the deployments this target keeps local state for, outside the ledger
+        (`deploy-advisor doctor --repair` rebuilds the ledger's deployment list from them)."""
+        return []
+
     def credentials_missing(self, ctx: DeployContext) -> Optional[str]:
         """None when apply can run; otherwise the exact way to sign in (UI disables Apply)."""
         return None

@@ -31,9 +31,9 @@ from typing import Any, Callable, Optional, Sequence
 
 from advisor.models import Calibration
 
+from .child_env import child_env
 from .errors import InputError, RemoteError
 
-ROOT = Path(__file__).resolve().parents[1]
 Progress = Optional[Callable[[str], None]]
 
 
@@ -190,7 +190,7 @@ class ServerProcess:
             cmd += ["--cpu-affinity", str(cpu)]
         if "--workers" not in extra:
             cmd += ["--workers", "1"]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        env = child_env()
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                                      env=env)
@@ -263,7 +263,7 @@ def _service_curve(app_dir: Path, batch_sizes: Sequence[int], seconds: float, cp
            "--batch-sizes", ",".join(str(b) for b in batch_sizes), "--seconds", str(seconds)]
     if cpu is not None:
         cmd += ["--cpu", str(cpu)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    env = child_env()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds * 3 + 300, env=env,
                           stdin=subprocess.DEVNULL)
     if proc.returncode != 0:

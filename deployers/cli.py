@@ -101,14 +101,16 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
 
 
 def _parse_sets(pairs: list[str]) -> dict[str, Any]:
+    from advisor.safe_load import load_json
+
     out: dict[str, Any] = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise CliError(f"--set {pair!r}: expected key=value")
         try:
-            out[key.strip()] = json.loads(value)
-        except ValueError:
+            out[key.strip()] = load_json(value, "--set")
+        except ValueError:  # not JSON (or refused: too deep, too long a number): the text itself
             out[key.strip()] = value
     return out
 
@@ -718,6 +720,8 @@ def cmd_status(args, out: Out) -> int:
 
 
 def cmd_invoke(args, out: Out) -> int:
+    from advisor.safe_load import REQUEST_BYTES, DocumentError, load_json, short_text
+
     from . import api
 
     data = args.data
@@ -726,14 +730,17 @@ def cmd_invoke(args, out: Out) -> int:
     if data.startswith("@"):
         data = data[1:]
     if not data.lstrip().startswith(("{", "[")):
-        p = Path(data)
-        if not p.is_file():
-            raise CliError(f"--data {data}: not JSON and no such file")
-        data = p.read_text(encoding="utf-8")
+        try:
+            data = Path(data).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise CliError(f"--data {short_text(data)}: not JSON and no such file") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise CliError(f"--data {short_text(data)}: not JSON and not a readable file ({e.__class__.__name__})") \
+                from None
     try:
-        payload = json.loads(data)
-    except ValueError as e:
-        raise CliError(f"--data: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})")
+        payload = load_json(data, "--data", max_bytes=REQUEST_BYTES)
+    except DocumentError as e:
+        raise CliError(str(e)) from None
     res = api.invoke(args.name, payload, _ctx(args))
     if out.json:
         out.doc(res.model_dump(mode="json"))
@@ -774,6 +781,22 @@ def cmd_list(args, out: Out) -> int:
     print(_table([[r["name"], r["target"], r["status"], _age(now - r["updated_at"]), r["endpoint_url"] or "-"]
                   for r in rows], ["name", "target", "status", "updated", "endpoint"]))
     return 0
+
+
+def cmd_doctor(args, out: Out) -> int:
+    from . import api
+
+    report = api.doctor(_ctx(args), repair=args.repair)
+    if out.json:
+        out.doc(report.to_dict())
+        return 0 if report.ok else 1
+    for check in report.checks:
+        print(f"{'ok ' if check.ok else 'BAD'}  {check.name}: {check.message}" + (f" ({check.hint})" if check.hint else ""))
+    for row in report.rebuilt:
+        print(f"     re-added {row['name']} ({row['target']}, {row['status']})")
+    if args.repair and not report.rebuilt:
+        print("     nothing to re-add: the ledger lists every deployment the local state shows")
+    return 0 if report.ok else 1
 
 
 def _age(seconds: float) -> str:
@@ -988,6 +1011,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--data", "-d", help="JSON text, or a file holding it")
     sp = add("list", "List deployments recorded in the ledger.", cmd_list)
     sp.add_argument("--all", action="store_true", help="include destroyed deployments")
+    sp = add("doctor", "Check the state dir and the ledger. --repair moves a damaged ledger aside (never deletes "
+                       "it) and rebuilds the deployment list from the targets' local state.", cmd_doctor)
+    sp.add_argument("--repair", action="store_true",
+                    help="fix what can be fixed: a damaged ledger, deployments missing from it")
     sp = add("benchmark", "Measure the model's service time and throughput here; sizing then uses it.", cmd_benchmark)
     sp.add_argument("--model", "-m", required=True)
     sp = add("prices", "Refresh the price snapshot from the Azure Retail Prices API (needs a network).", cmd_prices)
@@ -1034,6 +1061,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     except KeyboardInterrupt:
         print("deploy-advisor: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # the last resort (OSError, sqlite3, RecursionError, MemoryError, bugs): one line
+        from .errors import from_exception
+
+        err = from_exception(e)
+        print(f"deploy-advisor: error: {err.one_line()}", file=sys.stderr)
+        return err.exit_code
     finally:
         if in_main and previous is not None:
             signal.signal(signal.SIGINT, previous)

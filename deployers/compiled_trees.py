@@ -16,9 +16,13 @@ one output, numeric inputs, forests with n_jobs None or 1 (several jobs add
 the trees in a nondeterministic order, so even sklearn's own bits vary),
 pickled by the scikit-learn version that checks them.
 
-The model is unpickled in a child process (`python -m deployers.compiled_trees
-APP_DIR`), never in the CLI or UI process that holds Azure credentials; a
-pickle that names no scikit-learn tree module is not even opened.
+Compiling loads the model, so it runs only where the model is about to be
+served: the local target's apply and the image build (a RUN step in the
+Dockerfile), never a plan or an export. The model is unpickled in a child
+process (`python -m deployers.compiled_trees APP_DIR`) whose environment is an
+allow-list (child_env.py: no credentials), never in the CLI or UI process; a
+pickle is opened only when its opcodes name nothing but a tree model's classes
+and numpy's array constructors (`pickle_globals`).
 """
 from __future__ import annotations
 
@@ -42,8 +46,15 @@ SUPPORTED = {
     "sklearn.ensemble._forest.RandomForestClassifier", "sklearn.ensemble._forest.RandomForestRegressor",
     "sklearn.ensemble._forest.ExtraTreesClassifier", "sklearn.ensemble._forest.ExtraTreesRegressor",
 }
-TREE_MODULES = (b"sklearn.tree._classes", b"sklearn.ensemble._forest")  # as a pickle names the classes
-ROOT = Path(__file__).resolve().parents[1]
+# Every global a plain pickle of a supported tree model names (numpy 1.x and 2.x, pickle protocols 0-5). A pickle
+# naming anything else is not opened: unpickling can only call what the pickle names.
+_NUMPY_CORE = ("multiarray", "_reconstruct"), ("multiarray", "scalar"), ("numeric", "_frombuffer")
+ALLOWED_GLOBALS = frozenset(
+    {tuple(name.rsplit(".", 1)) for name in SUPPORTED}
+    | {("sklearn.tree._classes", c) for c in ("ExtraTreeClassifier", "ExtraTreeRegressor")}
+    | {("sklearn.tree._tree", "Tree"), ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}  # protocol 2 bytes
+    | {(mod, "_reconstructor") for mod in ("copyreg", "copy_reg")} | {(mod, "object") for mod in ("builtins", "__builtin__")}
+    | {(f"numpy.{core}.{mod}", name) for core in ("core", "_core") for mod, name in _NUMPY_CORE})
 TIMEOUT_S = 600
 MAX_NODES = 5_000_000  # beyond this the arrays cost more memory than the compiled path saves time
 CHECK_ROWS = 3000
@@ -81,15 +92,61 @@ def _inspect(app_dir: Path) -> tuple[Optional[str], Any, Any]:
     path, fn = source[0], source[1]
     if fn != "predict":
         return f"the MLflow model predicts with {fn}()", script, source
-    with open(path, "rb") as fh:
-        data = fh.read()
-    if not any(m in data for m in TREE_MODULES):
-        return "the pickle is not a tree model this compiler knows", script, source
+    names = pickle_globals(Path(path))
+    if names is None:
+        return "the model file is not a plain pickle this compiler can read without loading it", script, source
+    unknown = sorted(".".join(n) for n in names - ALLOWED_GLOBALS)
+    if unknown:
+        return f"the pickle is not a tree model this compiler knows (it names {unknown[0][:80]})", script, source
     return None, script, source
 
 
+_STRING_OPS = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "SHORT_BINSTRING", "BINSTRING", "STRING"}
+_GET_OPS = {"GET", "BINGET", "LONG_BINGET"}
+_PUT_OPS = {"PUT", "BINPUT", "LONG_BINPUT"}
+_NO_STACK_OPS = {"PROTO", "FRAME", "MEMOIZE", *_PUT_OPS}
+
+
+def pickle_globals(path: Path) -> Optional[set[tuple[str, str]]]:
+    """Every (module, name) the pickle at `path` would import, read from its opcodes without
+    running it; None when that cannot be told (not a pickle, a joblib file with raw arrays inside,
+    a STACK_GLOBAL whose operands are not plain strings pushed just before it)."""
+    import pickletools
+
+    names: set[tuple[str, str]] = set()
+    recent: list[object] = []  # what the latest opcodes pushed: a str, or None for anything else
+    memo: dict[int, object] = {}
+    try:
+        with open(path, "rb") as fh:
+            for op, arg, _pos in pickletools.genops(fh):
+                kind = op.name
+                if kind in ("GLOBAL", "INST"):
+                    module, _, name = str(arg).partition(" ")
+                    names.add((module, name))
+                elif kind == "STACK_GLOBAL":
+                    if len(recent) < 2 or not all(isinstance(v, str) for v in recent[-2:]):
+                        return None
+                    names.add((str(recent[-2]), str(recent[-1])))
+                if kind == "MEMOIZE":
+                    memo[len(memo)] = recent[-1] if recent else None
+                elif kind in _PUT_OPS:
+                    memo[int(arg)] = recent[-1] if recent else None
+                elif kind in _GET_OPS:
+                    recent.append(memo.get(int(arg)))
+                elif kind in _STRING_OPS:
+                    recent.append(arg if isinstance(arg, str) else None)
+                elif kind not in _NO_STACK_OPS:
+                    recent.append(None)  # pops, builds, containers: the operands before it are gone
+                del recent[:-2]
+    except (OSError, ValueError, UnicodeDecodeError):  # genops raises ValueError on anything not a pickle
+        return None
+    return names
+
+
 def _compile_in_child(app_dir: Path) -> Optional[str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    from .child_env import child_env
+
+    env = child_env()
     proc = subprocess.run([sys.executable, "-m", "deployers.compiled_trees", str(app_dir)], capture_output=True,
                           text=True, timeout=TIMEOUT_S, env=env, stdin=subprocess.DEVNULL)
     lines = proc.stdout.strip().splitlines()
@@ -108,8 +165,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     app_dir = Path(args[0])
     try:
         reason = _compile(app_dir, app_dir / COMPILED_PATH)
-    except Exception as exc:  # noqa: BLE001 - reported as the reason; the parent removes any partial file
+    except Exception as exc:  # noqa: BLE001 - reported as the reason
         reason = f"compiling failed ({exc.__class__.__name__}: {str(exc)[:120]})"
+    if reason is not None:
+        _remove(app_dir / COMPILED_PATH)  # no partial file (the image build runs only this child)
     print(json.dumps({"reason": reason}))
     return 0
 

@@ -36,6 +36,8 @@ TASKS_API_VERSION = "2019-06-01-preview"
 PORT = 8080
 SERVING_MODULE = "deployers.serving"
 PROJECT_PACKAGES = ("deployers", "advisor")
+# Tree models are compiled at image build time (a RUN step), never while planning: compiling loads the model.
+BUILD_COMPILER = "deployers/compiled_trees.py"
 # AcrPull built-in role: https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/containers#acrpull
 ACR_PULL_ROLE_ID = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
 RUN_TERMINAL = {"succeeded", "failed", "canceled", "error", "timeout"}
@@ -251,7 +253,9 @@ def render_dockerfile(model_info: ModelInfo, *, workers: int = 1, port: int = PO
 
 def _read_tree(root: Path, prefix: str) -> Files:
     out: Files = {}
-    for p in sorted(root.rglob("*")):
+    from .model_folder import files
+
+    for p in files(root):  # no link out of the app dir
         if p.is_file() and "__pycache__" not in p.parts and not p.name.endswith(".pyc"):
             out[f"{prefix}/{p.relative_to(root).as_posix()}"] = p.read_bytes()
     return out
@@ -276,6 +280,7 @@ def render_build_context(model_info: ModelInfo, model_dir: Optional[Path], app_d
     modules, third = serving_closure()
     for rel, path in sorted(modules.items()):
         files[rel] = path.read_text(encoding="utf-8")
+    files[BUILD_COMPILER] = (ROOT / BUILD_COMPILER).read_text(encoding="utf-8")  # the Dockerfile runs it
     reqs = merge_requirements(model_info.requirements,
                               serving_requirements(third) + score_requirements(model_info))
     files["requirements.txt"] = "".join(f"{r}\n" for r in reqs)

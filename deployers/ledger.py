@@ -9,6 +9,8 @@ Secrets never reach this file: callers pass plans and results, which hold none.
 """
 from __future__ import annotations
 
+import errno
+import functools
 import json
 import os
 import socket
@@ -20,7 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
-from .errors import ConflictError
+from . import statedir
+from .errors import ConflictError, StateError
 from .events import Event
 
 SCHEMA = """
@@ -72,33 +75,181 @@ def _row(row: Optional[sqlite3.Row]) -> Optional[dict[str, Any]]:
     return d
 
 
+SCHEMA_VERSION = 1
+# MIGRATIONS[i] brings a ledger from user_version i to i + 1. 0 -> 1 is the baseline: a ledger written
+# before versioning (user_version 0) already has these tables, and CREATE ... IF NOT EXISTS keeps them.
+MIGRATIONS: list[str] = [SCHEMA]
+
+DOCTOR_HINT = "`deploy-advisor doctor --repair` moves it aside and rebuilds the deployment list from the local state"
+
+
+def state_error(exc: BaseException, path: Path) -> StateError:
+    """sqlite3 and OS errors about the ledger file -> one line saying what is wrong and what to do."""
+    text = str(exc).splitlines()[0][:200] if str(exc) else exc.__class__.__name__
+    low = text.lower()
+    errno_ = getattr(exc, "errno", None)
+    if "not a database" in low or "malformed" in low or "truncated" in low:
+        return StateError(f"the ledger at {path} is damaged ({text})", DOCTOR_HINT)
+    if "readonly" in low or "read-only" in low or errno_ in (errno.EACCES, errno.EPERM, errno.EROFS) \
+            or "unable to open" in low:
+        return StateError(f"the ledger at {path} cannot be written ({text})",
+                          "list, status and invoke still work; make the state dir (DEPLOY_ADVISOR_HOME) "
+                          "writable to deploy, apply or destroy")
+    if "full" in low or "disk i/o" in low or errno_ in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        return StateError(f"cannot write the ledger at {path} ({text})",
+                          "free space on that disk and run the command again; an interrupted apply resumes")
+    return StateError(f"the ledger at {path} failed ({text})", DOCTOR_HINT)
+
+
+def _mapped(method):
+    """Ledger methods raise StateError (one line, a hint) instead of sqlite3/OS errors."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except (sqlite3.Error, OSError) as e:
+            raise state_error(e, self.path) from e
+    return wrapper
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring the ledger to SCHEMA_VERSION, one recorded step at a time, each in one transaction."""
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version >= SCHEMA_VERSION:
+                conn.execute("COMMIT")
+                return
+            for statement in MIGRATIONS[version].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+
 class Ledger:
+    """Opened lazily: reading a ledger that does not exist yet is an empty answer (nothing is created);
+    the first write creates it (0600, schema written before the file appears under its name)."""
+
     def __init__(self, state_dir: Path | str):
         self.state_dir = Path(state_dir)
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            os.chmod(self.state_dir, 0o700)
-        except OSError:
-            pass
         self.path = self.state_dir / "ledger.db"
         self._local = threading.local()
-        self._conn().executescript(SCHEMA)  # idempotent; executescript manages its own transaction
+        self._migrated = False
 
     # -- connection -----------------------------------------------------------
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
+    def _open(self, read_only: bool = False) -> sqlite3.Connection:
+        if read_only:  # a read-only state dir: no -shm can be made, so read the file as it is
+            conn = sqlite3.connect(f"{self.path.as_uri()}?mode=ro&immutable=1", uri=True, isolation_level=None,
+                                   check_same_thread=False)
+        else:
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
+        conn.row_factory = sqlite3.Row
+        if not read_only:
+            conn.execute("PRAGMA busy_timeout=30000")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            self._local.conn = conn
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            conn.close()
+            raise StateError(f"the ledger at {self.path} has schema version {version}; this deploy-advisor "
+                             f"knows up to {SCHEMA_VERSION}", "upgrade deploy-advisor, or point "
+                             "DEPLOY_ADVISOR_HOME at another state dir")
+        if not read_only and not self._migrated:
+            _migrate(conn)
+            self._migrated = True
         return conn
+
+    def _check_file(self) -> None:
+        size = self.path.stat().st_size
+        if size == 0:  # SQLite would treat it as a new, empty ledger and forget every deployment
+            raise StateError(f"the ledger at {self.path} is damaged (0 bytes: truncated)", DOCTOR_HINT)
+
+    def _create(self) -> None:
+        """Write the schema into a private temp file, then link it in place (never a half-made ledger)."""
+        statedir.ensure(self.state_dir)
+        tmp = self.path.with_name(f".ledger.db.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            statedir.private_file(tmp)
+            conn = sqlite3.connect(tmp, isolation_level=None)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                _migrate(conn)
+            finally:
+                conn.close()
+            try:
+                os.link(tmp, self.path)
+            except FileExistsError:  # another process created it first: use theirs
+                pass
+        finally:
+            for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+                leftover.unlink(missing_ok=True)
+
+    def _conn(self, write: bool = False) -> Optional[sqlite3.Connection]:
+        """This thread's connection; None when reading a ledger that does not exist yet."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and not (write and self._local.read_only):
+            return conn
+        if not self.path.exists():
+            if not write:
+                return None
+            self._create()
+        statedir.ensure(self.state_dir)  # warns (once) when the folder is open to others
+        self._check_file()
+        try:
+            conn, read_only = self._open(), False
+        except sqlite3.OperationalError as e:
+            if write or not ("readonly" in str(e) or "unable to open" in str(e)):
+                raise
+            conn, read_only = self._open(read_only=True), True
+        if write and read_only:
+            raise sqlite3.OperationalError("attempt to write a readonly database")
+        self._local.conn, self._local.read_only = conn, read_only
+        return conn
+
+    def _rows(self, query: str, args: tuple = ()) -> list[sqlite3.Row]:
+        conn = self._conn()
+        return conn.execute(query, args).fetchall() if conn is not None else []
+
+    @property
+    def schema_version(self) -> int:
+        conn = self._conn()
+        return conn.execute("PRAGMA user_version").fetchone()[0] if conn is not None else 0
+
+    @_mapped
+    def check(self) -> str:
+        """'missing' (no ledger yet) or 'ok' after SQLite's quick_check; StateError when damaged."""
+        conn = self._conn()
+        if conn is None:
+            return "missing"
+        verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
+        if verdict != "ok":
+            raise sqlite3.DatabaseError(f"database disk image is malformed: {verdict}")
+        return "ok"
+
+    @_mapped
+    def move_aside(self) -> Path:
+        """Rename a damaged ledger (and its WAL files) out of the way; the next write starts a new one."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+        self._migrated = False
+        aside = self.path.with_name(f"ledger.db.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        os.replace(self.path, aside)
+        for suffix in ("-wal", "-shm"):
+            extra = Path(f"{self.path}{suffix}")
+            if extra.exists():
+                os.replace(extra, Path(f"{aside}{suffix}"))
+        return aside
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        db = self._conn()
+        db = self._conn(write=True)
         db.execute("BEGIN IMMEDIATE")
         try:
             yield db
@@ -109,6 +260,7 @@ class Ledger:
             db.execute("COMMIT")
 
     # -- runs and locks -------------------------------------------------------
+    @_mapped
     def begin_run(self, deployment: str, target: str, kind: str, plan_json: str = "", plan_id: str = "") -> dict:
         """Take the deployment's lock and open a run. Fails fast if someone live holds it."""
         run_id = uuid.uuid4().hex[:12]
@@ -133,12 +285,14 @@ class Ledger:
                        (run_id, deployment, target, kind, plan_id, plan_json or None, me[0], me[1], now))
         return {"id": run_id, "deployment": deployment, "target": target, "kind": kind, "plan_id": plan_id}
 
+    @_mapped
     def finish_run(self, run_id: str, status: str, error: str = "", result: Optional[dict] = None) -> None:
         with self._tx() as db:
             db.execute("UPDATE runs SET status=?, ended_at=?, error=?, result_json=? WHERE id=?",
                        (status, time.time(), error, json.dumps(result) if result is not None else None, run_id))
             db.execute("DELETE FROM locks WHERE run_id=?", (run_id,))
 
+    @_mapped
     def checkpoint(self, run_id: str, key: str, value: Any) -> None:
         with self._tx() as db:
             row = db.execute("SELECT checkpoints_json FROM runs WHERE id=?", (run_id,)).fetchone()
@@ -146,6 +300,7 @@ class Ledger:
             data[key] = value
             db.execute("UPDATE runs SET checkpoints_json=? WHERE id=?", (json.dumps(data), run_id))
 
+    @_mapped
     def reap_dead(self) -> int:
         """Mark runs whose process died as interrupted and release their locks."""
         host = socket.gethostname()
@@ -165,19 +320,23 @@ class Ledger:
                     n += 1
         return n
 
+    @_mapped
     def last_run(self, deployment: str, kind: Optional[str] = None) -> Optional[dict]:
         q = "SELECT * FROM runs WHERE deployment=?" + (" AND kind=?" if kind else "") + " ORDER BY started_at DESC LIMIT 1"
         args = (deployment, kind) if kind else (deployment,)
-        return _row(self._conn().execute(q, args).fetchone())
+        return next((_row(r) for r in self._rows(q, args)), None)
 
+    @_mapped
     def runs(self, deployment: str) -> list[dict]:
-        rows = self._conn().execute("SELECT * FROM runs WHERE deployment=? ORDER BY started_at", (deployment,)).fetchall()
+        rows = self._rows("SELECT * FROM runs WHERE deployment=? ORDER BY started_at", (deployment,))
         return [_row(r) for r in rows]
 
+    @_mapped
     def get_run(self, run_id: str) -> Optional[dict]:
-        return _row(self._conn().execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone())
+        return next((_row(r) for r in self._rows("SELECT * FROM runs WHERE id=?", (run_id,))), None)
 
     # -- events ---------------------------------------------------------------
+    @_mapped
     def add_event(self, event: Event) -> int:
         with self._tx() as db:
             cur = db.execute("INSERT INTO events (run_id, deployment, ts, kind, message, data_json) VALUES (?,?,?,?,?,?)",
@@ -185,6 +344,7 @@ class Ledger:
                               json.dumps(event.data, default=str)))
             return int(cur.lastrowid)
 
+    @_mapped
     def events(self, deployment: Optional[str] = None, run_id: Optional[str] = None, after_id: int = 0,
                limit: int = 1000) -> list[dict]:
         clauses, args = ["id > ?"], [after_id]
@@ -195,9 +355,10 @@ class Ledger:
             clauses.append("run_id = ?")
             args.append(run_id)
         q = f"SELECT * FROM events WHERE {' AND '.join(clauses)} ORDER BY id LIMIT ?"
-        return [_row(r) for r in self._conn().execute(q, (*args, limit)).fetchall()]
+        return [_row(r) for r in self._rows(q, (*args, limit))]
 
     # -- deployments ----------------------------------------------------------
+    @_mapped
     def upsert_deployment(self, name: str, target: str, status: str, *, endpoint_url: str = "", model_uri: str = "",
                           spec: Optional[dict] = None, plan: Optional[dict] = None,
                           outputs: Optional[dict] = None) -> None:
@@ -216,17 +377,21 @@ class Ledger:
                             json.dumps(plan) if plan else old["plan_json"],
                             json.dumps(outputs) if outputs is not None else old["outputs_json"], now, name))
 
+    @_mapped
     def set_status(self, name: str, status: str) -> None:
         with self._tx() as db:
             db.execute("UPDATE deployments SET status=?, updated_at=? WHERE name=?", (status, time.time(), name))
 
+    @_mapped
     def get_deployment(self, name: str) -> Optional[dict]:
-        return _row(self._conn().execute("SELECT * FROM deployments WHERE name=?", (name,)).fetchone())
+        return next((_row(r) for r in self._rows("SELECT * FROM deployments WHERE name=?", (name,))), None)
 
+    @_mapped
     def list_deployments(self) -> list[dict]:
-        rows = self._conn().execute("SELECT * FROM deployments ORDER BY updated_at DESC").fetchall()
+        rows = self._rows("SELECT * FROM deployments ORDER BY updated_at DESC")
         return [_row(r) for r in rows]
 
+    @_mapped
     def remove_deployment(self, name: str) -> None:
         with self._tx() as db:
             db.execute("DELETE FROM deployments WHERE name=?", (name,))

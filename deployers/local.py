@@ -23,8 +23,10 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from . import statedir
 from .base import DeployContext, Deployer
-from .errors import DeployTimeout, InputError, RemoteError, StalePlanError
+from .child_env import child_env
+from .errors import DeployError, DeployTimeout, InputError, Interrupted, RemoteError, StalePlanError
 from .models import (DeploymentPlan, DeploymentResult, DeploymentSpec, DestroyResult, Finding, InvokeResult,
                      PlannedAction, Status, fingerprint)
 from .planning import input_example, resolve_model
@@ -83,6 +85,34 @@ def _is_our_server(pid: int, app_dir: str) -> bool:
     return b"deployers.serving" in cmd and app_dir.encode() in cmd
 
 
+def _servers_under(base: Path, *, workers: bool = False) -> list[dict]:
+    """Every live scoring server serving an app dir under `base`, found in the process table:
+    {"pid", "app_dir", "port"}. A server whose pid was never recorded (the CLI killed between
+    launching it and writing state.json) is found all the same. Supervisor workers (--listen-fd)
+    only with workers=True. Empty where there is no /proc."""
+    prefix = str(base) + os.sep
+    found = []
+    try:
+        entries = [p for p in Path("/proc").iterdir() if p.name.isdigit()]
+    except OSError:
+        return []
+    for entry in entries:
+        try:
+            args = [a.decode(errors="replace") for a in (entry / "cmdline").read_bytes().split(b"\0")]
+        except OSError:
+            continue
+        if "deployers.serving" not in args or "--app-dir" not in args[:-1]:
+            continue
+        app_dir = args[args.index("--app-dir") + 1]
+        if not app_dir.startswith(prefix) or ("--listen-fd" in args and not workers):
+            continue
+        port = args[args.index("--port") + 1] if "--port" in args[:-1] else "0"
+        pid = int(entry.name)
+        if _pid_alive(pid):
+            found.append({"pid": pid, "app_dir": app_dir, "port": int(port) if port.isdigit() else 0})
+    return found
+
+
 def _http(method: str, url: str, body: Optional[bytes] = None, key: Optional[str] = None,
           timeout: float = 10.0) -> tuple[int, bytes]:
     req = urllib.request.Request(url, data=body, method=method)
@@ -108,6 +138,10 @@ class LocalDeployer(Deployer):
     def _dir(self, ctx: DeployContext, name: str) -> Path:
         return ctx.state_dir / "local" / name
 
+    def recorded(self, ctx: DeployContext) -> list[str]:
+        folder = Path(ctx.state_dir) / "local"
+        return sorted(p.parent.name for p in folder.glob("*/state.json")) if folder.is_dir() else []
+
     def _state(self, ctx: DeployContext, name: str) -> Optional[dict]:
         path = self._dir(ctx, name) / "state.json"
         try:
@@ -121,12 +155,31 @@ class LocalDeployer(Deployer):
         tmp.write_text(json.dumps(state, indent=2))
         tmp.replace(path)
 
-    def _observe(self, ctx: DeployContext, name: str) -> dict:
+    def _running(self, ctx: DeployContext, name: str) -> Optional[dict]:
+        """The state of this deployment's live server, or None. state.json is written before the
+        launch (write-ahead: app dir, port, log) and again with the pid after it; when the pid never
+        made it to disk, the server is found in the process table by its app dir and recorded."""
         st = self._state(ctx, name)
         if not st:
+            return None
+        pid = st.get("pid")
+        if pid and _pid_alive(pid) and _is_our_server(pid, st["app_dir"]):
+            return st
+        found = [s for s in _servers_under(self._dir(ctx, name)) if s["app_dir"] == st["app_dir"]]
+        if not found:
+            return None
+        st = {**st, "pid": found[0]["pid"], "port": found[0]["port"] or st.get("port")}
+        try:
+            self._write_state(ctx, name, st)
+        except OSError:  # a read-only state dir: still report what runs
+            pass
+        return st
+
+    def _observe(self, ctx: DeployContext, name: str) -> dict:
+        st = self._running(ctx, name)
+        if not st:
             return {"running": False}
-        alive = _pid_alive(st["pid"]) and _is_our_server(st["pid"], st["app_dir"])
-        return {"running": alive, "desired": st.get("desired"), "port": st.get("port")}
+        return {"running": True, "desired": st.get("desired"), "port": st.get("port")}
 
     def _key(self, ctx: DeployContext, name: str, create: bool = False) -> Optional[str]:
         path = self._dir(ctx, name) / "key"
@@ -134,7 +187,7 @@ class LocalDeployer(Deployer):
             return path.read_text().strip()
         if not create:
             return None
-        path.parent.mkdir(parents=True, exist_ok=True)
+        statedir.subdir(ctx.state_dir, "local", name)
         key = secrets.token_urlsafe(32)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
@@ -219,9 +272,7 @@ class LocalDeployer(Deployer):
             return self._result(plan, st, changed=False, ctx=ctx)
 
         info = plan.model_info or resolve_model(spec, ctx)
-        base = self._dir(ctx, name)
-        base.mkdir(parents=True, exist_ok=True)
-        os.chmod(base, 0o700)
+        base = statedir.subdir(ctx.state_dir, "local", name)
         adopted = self._adopt(ctx, name, plan) if resuming else None
         if adopted:
             st = adopted
@@ -232,13 +283,13 @@ class LocalDeployer(Deployer):
                 ctx.step(f"prepare the app folder (score.py + model {info.name} {info.version})")
                 tmp = base / f".app-{plan.desired_fingerprint}.tmp"
                 shutil.rmtree(tmp, ignore_errors=True)
-                scoring.build_app_dir(info, model_resolution.local_model_dir(info), tmp)
+                scoring.build_app_dir(info, model_resolution.local_model_dir(info), tmp, compile_trees=True)
                 tmp.replace(app_dir)
             old = self._state(ctx, name)
             port = settings.port or (old or {}).get("port") or _free_port()
-            if old and _pid_alive(old["pid"]) and _is_our_server(old["pid"], old["app_dir"]):
-                ctx.step(f"stop the previous server (pid {old['pid']})")
-                self._stop(old["pid"])
+            for server in _servers_under(base):  # the recorded one, and any a killed run never recorded
+                ctx.step(f"stop the previous server (pid {server['pid']})")
+                self._stop(server["pid"])
             if _port_busy(port):
                 if settings.port:
                     raise InputError(f"port {port} on {HOST} is busy", "choose another with --set port=N, or 0 for a free one")
@@ -246,9 +297,14 @@ class LocalDeployer(Deployer):
             self._key(ctx, name, create=settings.auth)
             st = self._start(ctx, name, app_dir, port, settings, plan.desired_fingerprint)
             ctx.checkpoint("pid", st["pid"])
-        self._wait_ready(ctx, st, settings.ready_timeout_s)
-        self._cleanup_old_apps(base, Path(st["app_dir"]))
-        return self._result(plan, st, changed=True, ctx=ctx)
+        try:
+            self._wait_ready(ctx, st, settings.ready_timeout_s)
+            self._cleanup_old_apps(base, Path(st["app_dir"]))
+            return self._result(plan, st, changed=True, ctx=ctx)
+        except DeployError as e:  # not ready, or the smoke test failed: leave no half-started server behind
+            if not isinstance(e, Interrupted):  # an interrupted apply is resumed: the next one adopts it
+                self._stop(st["pid"])
+            raise
 
     def _start(self, ctx: DeployContext, name: str, app_dir: Path, port: int, settings: LocalSettings,
                desired: str) -> dict:
@@ -261,21 +317,21 @@ class LocalDeployer(Deployer):
         if settings.workers:
             cmd += ["--workers", str(settings.workers)]
         ctx.step(f"start the scoring server on {HOST}:{port}")
-        with open(log_path, "ab") as log:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True, cwd=str(app_dir), close_fds=True)
-        st = {"pid": proc.pid, "port": port, "app_dir": str(app_dir), "desired": desired, "log": str(log_path),
+        st = {"pid": None, "port": port, "app_dir": str(app_dir), "desired": desired, "log": str(log_path),
               "log_offset": log_offset, "started_at": time.time(), "auth": settings.auth}
+        self._write_state(ctx, name, st)  # write-ahead: a kill after the launch still leaves what to look for
+        with statedir.open_log(log_path) as log:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True, cwd=str(app_dir), close_fds=True, env=child_env())
+        st["pid"] = proc.pid
         self._write_state(ctx, name, st)
         return st
 
     def _adopt(self, ctx: DeployContext, name: str, plan: DeploymentPlan) -> Optional[dict]:
         """Resume: keep a server the interrupted run already started for this plan."""
-        st = self._state(ctx, name)
-        pid = ctx.checkpoints.get("pid")
-        if st and pid == st.get("pid") and st.get("desired") == plan.desired_fingerprint \
-                and _pid_alive(pid) and _is_our_server(pid, st["app_dir"]):
-            ctx.step(f"resume: the server started by the interrupted run is alive (pid {pid})")
+        st = self._running(ctx, name)
+        if st and st.get("desired") == plan.desired_fingerprint:
+            ctx.step(f"resume: the server started by the interrupted run is alive (pid {st['pid']})")
             return st
         return None
 
@@ -339,11 +395,13 @@ class LocalDeployer(Deployer):
         if not st:
             return Status(name=name, target=self.name, state="not-found", message="no local server for this deployment")
         url = f"http://{HOST}:{st['port']}/score"
-        if not (_pid_alive(st["pid"]) and _is_our_server(st["pid"], st["app_dir"])):
+        live = self._running(ctx, name)
+        if live is None:
             return Status(name=name, target=self.name, state="failed", endpoint_url=url,
                           message=f"the server process {st['pid']} is not running (it died or the machine restarted); "
                                   f"apply again to restart it; log: {st['log']}",
                           details={"pid": st["pid"], "log": st["log"]})
+        st = live
         try:
             code, _ = _http("GET", f"http://{HOST}:{st['port']}/ready", timeout=2)
         except (OSError, urllib.error.URLError):
@@ -380,10 +438,12 @@ class LocalDeployer(Deployer):
         if not st and not base.exists():
             return DestroyResult(name=name, target=self.name, already_absent=True, message=f"{name}: nothing to destroy")
         deleted = []
-        if st and _pid_alive(st["pid"]) and _is_our_server(st["pid"], st["app_dir"]):
-            ctx.step(f"stop the server (pid {st['pid']}) and free port {st['port']}")
-            self._stop(st["pid"])
-            deleted.append(f"process {st['pid']} on {HOST}:{st['port']}")
+        for server in _servers_under(base, workers=True):  # recorded or not: everything serving from here
+            if not _pid_alive(server["pid"]):
+                continue  # a worker its supervisor already took down
+            ctx.step(f"stop the server (pid {server['pid']}) and free port {server['port']}")
+            self._stop(server["pid"])
+            deleted.append(f"process {server['pid']} on {HOST}:{server['port']}")
         shutil.rmtree(base, ignore_errors=True)
         deleted.append(str(base))
         return DestroyResult(name=name, target=self.name, deleted=deleted, message=f"destroyed {name}")
@@ -402,12 +462,17 @@ class LocalDeployer(Deployer):
 
     @staticmethod
     def _stop(pid: int, grace_s: float = 10.0) -> None:
-        """SIGTERM lets the server drain in-flight requests; SIGKILL after the grace period."""
+        """SIGTERM lets the server drain in-flight requests; SIGKILL after the grace period.
+        Signals go to the pid's process group: the server and its workers."""
         try:
-            os.killpg(pid, signal.SIGTERM)
+            group = os.getpgid(pid)
+            if group == os.getpgrp():  # never our own group (servers run in their own session)
+                raise PermissionError
+            os.killpg(group, signal.SIGTERM)
         except ProcessLookupError:
             return
         except PermissionError:
+            group = pid
             os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + grace_s
         while time.monotonic() < deadline:
@@ -421,8 +486,8 @@ class LocalDeployer(Deployer):
                 return
             time.sleep(0.05)
         try:
-            os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
+            os.killpg(group, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
             pass
 
     @staticmethod

@@ -23,11 +23,13 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 from urllib.parse import urlsplit, urlunsplit
 
-import yaml
 
 from advisor.models import ModelInfo
+from advisor.safe_load import DocumentError, load_json, load_yaml
 
+from . import statedir
 from .base import DeployContext
+from . import model_folder
 from .errors import ModelResolutionError
 
 SAMPLE_NAME = "sample-classifier"
@@ -75,6 +77,7 @@ _AZUREML_REGISTRY_RE = re.compile(
     rf"^azureml://registries/(?P<registry>[A-Za-z0-9][A-Za-z0-9_-]{{0,62}})/models/{_AML_NAME}"
     rf"(?:/versions/(?P<version>{_AML_TAG})|/labels/(?P<label>{_AML_TAG}))?/?$")
 _MAX_SCAN_FILES = 20_000  # bound folder walks (a user may point at a huge folder by mistake)
+MODEL_FILE_BYTES = 16_000_000  # MLmodel and input examples: a wide signature or a batch example can be MBs
 
 
 # ----------------------------------------------------------------------------- registry location
@@ -90,7 +93,8 @@ def registry_uri(state_dir: Path) -> str:
     if env:
         return env
     base = _mlflow_dir(state_dir)
-    (base / "artifacts").mkdir(parents=True, exist_ok=True)
+    statedir.subdir(base.parent, base.name, "artifacts")
+    statedir.private_file(base / "mlflow.db")  # born 0600: MLflow would create it with the umask's mode
     return f"sqlite:///{base / 'mlflow.db'}"
 
 
@@ -120,8 +124,7 @@ def _artifact_location(state_dir: Path, uri: str) -> Optional[str]:
     scheme = urlsplit(uri).scheme.lower()
     if scheme in ("http", "https", "databricks", "databricks-uc", "uc"):
         return None
-    folder = _mlflow_dir(state_dir) / "artifacts"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = statedir.subdir(_mlflow_dir(state_dir).parent, "mlflow", "artifacts")
     return folder.as_uri()
 
 
@@ -134,8 +137,7 @@ def _client(state_dir: Path):
 @contextlib.contextmanager
 def _lock(state_dir: Path, what: str) -> Iterator[None]:
     """Serialise register/prepare-sample between processes (UI and CLI at once)."""
-    folder = _mlflow_dir(state_dir) / "locks"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = statedir.subdir(_mlflow_dir(state_dir).parent, "mlflow", "locks")
     with open(folder / f"{what}.lock", "a+") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
@@ -163,13 +165,10 @@ def _quiet_downloads() -> Iterator[None]:
 
 
 def _walk_files(root: Path) -> Iterator[Path]:
-    count = 0
-    for dirpath, _dirs, files in os.walk(root, followlinks=False):
-        for f in files:
-            count += 1
-            if count > _MAX_SCAN_FILES:
-                return
-            yield Path(dirpath) / f
+    for count, path in enumerate(model_folder.files(root), 1):
+        if count > _MAX_SCAN_FILES:
+            return
+        yield path
 
 
 def _size_mb(path: Path) -> float:
@@ -213,8 +212,8 @@ def _read_requirements(folder: Path) -> list[str]:
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+        return load_json(path.read_text(encoding="utf-8"), max_bytes=MODEL_FILE_BYTES)
+    except (OSError, UnicodeDecodeError, ValueError):  # DocumentError is a ValueError
         return None
 
 
@@ -234,7 +233,7 @@ def _parse_signature(raw: Any) -> Optional[dict[str, Any]]:
         value = raw.get(key)
         if isinstance(value, str):
             try:
-                value = json.loads(value)
+                value = load_json(value, max_bytes=MODEL_FILE_BYTES)
             except ValueError:
                 continue
         if value is not None:
@@ -246,13 +245,11 @@ def _inspect_mlflow(folder: Path, uri: str, name: str, version: str = "", source
     """Read MLmodel with a YAML parser (no mlflow import) and check the weights file exists."""
     mlmodel = folder / "MLmodel"
     try:
-        meta = yaml.safe_load(mlmodel.read_text(encoding="utf-8"))
+        meta = load_yaml(mlmodel.read_text(encoding="utf-8"), "MLmodel", max_bytes=MODEL_FILE_BYTES)
     except (OSError, UnicodeDecodeError) as e:
         raise _bad_mlflow(folder, f"MLmodel unreadable: {e.__class__.__name__}") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise _bad_mlflow(folder, f"MLmodel is not valid YAML{where}") from None
+    except DocumentError as e:  # aliases, duplicate keys, depth and size are refused like in a profile
+        raise _bad_mlflow(folder, str(e)) from None
     if not isinstance(meta, dict):
         raise _bad_mlflow(folder, "MLmodel is not a mapping")
     flavors = meta.get("flavors")
@@ -262,7 +259,7 @@ def _inspect_mlflow(folder: Path, uri: str, name: str, version: str = "", source
     for flavor_name, conf in flavors.items():
         for key in _FLAVOR_FILE_KEYS:
             rel = conf.get(key)
-            if isinstance(rel, str) and rel and not (folder / rel).exists():
+            if isinstance(rel, str) and rel and not model_folder.inside(folder, rel).exists():
                 raise _bad_mlflow(folder, f"model file {rel!r} of flavor {flavor_name} is missing")
 
     primary = next((f for f in flavors if f in FLAVOR_FRAMEWORK), None)
@@ -272,7 +269,7 @@ def _inspect_mlflow(folder: Path, uri: str, name: str, version: str = "", source
     example = None
     info = meta.get("saved_input_example_info")
     if isinstance(info, dict) and isinstance(info.get("artifact_path"), str):
-        example = _read_json(folder / info["artifact_path"])
+        example = _read_json(model_folder.inside(folder, info["artifact_path"]))
 
     return ModelInfo(
         uri=uri, name=name, version=version, flavor=flavor, framework=framework, format="mlflow",
@@ -293,7 +290,7 @@ def _inspect_custom(path: Path) -> ModelInfo:
         folder = path.parent
         return ModelInfo(uri=str(path), name=path.stem, framework=framework, flavor=flavor, format="custom",
                          size_mb=round(_size_mb(path), 3), local_path=str(path), source="local",
-                         input_example=_read_json(folder / "input_example.json"))
+                         input_example=_read_json(model_folder.inside(folder, "input_example.json")))
 
     files = list(_walk_files(path))
     names = {f.name for f in files}
@@ -309,7 +306,7 @@ def _inspect_custom(path: Path) -> ModelInfo:
                 f"{path}: no model file found in this folder",
                 f"expected MLmodel (an MLflow model) or a file ending in {', '.join(EXTENSIONS)}")
         framework, flavor = EXTENSIONS[found]
-    example_file = path / "input_example.json"
+    example_file = model_folder.inside(path, "input_example.json")
     return ModelInfo(uri=str(path), name=path.name, framework=framework, flavor=flavor, format="custom",
                      size_mb=round(_size_mb(path), 3), local_path=str(path), source="local",
                      requirements=_read_requirements(path),
@@ -672,8 +669,7 @@ def prepare_sample(state_dir: Path, ctx: Optional[DeployContext] = None) -> Mode
         X, y = load_breast_cancer(return_X_y=True, as_frame=True)
         model = RandomForestClassifier(n_estimators=100, random_state=0).fit(X, y)
         signature = infer_signature(X, model.predict(X))
-        work = Path(state_dir).expanduser().resolve() / "models"
-        work.mkdir(parents=True, exist_ok=True)
+        work = statedir.subdir(Path(state_dir).expanduser().resolve(), "models")
         with tempfile.TemporaryDirectory(prefix=".sample-", dir=work) as tmp:
             out = Path(tmp) / SAMPLE_NAME
             sk_logger = logging.getLogger("mlflow.sklearn")

@@ -24,7 +24,7 @@ from typing import Any, Optional
 
 from advisor.models import ModelInfo
 
-from . import compiled_trees
+from . import compiled_trees, model_folder
 from .errors import InputError
 
 TEMPLATES = Path(os.environ.get("DEPLOY_ADVISOR_TEMPLATES") or Path(__file__).resolve().parents[1] / "templates")
@@ -75,7 +75,7 @@ def request_example(model_info: ModelInfo, model_dir: Optional[Path] = None) -> 
     example = model_info.input_example
     if example is None and model_dir is not None:
         for name in ("input_example.json",):
-            path = Path(model_dir) / name
+            path = model_folder.inside(model_dir, name)
             if path.is_file():
                 try:
                     example = json.loads(path.read_text(encoding="utf-8"))
@@ -115,17 +115,21 @@ def _copy_model(model_info: ModelInfo, model_dir: Path, target: Path) -> None:
             and not (model_dir / "MLmodel").exists():
         target.mkdir(parents=True)
         shutil.copy2(src_file, target / src_file.name)
-        example = model_dir / "input_example.json"
+        example = model_folder.inside(model_dir, "input_example.json")
         if example.is_file():
-            shutil.copy2(example, target / example.name)
+            shutil.copy2(example, target / "input_example.json")
         return
+    model_folder.check(model_dir)  # copytree follows links: none may leave the folder
     shutil.copytree(model_dir, target, ignore=_SKIP, symlinks=False)
 
 
-def build_app_dir(model_info: ModelInfo, model_dir: Path, dest: Path, *, compile_trees: bool = True) -> Path:
+def build_app_dir(model_info: ModelInfo, model_dir: Path, dest: Path, *, compile_trees: bool = False) -> Path:
     """Lay out dest/score.py, dest/model/, dest/serving.json (and dest/compiled/); returns dest.
 
-    `compile_trees=False` leaves a tree model as its pickle (what Azure ML's own server loads).
+    `compile_trees=True` also compiles a tree model into plain arrays. That unpickles the model
+    (runs its code, in a child without credentials), so only the steps that are about to serve it
+    ask for it: the local apply, and the image build (the Dockerfile runs the compiler). A plan,
+    an export or a benchmark leave the pickle as it is (what Azure ML's own server loads).
 
     `dest` may exist (it is refreshed); the model is copied, never linked, so the
     app dir stays valid if the registry cache is cleaned.

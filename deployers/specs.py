@@ -31,6 +31,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from advisor.models import ProfileError, WorkloadProfile, describe_validation_error, load_profile
+from advisor.safe_load import MAX_BYTES, DocumentError, load_yaml, short
 
 from .errors import InputError
 
@@ -38,7 +39,7 @@ SPEC_SUFFIXES = (".yaml", ".yml")
 TARGET_RE = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
 # Model references with a scheme are passed through; anything else is a local path.
 _URI_RE = re.compile(r"^(models:/|azureml:|runs:/|file://|https?://|s3://|gs://|abfss?://|wasbs?://|dbfs:/)")
-MAX_SPEC_BYTES = 1_000_000
+MAX_SPEC_BYTES = MAX_BYTES
 
 
 class SpecError(InputError):
@@ -75,7 +76,7 @@ class _SpecBase(BaseModel):
     @classmethod
     def _target(cls, v: str) -> str:
         if not TARGET_RE.match(v):
-            raise ValueError(f"invalid target id {v!r}")
+            raise ValueError(f"invalid target id {short(v)}")
         return v
 
     @field_validator("model")
@@ -159,11 +160,9 @@ def load_spec(path: Path | str, *, check_settings: bool = True) -> LoadedSpec:
 def parse_spec_text(text: str, where: str, base_dir: Path, *, check_settings: bool = True,
                     path: Optional[Path] = None) -> LoadedSpec:
     try:
-        data = yaml.safe_load(text) if text.strip() else None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise SpecError([f"{where}: not valid YAML{at}: {getattr(e, 'problem', None) or 'invalid YAML'}"]) from None
+        data = load_yaml(text, where) if text.strip() else None
+    except DocumentError as e:
+        raise SpecError([str(e)]) from None
     if not isinstance(data, dict):
         kind = "empty" if data is None else f"a {type(data).__name__}"
         raise SpecError([f"{where}: a deployment spec must be a mapping with at least `model:` (got {kind})"])

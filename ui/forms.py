@@ -21,6 +21,8 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from advisor.safe_load import DocumentError, load_yaml
+
 ACRONYMS = {"rps": "RPS", "ms": "ms", "kb": "KB", "mb": "MB", "gb": "GB", "sla": "SLA", "sku": "SKU", "gpu": "GPU",
             "usd": "USD", "aks": "AKS", "acr": "ACR", "url": "URL", "id": "ID", "vnet": "VNet", "api": "API",
             "cpu": "CPU", "p95": "p95", "dns": "DNS", "tls": "TLS", "ip": "IP", "s": "s", "http": "HTTP"}
@@ -195,9 +197,9 @@ def collect(key_prefix: str, specs: list[FieldSpec], only_changed: bool = False)
                 value = spec.default
             else:
                 try:
-                    value = yaml.safe_load(text)
-                except yaml.YAMLError:
-                    errors[spec.path] = "not valid YAML"
+                    value = load_yaml(text)
+                except DocumentError as e:
+                    errors[spec.path] = str(e)
                     continue
         else:
             value = raw

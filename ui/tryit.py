@@ -10,6 +10,7 @@ from typing import Any, Optional
 import streamlit as st
 
 from advisor.models import ModelInfo
+from advisor.safe_load import REQUEST_BYTES, DocumentError, load_json
 from deployers import api
 from deployers.models import DeploymentPlan
 from deployers.planning import input_example
@@ -40,9 +41,9 @@ def try_it(name: str, key: str, the_plan: Optional[DeploymentPlan] = None) -> No
                  help="Pre-filled with the model's saved input example; POSTed to /score with the deployment's key.")
     if st.button("Send", type="primary", icon=":material/send:", key=f"{key}.send.{name}"):
         try:
-            payload = json.loads(st.session_state[box])
-        except ValueError as e:
-            st.session_state[f"{key}.out.{name}"] = ("error", f"not valid JSON: {e}")
+            payload = load_json(st.session_state[box], max_bytes=REQUEST_BYTES)
+        except DocumentError as e:
+            st.session_state[f"{key}.out.{name}"] = ("error", str(e))
         else:
             try:
                 res = api.invoke(name, payload, state.context())

@@ -27,6 +27,9 @@ class Target(Protocol):
     purpose: str
     facts: Facts  # every fact with its source; read by the generic criteria and hard constraints
 
+    def __hash__(self) -> int:
+        """Targets are hashable (by identity): the engine memoises plans per target."""
+
     def constraints(self, profile: WorkloadProfile) -> list[str]:
         """Why the target cannot serve this profile at all (hard constraints), one line each; [] when it can."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 from ..catalog import Facts, VmSku, read_sources, read_yaml, skus, sources
 from ..cost import CLOSING_NOTES, PEAK_HOURS_PER_DAY, instance_hours, r2, rate, snapshot
@@ -65,12 +65,22 @@ class CloudTarget:
         return []
 
 
+def beats(k: Candidate, c: Candidate) -> bool:
+    """Whether k serves at least as well as c for no more money per hour, whatever the load: the same service
+    time, at least as many workers, a limit and autoscale at least as good. Then c can never be chosen (on a tie
+    the earlier SKU wins anyway)."""
+    return (k.service_ms == c.service_ms and k.hourly <= c.hourly and k.workers >= c.workers and k.limit >= c.limit
+            and k.autoscale >= c.autoscale)
+
+
 class InstanceTarget(CloudTarget):
     """A target of whole instances billed per instance-hour; the cheapest SKU that serves the peak wins."""
 
     unit = "instance"  # what one instance is called in the cost notes
     strict_limit = False  # True: a plan above the instance limit is not offered at all
     memory_usable = 0.8  # share of an instance's memory left to the serving workers (assumption)
+    #: the monthly cost is instance-hours x the hourly price, so a SKU beaten on every count can be dropped
+    hourly_billing = True
 
     # ------------------------------------------------------------ what a subclass may change
     def price(self, sku: VmSku, prices: RegionPrices) -> Optional[tuple[float, str]]:
@@ -94,7 +104,9 @@ class InstanceTarget(CloudTarget):
     def candidates(self, fit: Fit, service: ServiceTime, prices: RegionPrices) -> tuple[tuple[Candidate, ...], tuple[str, ...]]:
         """The priced SKUs that hold the model, with workers and service time; and why the others do not.
         Memoised on its whole input: a change of traffic alone keeps the candidates."""
-        unpriced, too_small, out = [], [], []
+        unpriced: list[str] = []
+        too_small: list[str] = []
+        out: list[Candidate] = []
         for sku, gpu_used in self.sku_candidates(fit):
             price = self.price(sku, prices)
             if price is None:
@@ -106,8 +118,9 @@ class InstanceTarget(CloudTarget):
                 continue
             speedup = GPU_SPEEDUP.get(sku.gpu_model, 5.0) if gpu_used else 1.0
             limit, autoscale, tier = self.limits(sku)
-            out.append(Candidate(sku, gpu_used, workers, service.cpu_ms / speedup, price[0], price[1], limit,
-                                 autoscale, tier))
+            c = Candidate(sku, gpu_used, workers, service.cpu_ms / speedup, price[0], price[1], limit, autoscale, tier)
+            if not (self.hourly_billing and any(beats(k, c) for k in out)):
+                out.append(c)
         return tuple(out), tuple(unpriced + too_small)
 
     def size(self, load: Load, service: ServiceTime, prices: RegionPrices) -> Plan:
@@ -151,7 +164,7 @@ class InstanceTarget(CloudTarget):
         return n * second.hours, (f"Rollout: {second.why}: {n} {self.unit}(s) x {second.hours:g} h a month; it needs "
                                   f"its own quota while it runs ({self.facts.short('rollout')}).")
 
-    def choose(self, load: Load, cands: tuple[Candidate, ...], prices: RegionPrices,
+    def choose(self, load: Load, cands: Sequence[Candidate], prices: RegionPrices,
                skipped: list[tuple[Candidate, int]]) -> Optional[Plan]:
         """The cheapest candidate for this load (ties: fewer instances, then catalog order); candidates above a
         strict instance limit go to `skipped` with their instance count."""

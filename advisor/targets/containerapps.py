@@ -7,6 +7,7 @@ idle otherwise at the autoscale minimum.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Optional
 
 from ..catalog import VmSku, skus
@@ -37,6 +38,7 @@ class ContainerApps(InstanceTarget):
     data_file = DATA / "containerapps.yaml"
     unit = "replica"
     memory_usable = 0.9
+    hourly_billing = False  # vCPU-seconds and GiB-seconds less a free grant: not proportional to an hourly price
 
     def ha_minimum(self, load: Load) -> int:
         """Min replicas 0 when scale to zero is asked, or where the pattern allows it (sporadic traffic, no
@@ -55,8 +57,10 @@ class ContainerApps(InstanceTarget):
                         f"{self.facts.cite('gpu')}")
         return [(skus().containerapps[name], False) for name in self.facts.value("skus")]
 
+    @lru_cache(maxsize=64)
     def meters(self, prices: RegionPrices) -> Optional[dict[str, tuple]]:
-        """{meter: tiers ((min units, USD per unit), ...)}, or None when the snapshot lacks one."""
+        """{meter: tiers ((min units, USD per unit), ...)}, or None when the snapshot lacks one (read once per
+        region's prices)."""
         got = {m: prices.get("aca", m)[0] for m in ACA_METERS}
         return None if any(v is None for v in got.values()) else got
 

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 
+from ..child_env import child_env
 from .server import EXIT_INIT_FAILED, url_for
 
 log = logging.getLogger("deployers.serving")
@@ -55,7 +56,7 @@ def supervise(args: argparse.Namespace, sock: socket.socket, workers: int, argv:
     def start() -> _Worker:
         r, w = os.pipe()
         cmd = [*base, "--listen-fd", str(sock.fileno()), "--ready-fd", str(w)]
-        proc = subprocess.Popen(cmd, pass_fds=(sock.fileno(), w), stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(cmd, pass_fds=(sock.fileno(), w), stdin=subprocess.DEVNULL, env=child_env())
         os.close(w)
         return _Worker(proc, r)
 

@@ -47,7 +47,7 @@ def mlflow_app(mlflow_model, tmp_path_factory) -> Path:
     from deployers.scoring import build_app_dir
 
     info = resolve(str(mlflow_model), tmp_path_factory.mktemp("state"))
-    return build_app_dir(info, mlflow_model, tmp_path_factory.mktemp("apps") / "tiny-rf")
+    return build_app_dir(info, mlflow_model, tmp_path_factory.mktemp("apps") / "tiny-rf", compile_trees=True)
 
 
 @pytest.fixture(scope="session")

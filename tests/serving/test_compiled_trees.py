@@ -26,7 +26,7 @@ def _pickle_app(tmp_path, model, name="m"):
     with open(folder / "model.pkl", "wb") as fh:
         pickle.dump(model, fh)
     info = resolve(str(folder / "model.pkl"), tmp_path / f"{name}-state")
-    return scoring.build_app_dir(info, folder, tmp_path / f"{name}-app")
+    return scoring.build_app_dir(info, folder, tmp_path / f"{name}-app", compile_trees=True)
 
 
 def _hard_rows(model, X, n=4000, seed=3):
@@ -248,27 +248,19 @@ def test_only_special_rows_go_to_the_real_model(tmp_path, monkeypatch):
     assert json.dumps(score._predictor.predict(rows)) == expected
 
 
-def test_models_pickled_by_another_scikit_learn_version_are_not_compiled(tmp_path):
+def test_models_pickled_by_another_scikit_learn_version_are_not_compiled(tmp_path, monkeypatch):
     """The arrays are checked with this process's scikit-learn; a pickle from another version may be
     served by another one in its image, so it keeps the pickle path."""
+    import sklearn.base
+
     name, model, X = _models()[2]
-    state = dict(model.__getstate__(), _sklearn_version="0.24.2")
     folder = tmp_path / "old-model"
     folder.mkdir()
-
-    class _Old:  # pickles the estimator as if an older scikit-learn had written it
-        def __reduce__(self):
-            return (_restore, (type(model), state))
-
+    monkeypatch.setattr(sklearn.base, "__version__", "0.24.2")  # what __getstate__ records, as an old release would
     with open(folder / "model.pkl", "wb") as fh:
-        pickle.dump(_Old(), fh)
-    app = scoring.build_app_dir(resolve(str(folder / "model.pkl"), tmp_path / "state"), folder, tmp_path / "app")
+        pickle.dump(model, fh)
+    monkeypatch.undo()
+    app = scoring.build_app_dir(resolve(str(folder / "model.pkl"), tmp_path / "state"), folder, tmp_path / "app",
+                                compile_trees=True)
     assert not (app / "compiled").exists()
     assert "pickled by another scikit-learn version" in compiled_trees.compile_app_dir(app)
-
-
-def _restore(cls, state):
-    """Module level, so the compiling child process can unpickle it (the repo root is on its path)."""
-    obj = cls.__new__(cls)
-    obj.__setstate__(state)
-    return obj
