@@ -106,14 +106,15 @@ def sla_verdict(p: WorkloadProfile, t: Any, o: Option) -> Optional[Verdict]:
     want = p.scale.availability_sla
     if p.inference.mode == "batch" or want <= 0:
         return None
-    one = t.facts.value("workload_sla", t.facts.value("sla"))
-    src = t.facts.cite("workload_sla") or t.facts.cite("sla")
+    name = "workload_sla" if "workload_sla" in t.facts else "sla"
+    one, src = t.facts.value(name), t.facts.cite(name)
     if one is None:
         return _v("sla", NOT_MET, f"{want:g} % asked; batch jobs carry no availability SLA", ASYNC_PATTERN, src)
     scope = t.facts.note("sla_scope")
     how = (f"from {o.sizing.min} replicas spread over availability zones" if t.facts.value("sla_scope") == "control-plane"
            else f"{one:g} % for one region")
-    detail = how + (f" ({scope})" if scope else "")
+    detail = how + (f" ({scope})" if scope else "") + ("" if t.facts.verified(name) else
+                                                       "; the figure is not verified on a Microsoft page")
     regions = p.active_regions
     if len(regions) > 1:
         combined = 100 * (1 - (1 - one / 100) ** len(regions))
