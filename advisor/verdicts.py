@@ -29,7 +29,9 @@ def _money(x: float) -> str:
 
 
 def _v(requirement: str, status: str, detail: str, change: str = "", source: str = "") -> Verdict:
-    return Verdict(requirement=requirement, status=status, detail=detail, change=change, source=source)
+    # built from this module's own literals and fact strings: no validation pass needed (one per requirement
+    # per option on every recommendation)
+    return Verdict.model_construct(requirement=requirement, status=status, detail=detail, change=change, source=source)
 
 
 def mode_verdict(p: WorkloadProfile, t: Any) -> Optional[Verdict]:

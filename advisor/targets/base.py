@@ -151,9 +151,9 @@ class InstanceTarget(CloudTarget):
     def rollout_hours(self, rollout: str, n_peak: int) -> tuple[float, str]:
         """(instance-hours a month, why) of the second deployment a rollout runs: none where deployment slots
         share the plan's instances, a mirror only where the target mirrors traffic (advisor/lifecycle.py)."""
-        modes = self.facts.value("rollout") or {}
         if rollout == "simple":
             return 0.0, ""
+        modes = self.facts.value("rollout") or {}
         if modes.get("slots"):
             return 0.0, (f"{rollout}: the staging slot runs on the same plan's instances - no extra cost, but it shares "
                          f"their capacity while it runs ({self.facts.short('rollout')}).")
