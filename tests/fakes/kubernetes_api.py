@@ -275,7 +275,7 @@ class FakeKubernetes:
                                   "authorized": headers.get("authorization") == f"Bearer {self.token}"})
             if headers.get("authorization") != f"Bearer {self.token}":
                 return 401, _status(401, "Unauthorized", "Unauthorized"), "application/json"
-            if path == "/version" and method == "GET":  # what preflight reads: does the API server answer?
+            if path.rstrip("/") == "/version" and method == "GET":  # what preflight reads: does the API server answer?
                 return 200, {"major": "1", "minor": "31", "gitVersion": "v1.31.2"}, "application/json"
             m = NS_RE.match(path)
             if m:
