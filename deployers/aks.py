@@ -1,4 +1,10 @@
-"""The `aks` target: the scoring image on an AKS cluster, through plain Kubernetes manifests.
+"""The `aks` target: the scoring image on an AKS cluster (or an existing one), through plain Kubernetes manifests.
+
+Existing cluster: an on-premises profile, `kube_context=` or `kubeconfig=` targets a cluster you already run
+(e.g. Arc-enabled, reached through `az connectedk8s proxy`) with the kubernetes client's own kubeconfig
+loading; no Azure cluster, pool, load balancer annotation or AcrPull is planned, and destroy removes only our
+labelled objects. Long requests: the Service's Azure LB idle-timeout annotation and the scoring server's
+timeout follow the profile's max_request_seconds (request_timeouts()).
 
 Azure side (azure-mgmt-containerservice, -containerregistry, -authorization,
 -compute): use or create the cluster (system pool, a tainted GPU pool when
@@ -1012,8 +1018,10 @@ class AKSDeployer(Deployer):
         except InputError as e:
             return [Finding(check="settings", level="fail", message=e.message, hint=e.hint)]
         findings.append(Finding(check="names", level="pass",
-                                message=f"deployment {spec.name}, namespace {cfg.namespace}, cluster "
-                                        f"{cfg.cluster_name} and registry {cfg.registry} follow the naming rules"))
+                                message=f"deployment {spec.name}, namespace {cfg.namespace}"
+                                        + ("" if cfg.use_context else f", cluster {cfg.cluster_name}")
+                                        + ("" if cfg.user_image else f", registry {cfg.registry}")
+                                        + " follow the naming rules"))
         try:
             image, tag, _files = self._image(cfg, info)
         except InputError as e:
@@ -1716,7 +1724,8 @@ class AKSDeployer(Deployer):
         return out.ok, out.why, out.latency_ms, None if out.response is None else scrub_data_safe(out.response)
 
     def _outputs(self, cfg: Config, manifests: list[dict], url: str) -> dict[str, Any]:
-        return {"cluster": cfg.cluster_name, "resource_group": cfg.resource_group, "namespace": cfg.namespace,
+        return {"cluster": cfg.cluster_name, "kube_context": cfg.kube_context,
+                "resource_group": "" if cfg.use_context else cfg.resource_group, "namespace": cfg.namespace,
                 "image": cfg.user_image or cfg.image, "service": cfg.name, "endpoint_url": url,
                 "secret": cfg.secret_name,
                 "manifests": [o for o in manifests if o["kind"] != "Secret"]}
@@ -1982,11 +1991,18 @@ def _readme(cfg: Config, image: str, files: list[str]) -> str:
     else:
         build = (f"## Image\n\nThe build context is in `build/`. Build it yourself with\n\n"
                  f"    az acr build -r {cfg.registry} -t {cfg.repository}:{cfg.tag} build/\n\n")
-    return (f"# {cfg.name} on AKS\n\nCluster `{cfg.cluster_name}` (resource group `{cfg.resource_group}`), "
-            f"namespace `{cfg.namespace}`, image `{image}`.\n\n{build}"
+    if cfg.use_context:
+        where = (f"# {cfg.name} on your cluster\n\nExisting cluster context `{cfg.kube_context}` (no Azure cluster), "
+                 f"namespace `{cfg.namespace}`, image `{image}`.\n\n")
+        connect = f"    kubectl config use-context {cfg.kube_context}\n"
+    else:
+        where = (f"# {cfg.name} on AKS\n\nCluster `{cfg.cluster_name}` (resource group `{cfg.resource_group}`), "
+                 f"namespace `{cfg.namespace}`, image `{image}`.\n\n")
+        connect = f"    az aks get-credentials -n {cfg.cluster_name} -g {cfg.resource_group}\n"
+    return (f"{where}{build}"
             "## Manifests\n\n`kubernetes/` holds the objects in apply order. The Secret's key is a placeholder: "
             "deploy-advisor generates the real key at apply time. By hand:\n\n"
-            f"    az aks get-credentials -n {cfg.cluster_name} -g {cfg.resource_group}\n"
+            f"{connect}"
             f"    kubectl create namespace {cfg.namespace}\n"
             f"    kubectl -n {cfg.namespace} create secret generic {cfg.secret_name} "
             "--from-literal=key=$(openssl rand -hex 24)\n"

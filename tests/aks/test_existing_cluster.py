@@ -165,3 +165,19 @@ def test_the_scoring_server_reads_its_timeout_from_the_environment(monkeypatch):
     assert default_timeout() == 60.0
     monkeypatch.setenv("DEPLOY_ADVISOR_TIMEOUT_S", "630")
     assert default_timeout() == 630.0
+
+
+def test_on_prem_with_a_registry_builds_there_and_still_plans_no_cluster(azure, ctx, make_spec, k8s, tmp_path):
+    fake, acr, _ = azure
+    acr.add_registry("rg", "myregistry")
+    plan = api.plan(_onprem_spec(make_spec, tmp_path, k8s, image=None, registry="myregistry"), ctx)
+    kinds = {f"{a.resource_type}:{a.resource}": a.kind for a in plan.actions}
+    assert not any("managedClusters" in k or "roleAssignments" in k for k in kinds), kinds
+    assert any(k.startswith("image:myregistry.azurecr.io/") and v == "create" for k, v in kinds.items())
+    result = api.apply(plan, ctx)
+    assert result.status == "succeeded", result.message
+    assert not fake.calls(path=r"managedClusters|roleAssignments")  # the image was built; no cluster touched
+    assert "kubectl config use-context arc-proxy" in plan.artifacts["README.md"]
+    pull = [f for f in AKSDeployer().preflight(_onprem_spec(make_spec, tmp_path, k8s, image=None,
+                                                            registry="myregistry"), ctx) if f.check == "registry"]
+    assert pull[0].level == "warn" and "imagePullSecret" in pull[0].hint
