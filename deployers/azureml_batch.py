@@ -980,11 +980,19 @@ class AzureMLBatchDeployer(AzureMLDeployer):
         return Status(name=name, target=self.name, state=st, endpoint_url=ep["scoring_uri"],
                       message=f"{c.endpoint}: default deployment {default or '(none)'}; "
                               + (f"last job {jobs[0]['job']} {jobs[0]['status']}" if jobs and jobs[0]["job"]
-                                 else "no jobs yet"),
+                                 else "no jobs yet") + self._schedule_line(state),
                       details={"endpoint": c.endpoint, "workspace": c.workspace, "default_deployment": default,
                                "auth_mode": "aad_token", "jobs": jobs, "schedule": self._schedule_status(state),
                                "deployments": {k: {kk: vv for kk, vv in v.items() if kk != "ours"}
                                                for k, v in deps.items()}})
+
+    @staticmethod
+    def _schedule_line(state: dict) -> str:
+        have = state.get("schedule")
+        if have is None or not have["ours"]:
+            return ""
+        return f"; schedule {have['name']} {have['cron']!r} ({have['time_zone']}" + (
+            ")" if have["enabled"] else ", disabled)")
 
     @staticmethod
     def _schedule_status(state: dict) -> Optional[dict]:

@@ -40,7 +40,7 @@ SRC = {
 DATA_SCIENTIST_ROLE_ID = "f6c7c914-8db3-469d-8ca1-694a8f32e121"
 DATA_SCIENTIST = "AzureML Data Scientist"
 STEP_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
-FOLDER = "schedule"  # the export's folder: schedule.yml, code/invoke_endpoint.py, environment/conda.yaml
+FOLDER = "schedule"  # the export's folder: schedule.yml, pipeline.yml, code/invoke_endpoint.py, environment/conda.yaml
 TAG_SPEC = "deploy-advisor-spec"
 DAYS = {d: i for i, d in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))}
 FIELDS = (("minutes", 0, 59), ("hours", 0, 23), ("days", 1, 31), ("months", 1, 12), ("days of week", 0, 6))
@@ -183,7 +183,7 @@ def diff(want: Optional[dict], have: Optional[dict], fp: str) -> tuple[list[Plan
 # ----------------------------------------------------------------- the export (and what apply loads)
 
 def artifacts(deployment: str, coords: Any, want: dict, fp: str) -> dict[str, str]:
-    """schedule/schedule.yml (+ the step's code and conda file), loadable with load_schedule."""
+    """schedule/schedule.yml (load_schedule) with its job schedule/pipeline.yml, the step's code and conda file."""
     from .templating import environment
 
     env = environment("azureml_batch")
@@ -192,13 +192,15 @@ def artifacts(deployment: str, coords: Any, want: dict, fp: str) -> dict[str, st
 
     return {
         f"{FOLDER}/schedule.yml": env.get_template("schedule.yml.j2").render(
-            **base, schedule_name=want["name"], cron=want["cron"], time_zone=want["time_zone"], image=want["image"],
+            **base, schedule_name=want["name"], cron=want["cron"], time_zone=want["time_zone"],
             description=f"deploy-advisor deployment {deployment}: scheduled scoring on {coords.endpoint}",
             tags={**ac.tags(deployment), TAG_SPEC: fp}),
+        f"{FOLDER}/pipeline.yml": env.get_template("pipeline.yml.j2").render(
+            **base, schedule_name=want["name"], image=want["image"]),
         f"{FOLDER}/code/invoke_endpoint.py": env.get_template("invoke_endpoint.py.j2").render(
             **base, subscription=coords.subscription or "", resource_group=coords.resource_group or "",
             workspace=coords.workspace or "", input_type=want["input_type"], input_path=want["input"],
-            output_root=_output_uri(coords.endpoint, "")),
+            output_root=_output_uri(coords.endpoint, "").removesuffix("/")),  # ends in ENDPOINT/
         f"{FOLDER}/environment/conda.yaml": env.get_template("schedule_conda.yaml.j2").render(
             endpoint_name=coords.endpoint, azure_ai_ml_version=want["azure_ai_ml_version"],
             azure_identity_version=want["azure_identity_version"]),
@@ -207,7 +209,7 @@ def artifacts(deployment: str, coords: Any, want: dict, fp: str) -> dict[str, st
 
 def load(plan: DeploymentPlan, state_dir: Path) -> Any:
     """The JobSchedule from the plan's reviewed artifacts, written to a folder of their own."""
-    from azure.ai.ml import load_schedule
+    from azure.ai.ml.entities._load_functions import load_schedule  # not re-exported by azure.ai.ml 1.35
 
     folder = Path(state_dir) / "azureml-batch" / plan.spec.name / f"schedule-{plan.settings['schedule_fp']}"
     for rel, text in plan.artifacts.items():
