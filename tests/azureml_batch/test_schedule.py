@@ -229,3 +229,39 @@ def test_a_local_schedule_input_is_refused_before_any_request(fake, batch, ctx):
     with pytest.raises((InputError, ValueError)):
         api.plan(make_spec(schedule="0 2 * * *", schedule_input="data/"), ctx)
     assert not fake.requests or not fake.calls("PUT", r"")
+
+
+def test_adding_a_schedule_later_gives_our_cluster_an_identity_first(fake, batch, ctx):
+    api.apply(api.plan(make_spec(), ctx), ctx)
+    assert not (fake.get(batch.compute_id(COMPUTE)).get("identity") or {}).get("principalId")  # none needed yet
+    plan = api.plan(make_spec(**NIGHTLY), ctx)
+    [compute] = [a for a in plan.actions if a.resource_type == "compute"]
+    assert compute.kind == "update" and compute.changes["identity"] == [None, "system_assigned"]
+    api.apply(plan, ctx)
+    principal = fake.get(batch.compute_id(COMPUTE))["identity"]["principalId"]
+    assert [ra["properties"]["principalId"] for ra in batch.role_assignments()] == [principal]
+    assert batch.schedule(SCHEDULE) is not None
+
+
+def test_a_foreign_cluster_without_an_identity_fails_preflight_and_is_not_changed(fake, batch, ctx):
+    batch.seed_compute("shared-cpu", tags={"owner": "platform"})
+    plan = api.plan(make_spec(compute_name="shared-cpu", **NIGHTLY), ctx)
+    [finding] = [f for f in plan.findings if f.check == "schedule"]
+    assert finding.level == "fail" and "--identity-type system_assigned" in finding.hint
+    assert ("no-op", "compute", "shared-cpu") in kinds(plan)
+
+
+def test_no_right_to_grant_the_role_stops_before_the_schedule_with_the_owners_command(fake, batch, ctx):
+    from deployers.errors import AuthError
+
+    batch.permissions = ["Microsoft.MachineLearningServices/*"]  # Contributor-like: no roleAssignments/write
+    with pytest.raises(AuthError) as err:
+        api.apply(api.plan(make_spec(**NIGHTLY), ctx), ctx)
+    assert "AzureML Data Scientist" in err.value.one_line() and "az role assignment create" in err.value.hint
+    assert '--role "AzureML Data Scientist"' in err.value.hint
+    assert batch.schedule(SCHEDULE) is None and batch.default(EP) == "blue"  # the endpoint itself is deployed
+    batch.permissions = ["*"]
+    plan = api.plan(make_spec(**NIGHTLY), ctx)
+    assert [a.kind for a in plan.actions if a.resource_type == "schedule"] == ["create"]
+    api.apply(plan, ctx)
+    assert batch.schedule(SCHEDULE) is not None
