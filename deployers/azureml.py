@@ -641,9 +641,9 @@ class AzureMLDeployer(Deployer):
         `held` instances of the same size already run (an in-place scale): their cores are already counted
         in the current usage, so only the difference is needed.
         """
-        from advisor.catalog import get_catalog
+        from advisor.catalog import skus
         try:
-            exempt = get_catalog().vm_skus[sku].quota_exempt
+            exempt = skus().vm[sku].quota_exempt
         except Exception:  # SKU outside the advisor's catalog: assume the reserve applies
             exempt = False
         n = max(count, (s.max_instances or sizing.max or count) if s.autoscale else count)
