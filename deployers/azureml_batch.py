@@ -445,7 +445,8 @@ class AzureMLBatchDeployer(AzureMLDeployer):
         actions, steps = self._diff(s, c, desired, spec_fp, state, model)
         schedule_fp = sched.fingerprint_of(desired["schedule"])
         sched.findings(desired["schedule"], state.get("schedule"), state.get("compute"), lambda check, level, message,
-                       hint="": findings.append(Finding(check=check, level=level, message=message, hint=hint)))
+                       hint="": findings.append(Finding(check=check, level=level, message=message, hint=hint)),
+                       mode=spec.profile.inference.mode)
         schedule_actions, steps["schedule"] = sched.diff(desired["schedule"], state.get("schedule"), schedule_fp)
         actions += schedule_actions
         settings = {"coords": c.model_dump(), "desired": desired, "spec_fp": spec_fp, "steps": steps, "model": model,

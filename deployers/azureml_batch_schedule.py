@@ -139,10 +139,15 @@ def read(ml: Any, endpoint: str, me: str) -> Optional[dict]:
             "time_zone": str(getattr(trigger, "time_zone", "") or "")}
 
 
-def findings(want: Optional[dict], have: Optional[dict], compute: Optional[dict], add: Any) -> None:
-    """Preflight: a schedule of that name we do not own; a foreign cluster without an identity for the step."""
+def findings(want: Optional[dict], have: Optional[dict], compute: Optional[dict], add: Any,
+             mode: str = "batch") -> None:
+    """Preflight: a schedule of that name we do not own; a foreign cluster without an identity for the step; a
+    profile that is not batch scoring."""
     if want is None:
         return
+    if mode == "realtime":
+        add("schedule-profile", "warn", f"the profile's inference mode is {mode}, not batch: a schedule scores "
+            "files on a timetable, not requests", "drop --set schedule=... unless nightly scoring is what you want")
     if have is not None and not have["ours"]:
         add("schedule", "fail", f"schedule {want['name']} exists but was not created by deploy-advisor",
             "it is left as it is; delete or rename it, or use another --set endpoint_name=...")

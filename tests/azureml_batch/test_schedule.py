@@ -265,3 +265,10 @@ def test_no_right_to_grant_the_role_stops_before_the_schedule_with_the_owners_co
     assert [a.kind for a in plan.actions if a.resource_type == "schedule"] == ["create"]
     api.apply(plan, ctx)
     assert batch.schedule(SCHEDULE) is not None
+
+
+def test_a_schedule_on_a_realtime_profile_is_planned_with_a_warning(batch, ctx):
+    plan = api.plan(make_spec(profile={"inference": {"mode": "realtime"}}, **NIGHTLY), ctx)
+    [warning] = [f for f in plan.findings if f.check == "schedule-profile"]
+    assert warning.level == "warn" and "realtime" in warning.message
+    assert ("create", "schedule", SCHEDULE) in kinds(plan)
