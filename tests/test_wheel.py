@@ -23,7 +23,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("wheel")]  # one worker builds the wheel and venv once
 SAMPLE = "models:/sample-classifier/1"
 SOURCES = ["pyproject.toml", "README.md", "advisor", "deployers", "ui", "templates"]
 PACKAGES = ["advisor", "deployers", "ui"]
