@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import sysconfig
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -92,7 +93,8 @@ def test_the_packages_own_files_come_from_the_wheel(run, venv, wheel):
     for path in json.loads(probe.stdout):
         assert Path(path).resolve().is_relative_to(venv.resolve()), path
     version = run("deploy-advisor", "--version")
-    assert version.returncode == 0 and version.stdout.strip() == "deploy-advisor 0.1.0"
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert version.returncode == 0 and version.stdout.strip() == f"deploy-advisor {declared}"
 
 
 def _targets(run) -> list[str]:
