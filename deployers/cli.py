@@ -38,6 +38,7 @@ examples:
   deploy-advisor apply -f specs/ --parallel 8 --yes
   deploy-advisor status -f specs/ --check-drift                   # exit 3 when live state drifted
   deploy-advisor export --target azureml --model azureml:churn:3 --profile P.yaml --out deploy/
+  deploy-advisor doctor --repair                                  # a damaged ledger: rebuild the deployment list
 """
 
 # Set on the first Ctrl-C: deployers check it (DeployContext.cancel) and stop at a safe point.
@@ -781,14 +782,18 @@ def cmd_doctor(args, out: Out) -> int:
     report = api.doctor(_ctx(args), repair=args.repair)
     if out.json:
         out.doc(report.to_dict())
-        return 0 if report.ok else 1
-    for check in report.checks:
-        print(f"{'ok ' if check.ok else 'BAD'}  {check.name}: {check.message}" + (f" ({check.hint})" if check.hint else ""))
-    for row in report.rebuilt:
-        print(f"     re-added {row['name']} ({row['target']}, {row['status']})")
-    if args.repair and not report.rebuilt:
-        print("     nothing to re-add: the ledger lists every deployment the local state shows")
-    return 0 if report.ok else 1
+    else:
+        for check in report.checks:
+            hint = f" ({check.hint})" if check.hint else ""
+            print(f"{'ok ' if check.ok else 'BAD'}  {check.name}: {check.message}{hint}")
+        for row in report.rebuilt:
+            print(f"     re-added {row['name']} ({row['target']}, {row['status']})")
+        if args.repair and not report.rebuilt:
+            print("     nothing to re-add: the ledger lists every deployment the local state shows")
+    bad = next((c for c in report.checks if not c.ok), None)
+    if bad is not None:
+        raise CliError(f"{bad.name}: {bad.message}" + (f" (hint: {bad.hint})" if bad.hint else ""), code=1)
+    return 0
 
 
 def _age(seconds: float) -> str:
@@ -839,7 +844,10 @@ def _fmt(v: Any) -> str:
 def cmd_prices(args, out: Out) -> int:
     from advisor import prices
 
-    path = prices.refresh(args.region)
+    try:
+        path = prices.refresh(args.region)
+    except prices.PriceError as e:  # offline, or the API answered something we cannot read
+        raise CliError(str(e), code=1) from None
     if out.json:
         out.doc({"region": args.region, "snapshot": str(path)})
     else:
