@@ -30,7 +30,7 @@ NEEDED_WITHOUT_IMPORT = {
     "setuptools": "builds the package (`pip install -e .`, the wheel test) with --no-build-isolation",
     "pytest-xdist": "`make test` runs pytest -n 2",
     "azure-mgmt-appcontainers": "the Container Apps deployer (deployers/containerapps.py, written in parallel)",
-    "hypothesis": "property-based tests written in parallel (issue 17)",
+    "mlflow": "tests/fakes/mlflow_server.py runs its tracking server; its files overlay mlflow-skinny's package",
 }
 
 
