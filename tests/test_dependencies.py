@@ -26,7 +26,6 @@ OURS = {"advisor", "deployers", "ui", "tests", "app", "da_echo_plugin", "da_flee
 NEEDED_WITHOUT_IMPORT = {
     "sqlalchemy": "MLflow's SQLite tracking and model registry store (mlflow-skinny leaves it out)",
     "alembic": "MLflow migrates the SQLite registry schema with it",
-    "azure-identity": "imported as `import azure.identity as ai` (a namespace the AST sees as azure)",
     "setuptools": "builds the package (`pip install -e .`, the wheel test) with --no-build-isolation",
     "pytest-xdist": "`make test` runs pytest -n 2",
     "azure-mgmt-appcontainers": "the Container Apps deployer (deployers/containerapps.py, written in parallel)",
