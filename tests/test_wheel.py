@@ -170,3 +170,11 @@ def test_the_ui_runs_from_the_installed_package(run, venv):
     finally:
         server.terminate()
         server.wait(timeout=30)
+    deadline = time.monotonic() + 30  # the Streamlit child went with its parent
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).close()
+        except OSError:
+            break
+        assert time.monotonic() < deadline, "the UI server outlived `deploy-advisor ui`"
+        time.sleep(0.3)
