@@ -278,8 +278,9 @@ IMAGE_MARKERS = {"python_version": "3.11", "python_full_version": "3.11.0", "sys
                  "implementation_name": "cpython", "platform_python_implementation": "CPython"}
 
 
-# A model logged where only mlflow-skinny is installed still lists `mlflow==X` (MLflow writes its own name);
-# mlflow-skinny of the same version provides the same `mlflow` package, which is all loading a model needs.
+# A model lists `mlflow==X` (MLflow writes its own name, also where only mlflow-skinny is installed); the
+# image gets mlflow-skinny X when that is installed: the same `mlflow` package, which is all loading a model
+# needs, without the tracking server, UI and plotting full mlflow adds.
 SUBSTITUTES = {"mlflow": "mlflow-skinny"}
 
 
@@ -308,7 +309,8 @@ def full_lock(requirements: Iterable[str]) -> list[str]:
         name = canonicalize_name(req.name)
         if name in pins:
             continue
-        dist = _installed(req.name) or _installed(SUBSTITUTES.get(name, ""))
+        lean = _installed(SUBSTITUTES.get(name, ""))
+        dist = lean if lean is not None and req.specifier.contains(lean.version, prereleases=True) else _installed(req.name)
         if dist is not None and req.specifier.contains(dist.version, prereleases=True):
             pins[name] = f"{dist.metadata['Name']}=={dist.version}"
         elif direct and str(req.specifier).startswith("=="):
