@@ -11,6 +11,7 @@ import streamlit as st
 
 from advisor.models import Option, Recommendation
 from ui import render, state
+from ui.streamlit_app import page
 
 MAX_CARDS_PER_ROW = 4
 SHORT = {"azureml": "Azure ML", "aks": "AKS", "appservice": "App Service", "containerapps": "Container Apps",
@@ -170,7 +171,7 @@ def main() -> None:
         with st.expander("How the inputs were obtained", icon=":material/info:"):
             for k, v in rec.inputs.items():
                 st.markdown(f"- **{render.esc(k)}**: {render.esc(v)}")
-    st.page_link("ui/deploy_page.py", label="Next: deploy it", icon=":material/arrow_forward:")
+    st.page_link(page("deploy_page.py"), label="Next: deploy it", icon=":material/arrow_forward:")
 
 
 main()
