@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 from zoneinfo import available_timezones
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .safe_load import MAX_BYTES, DocumentError, dump_yaml, load_json, load_yaml, short, short_text
@@ -177,7 +178,7 @@ REGIONS_FILE = Path(__file__).parent / "data" / "regions.yaml"
 @functools.lru_cache(maxsize=1)
 def known_regions() -> dict[str, dict[str, Any]]:
     """Azure region name -> facts (geography, zones, ...) from data/regions.yaml (Learn's region list)."""
-    return load_yaml(REGIONS_FILE.read_text(encoding="utf-8"), str(REGIONS_FILE))["regions"]
+    return yaml.safe_load(REGIONS_FILE.read_text(encoding="utf-8"))["regions"]
 
 
 def check_region(name: str) -> str:
