@@ -972,10 +972,17 @@ def cmd_ui(args, out: Out) -> int:
                *streamlit_flags((ui / "config.toml").read_text(encoding="utf-8")), "--server.port", str(args.port)]
     out.line(f"Deploy Advisor UI: http://127.0.0.1:{args.port}  (Ctrl-C stops it)")
     child = subprocess.Popen(command)
+    # SIGTERM (a service manager, a test) stops Streamlit too: no server is left behind without its parent.
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: child.terminate())
     try:
         return child.wait()
     except KeyboardInterrupt:  # the child got the same Ctrl-C: let it shut down
         return child.wait() or 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if child.poll() is None:
+            child.terminate()
+            child.wait(30)
 
 
 # ---------------------------------------------------------------- parser
