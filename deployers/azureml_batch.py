@@ -20,7 +20,6 @@ and registration, ledger lookup) by subclassing it; everything endpoint-specific
 from __future__ import annotations
 
 import json
-import logging
 import math
 import os
 import re
@@ -210,23 +209,6 @@ def _delete(ctx: DeployContext, what: str, begin) -> bool:
     return True
 
 
-class _ScrubLog(logging.Filter):
-    """urllib3 logs every request line at DEBUG, SAS query (sig=...) included: blob uploads and downloads of job
-    data go through it (azure-storage-blob's requests transport), so hide the signature before any handler."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.msg, record.args = record.getMessage(), ()
-        record.msg = ac.scrub(record.msg)
-        return True
-
-
-def _scrub_transport_logs() -> None:
-    log = logging.getLogger("urllib3.connectionpool")
-    if not any(isinstance(f, _ScrubLog) for f in log.filters):
-        log.addFilter(_ScrubLog())
-
-
 class AzureMLBatchDeployer(AzureMLDeployer):
     name = "azureml-batch"
     title = "Azure ML batch endpoint"
@@ -237,10 +219,6 @@ class AzureMLBatchDeployer(AzureMLDeployer):
     deployment_ops = "batch_deployments"
     code_folder = "code"
     deployment_label = "batch deployment"
-
-    def _ml(self, ctx: DeployContext, c: _Coords) -> Any:
-        _scrub_transport_logs()
-        return super()._ml(ctx, c)
 
     # ------------------------------------------------------------- desired state
     def _compute_name(self, s: AzureMLBatchSettings, c: _Coords, sku: str) -> str:

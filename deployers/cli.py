@@ -1124,6 +1124,9 @@ def configure_logging(verbosity: int) -> None:
     `logging_enable` (azure-core's network trace) would print keys that list-keys calls return."""
     import logging
 
+    from . import log_redaction
+
+    log_redaction.install()  # every record, warnings included, is scrubbed of keys, tokens and SAS signatures
     if verbosity <= 0:
         return
     level = logging.DEBUG if verbosity > 1 else logging.INFO
