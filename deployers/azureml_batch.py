@@ -32,6 +32,7 @@ from pydantic import Field, field_validator
 from advisor.models import ModelInfo, Sizing
 
 from . import azure_common as ac
+from . import model_folder
 from .azureml import (COLORS, DEFAULT_IMAGE, OFFLINE_NOTE, SKUS, TAG_SPEC, AzureMLDeployer, EndpointName,
                       WorkspaceScope, _Coords, _get, _state_str, _templates, check_core_quota)
 from .base import DeployContext
@@ -133,8 +134,11 @@ def _input(value: str) -> tuple[str, str]:
     if not p.exists():
         raise InputError(f"input {v}: no such file or folder",
                          "give a local file or folder, azureml://datastores/... or https://...")
-    if p.is_dir() and not any(f.is_file() for f in p.rglob("*")):
-        raise InputError(f"input {v}: the folder is empty")
+    if p.is_dir():
+        # the SDK's upload walks the folder following links: one pointing out would upload that file
+        model_folder.check(p, "input")
+        if not any(f.is_file() for f in p.rglob("*")):
+            raise InputError(f"input {v}: the folder is empty")
     return ("uri_folder" if p.is_dir() else "uri_file"), str(p.resolve())
 
 
