@@ -52,6 +52,7 @@ SRC = {
     # run engine (the troubleshooting article lists the same logs/ layout); the report is read only when present.
     "PRS": "how-to-tune-performance-of-parallel-run-step (Azure ML docs), section Mini batch processing metrics",
 }
+JOB_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,254}")  # job and deployment names as we make and list them
 COMPUTE_NAME_RE = r"[a-zA-Z][a-zA-Z0-9-]{1,14}[a-zA-Z0-9]"  # 3-16 characters, letter first
 TERMINAL = {"completed": "Completed", "failed": "Failed", "canceled": "Canceled", "notresponding": "NotResponding"}
 DATASTORE = "workspaceblobstore"
@@ -167,6 +168,23 @@ def _count_mini_batches(report: str) -> tuple[int, int]:
 def _output_uri(endpoint: str, job: str) -> str:
     """Where a job's scores go: a folder we choose on the default datastore, so we know where to download from."""
     return f"azureml://datastores/{DATASTORE}/paths/deploy-advisor/{endpoint}/{job}/"
+
+
+def _checked_name(value: str, what: str) -> str:
+    """A job or deployment name given by the user, checked before it reaches a URL or a header."""
+    if not JOB_NAME_RE.fullmatch(value):
+        raise InputError(f"{what} {value[:80]!r}: names have 1-255 letters, digits, '-' or '_'",
+                         "`deploy-advisor status NAME` lists the recent jobs and the deployments")
+    return value
+
+
+def _writable_folder(path: Path) -> None:
+    """--out: a folder we can create or write into, checked before the job is submitted."""
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"--out {path}: exists and is not a folder", "give a folder (created if missing)")
+    if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"--out {path}: cannot write there", "give a folder you can write to")
 
 
 def _job_name(*parts: str) -> str:
@@ -908,6 +926,10 @@ class AzureMLBatchDeployer(AzureMLDeployer):
             raise InputError("a batch endpoint is invoked with an input, not a JSON body",
                              "deploy-advisor invoke NAME --input PATH|azureml://...|https://... [--wait --out DIR]")
         _input(str(payload["input"]))  # a bad local path fails before any request
+        if payload.get("deployment"):
+            _checked_name(str(payload["deployment"]), "deployment")
+        if payload.get("out"):
+            _writable_folder(Path(str(payload["out"])).expanduser())  # not after a job that ran for hours
         ml, c = self._client_for(name, ctx)
         start = time.monotonic()
         job = self._submit(ml, ctx, c, str(payload["input"]), deployment=payload.get("deployment") or None)
@@ -932,6 +954,8 @@ class AzureMLBatchDeployer(AzureMLDeployer):
                             response=response, request_id=job)
 
     def logs(self, name: str, ctx: DeployContext, tail: int = 100, job: Optional[str] = None) -> str:
+        if job:
+            _checked_name(job, "job")
         ml, c = self._client_for(name, ctx)
         if not job:
             jobs = [j for j in self._recent_jobs(ml, c, limit=1) if j.get("job")]

@@ -840,6 +840,8 @@ def _age(seconds: float) -> str:
 def cmd_logs(args, out: Out) -> int:
     from . import api
 
+    if not 1 <= args.tail <= 100_000:
+        raise CliError(f"--tail {args.tail}: give 1-100000 lines")
     text = api.logs(args.name, _ctx(args), tail=args.tail, **({"job": args.job} if args.job else {}))
     if out.json:
         out.doc({"name": args.name, "logs": text})
@@ -1067,7 +1069,7 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("--check-drift", action="store_true",
                             help="re-plan and list every difference from the last applied plan; exit 3 on drift")
         if name == "logs":
-            sp.add_argument("--tail", type=int, default=100)
+            sp.add_argument("--tail", type=int, default=100, help="last lines to show, 1-100000 (default 100)")
             sp.add_argument("--job", help="batch endpoints: the job whose logs to show (default: the latest)")
     sp = add("export", "Write everything needed to deploy without this tool: the target's artifacts, plan.json, "
                        "deployment.yaml and a GitHub Actions workflow (OIDC sign-in, `apply -f`).", cmd_export)

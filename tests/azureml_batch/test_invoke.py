@@ -182,3 +182,27 @@ def test_output_blob_names_cannot_write_outside_the_out_folder(deployed, ctx, tm
     files = deployer._download(ml, ctx, job["output"], out)
     assert files == ["ok/nested.csv", "predictions.csv"]
     assert sorted(p.name for p in tmp_path.rglob("escape-*")) == []
+
+
+def test_bad_out_job_and_deployment_are_refused_before_any_job(deployed, ctx, tmp_path, monkeypatch, capsys):
+    from dataclasses import replace
+
+    monkeypatch.setattr(api, "context", lambda **kw: replace(ctx, deployment="", run_id=""))
+    jobs = len(deployed.jobs_submitted)
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(InputError, match="exists and is not a folder"):
+        api.invoke(NAME, {"input": SAMPLE_URL, "out": str(afile)}, ctx)
+    with pytest.raises(InputError, match="cannot write there"):  # under a file: mkdir would fail after the job
+        api.invoke(NAME, {"input": SAMPLE_URL, "out": str(afile / "sub")}, ctx)
+    with pytest.raises(InputError, match="names have"):
+        api.invoke(NAME, {"input": SAMPLE_URL, "deployment": "blue\r\nX-Injected: 1"}, ctx)
+    assert len(deployed.jobs_submitted) == jobs
+    with pytest.raises(InputError, match="names have"):
+        api.logs(NAME, ctx, job="../../runs/other")
+    assert cli.main(["invoke", NAME, "--input", SAMPLE_URL, "--out", str(afile)]) == 2
+    assert cli.main(["logs", NAME, "--job", "a/b"]) == 2
+    assert cli.main(["logs", NAME, "--tail", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all(line.startswith("deploy-advisor: error:") for line in err)
+    assert len(deployed.jobs_submitted) == jobs
