@@ -97,7 +97,8 @@ class AzureMLBatchSettings(WorkspaceScope):
     smoke_timeout_seconds: int = Field(3600, ge=60, le=86400, description="Longest wait for the smoke job")
     keep_failed: bool = Field(False, description="Keep a deployment whose smoke job failed (not the default)")
     keep_previous: bool = Field(False, description="Keep the previous deployment after the default moved")
-    environment_image: str = Field(DEFAULT_IMAGE, description="Base image for custom (non-MLflow) models")
+    environment_image: ac.ImageReference = Field(DEFAULT_IMAGE, description="Base image for custom (non-MLflow) "
+                                                                            "models, e.g. registry/repo:tag")
 
     @field_validator("smoke_input")
     @classmethod
@@ -265,7 +266,7 @@ class AzureMLBatchDeployer(AzureMLDeployer):
             "error_threshold": s.error_threshold, "logging_level": s.logging_level,
             "output_action": s.output_action,
             "output_file_name": s.output_file_name if s.output_action == "append_row" else None,
-            "custom": custom, "image": s.environment_image if custom else None,
+            "custom": custom, "image": (s.environment_image or DEFAULT_IMAGE) if custom else None,
         }
         compute = {"name": deployment["compute"], "size": sku, "max_nodes": max_nodes, "idle_seconds": s.idle_seconds}
         return {"endpoint": c.endpoint, "compute": compute, "deployment": deployment}

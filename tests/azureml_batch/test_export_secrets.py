@@ -144,3 +144,13 @@ def test_cli_export_writes_the_yaml_the_invoke_command_and_the_github_workflow(t
     assert workflow["env"]["AZUREML_WORKSPACE_NAME"] == "mlw-prod"
     assert "invoke.sh INPUT" in (out / "EXPORT.md").read_text()
     assert "az ml batch-endpoint invoke -n nightly-propensity -d blue" in (out / "artifacts/invoke.sh").read_text()
+
+
+def test_environment_image_is_validated_before_it_reaches_the_yaml(batch, ctx):
+    from deployers.errors import InputError
+
+    good = make_spec()
+    for bad in ("x\nmalicious: true", "registry.io/repo:tag; rm -rf /", "UPPER/Case:tag"):
+        with pytest.raises(InputError, match="environment_image"):
+            api.make_spec(NAME, "azureml-batch", "azureml:propensity:1", good.profile,
+                          {**good.settings, "environment_image": bad})
