@@ -238,6 +238,7 @@ class AzureMLBatchDeployer(AzureMLDeployer):
     description = ("Azure Machine Learning batch endpoint: a compute cluster that scales to zero, model deployments "
                    "switched after a smoke job, scoring jobs over files")
     requires_azure = True
+    invoked_with_jobs = True
     Settings = AzureMLBatchSettings
     deployment_ops = "batch_deployments"
     code_folder = "code"

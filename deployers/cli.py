@@ -749,7 +749,7 @@ def cmd_invoke(args, out: Out) -> int:
 
 def _invoke_job(args, out: Out) -> int:
     """`invoke NAME --input PATH|azureml://...|https://... [--wait] [--out DIR]`: one scoring job."""
-    from . import api
+    from . import api, registry
 
     if args.data is not None:
         raise CliError("invoke: give either --data (a request) or --input (a batch job), not both")
@@ -761,6 +761,10 @@ def _invoke_job(args, out: Out) -> int:
     payload = {"input": source, "wait": bool(args.wait or args.out),
                "out": str(Path(args.out).expanduser().resolve()) if args.out else None}
     ctx = _ctx(args)
+    target = (api.get_deployment(args.name, ctx) or {}).get("target")
+    if target and not registry.get(target).invoked_with_jobs:  # the path would go out as a request body
+        raise CliError(f"invoke: --input is for batch endpoints; {args.name} is a {target} deployment: "
+                       "send a request with --data")
     ctx.events = out.event
     install_sigint_handler(out)
     res = api.invoke(args.name, payload, ctx)
