@@ -105,6 +105,9 @@ class AzureMLBatchSettings(WorkspaceScope):
     def _smoke(cls, v: Optional[str]) -> Optional[str]:
         if v is not None and not v.strip():
             raise ValueError("smoke_input is empty")
+        if v is not None and ac.scrub(v) != v:  # settings are kept in the plan, the ledger and exports
+            raise ValueError("smoke_input holds a secret (a SAS signature, key or token) that the plan would keep: "
+                             "use azureml://datastores/... (the workspace signs in) or a local file")
         return v
 
 
