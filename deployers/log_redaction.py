@@ -23,7 +23,9 @@ def _scrubbed(factory):
             text = record.getMessage()
         except Exception:  # a bad format string: logging reports it itself later; keep the record as made
             return record
-        record.msg, record.args = scrub(text), ()
+        clean = scrub(text)
+        if clean != text:  # only then: formatters that read record.args (uvicorn's access log) keep working
+            record.msg, record.args = clean, ()
         if record.exc_info and not record.exc_text:  # tracebacks quote URLs and headers too
             record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))
         elif record.exc_text:

@@ -48,3 +48,12 @@ def test_records_from_any_logger_are_scrubbed_before_any_handler(root_text):
         assert leaked not in text
     assert "sig=***" in text
 
+
+
+def test_a_record_without_secrets_keeps_its_args():
+    """Formatters such as uvicorn's access log unpack record.args: only a record that held a secret changes."""
+    log_redaction.install()
+    record = logging.getLogger("uvicorn.access").makeRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d', ("127.0.0.1", "GET", "/", "1.1", 200),
+        None)
+    assert record.args == ("127.0.0.1", "GET", "/", "1.1", 200)
