@@ -124,8 +124,10 @@ print("done", flush=True)
 def floor_cold_start(model_dir: Path, one: dict, cpu: Optional[int]) -> float:
     """The least any server can do: a bare Python process that unpickles the forest and predicts once."""
     t0 = time.perf_counter()
+    from deployers.child_env import child_env
+
     proc = subprocess.Popen(pinned([sys.executable, "-c", FLOOR, str(model_dir / "model.pkl"), json.dumps(one)], cpu),
-                            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+                            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=child_env())
     line = proc.stdout.readline()  # type: ignore[union-attr]
     elapsed = time.perf_counter() - t0
     proc.wait()
@@ -169,12 +171,15 @@ def post(port: int, body: bytes, headers: dict[str, str], timeout: float = 5.0, 
 
 
 def start(srv: Server, cpu: Optional[int], logdir: Path, timeout: float = 180.0) -> tuple[subprocess.Popen, int, float]:
-    """Start and wait for the first 200 on /score; returns (process, port, cold start seconds)."""
+    """Start and wait for the first 200 on /score; returns (process, port, cold start seconds). Every server
+    loads the model's pickle: it gets the allow-listed environment (no credentials), plus its own settings."""
+    from deployers.child_env import child_env
+
     port = free_port()
     logf = open(logdir / f"{srv.name.replace(' ', '_')}.log", "ab")
     t0 = time.perf_counter()
     proc = subprocess.Popen(pinned(srv.argv_fn(port), cpu), stdout=logf, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, env={**os.environ, **srv.env}, start_new_session=True)
+                            stdin=subprocess.DEVNULL, env=child_env(srv.env), start_new_session=True)
     while True:
         try:
             code, _ = post(port, srv.body, srv.headers, timeout=2, path=srv.path)

@@ -125,7 +125,11 @@ _PATTERNS = [
 
 
 def register_secret(value: Optional[str]) -> None:
-    """Remember a secret fetched at run time so every scrub() hides it from then on."""
+    """Remember a secret fetched at run time so every scrub() hides it from then on (log records included:
+    the process-wide redaction is switched on here, whichever entry point, CLI, UI or library, got us here)."""
+    from . import log_redaction
+
+    log_redaction.install()
     if value and len(value) >= 6:
         with _secrets_lock:
             _secrets.add(value)
@@ -259,7 +263,11 @@ def credentials_missing(ctx: DeployContext, *, subscription_id: Optional[str] = 
 
 
 def sdk_kwargs(ctx: DeployContext, **extra: Any) -> dict[str, Any]:
-    """Keyword arguments for every Azure SDK client constructor (tests put transport= here)."""
+    """Keyword arguments for every Azure SDK client constructor (tests put transport= here). Every client is
+    built through here, so this is where the process-wide log redaction is switched on (see log_redaction)."""
+    from . import log_redaction
+
+    log_redaction.install()
     # azure-core retries a throttled (429) answer only 3 times by default; ARM throttles in bursts, and a
     # fleet apply makes many writes at once, so allow more (each waits the Retry-After ARM asks for).
     kw = {"retry_status": 10, **(ctx.client_kwargs or {})}

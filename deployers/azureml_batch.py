@@ -20,7 +20,6 @@ and registration, ledger lookup) by subclassing it; everything endpoint-specific
 from __future__ import annotations
 
 import json
-import logging
 import math
 import os
 import re
@@ -34,6 +33,7 @@ from advisor.models import ModelInfo, Sizing
 
 from . import azure_common as ac
 from . import azureml_batch_schedule as sched
+from . import model_folder
 from .azureml import (COLORS, DEFAULT_IMAGE, OFFLINE_NOTE, SKUS, TAG_SPEC, AzureMLDeployer, EndpointName,
                       WorkspaceScope, _Coords, _get, _state_str, _templates, check_core_quota)
 from .base import DeployContext
@@ -53,6 +53,7 @@ SRC = {
     # run engine (the troubleshooting article lists the same logs/ layout); the report is read only when present.
     "PRS": "how-to-tune-performance-of-parallel-run-step (Azure ML docs), section Mini batch processing metrics",
 }
+JOB_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,254}")  # job and deployment names as we make and list them
 COMPUTE_NAME_RE = r"[a-zA-Z][a-zA-Z0-9-]{1,14}[a-zA-Z0-9]"  # 3-16 characters, letter first
 TERMINAL = {"completed": "Completed", "failed": "Failed", "canceled": "Canceled", "notresponding": "NotResponding"}
 DATASTORE = "workspaceblobstore"
@@ -97,19 +98,23 @@ class AzureMLBatchSettings(WorkspaceScope):
     smoke_timeout_seconds: int = Field(3600, ge=60, le=86400, description="Longest wait for the smoke job")
     keep_failed: bool = Field(False, description="Keep a deployment whose smoke job failed (not the default)")
     keep_previous: bool = Field(False, description="Keep the previous deployment after the default moved")
-    environment_image: str = Field(DEFAULT_IMAGE, description="Base image for custom (non-MLflow) models")
     schedule: Optional[str] = Field(None, description="Cron (5 fields, e.g. \"0 2 * * *\"; days and months must be *): "
                                                       "an Azure ML schedule submits a job on schedule_input then")
     schedule_time_zone: str = Field("UTC", description="Time zone of the schedule, as Azure ML names them (UTC, "
                                                        "'W. Europe Standard Time', ...)")
     schedule_input: Optional[str] = Field(None, description="What the scheduled job scores: azureml://datastores/"
                                                             ".../paths/FOLDER/, azureml:ASSET:VERSION or https://...")
+    environment_image: ac.ImageReference = Field(DEFAULT_IMAGE, description="Base image for custom (non-MLflow) "
+                                                                            "models, e.g. registry/repo:tag")
 
     @field_validator("smoke_input")
     @classmethod
     def _smoke(cls, v: Optional[str]) -> Optional[str]:
         if v is not None and not v.strip():
             raise ValueError("smoke_input is empty")
+        if v is not None and ac.scrub(v) != v:  # settings are kept in the plan, the ledger and exports
+            raise ValueError("smoke_input holds a secret (a SAS signature, key or token) that the plan would keep: "
+                             "use azureml://datastores/... (the workspace signs in) or a local file")
         return v
 
     @field_validator("schedule")
@@ -163,8 +168,11 @@ def _input(value: str) -> tuple[str, str]:
     if not p.exists():
         raise InputError(f"input {v}: no such file or folder",
                          "give a local file or folder, azureml://datastores/... or https://...")
-    if p.is_dir() and not any(f.is_file() for f in p.rglob("*")):
-        raise InputError(f"input {v}: the folder is empty")
+    if p.is_dir():
+        # the SDK's upload walks the folder following links: one pointing out would upload that file
+        model_folder.check(p, "input")
+        if not any(f.is_file() for f in p.rglob("*")):
+            raise InputError(f"input {v}: the folder is empty")
     return ("uri_folder" if p.is_dir() else "uri_file"), str(p.resolve())
 
 
@@ -193,6 +201,23 @@ def _count_mini_batches(report: str) -> tuple[int, int]:
 def _output_uri(endpoint: str, job: str) -> str:
     """Where a job's scores go: a folder we choose on the default datastore, so we know where to download from."""
     return f"azureml://datastores/{DATASTORE}/paths/deploy-advisor/{endpoint}/{job}/"
+
+
+def _checked_name(value: str, what: str) -> str:
+    """A job or deployment name given by the user, checked before it reaches a URL or a header."""
+    if not JOB_NAME_RE.fullmatch(value):
+        raise InputError(f"{what} {value[:80]!r}: names have 1-255 letters, digits, '-' or '_'",
+                         "`deploy-advisor status NAME` lists the recent jobs and the deployments")
+    return value
+
+
+def _writable_folder(path: Path) -> None:
+    """--out: a folder we can create or write into, checked before the job is submitted."""
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"--out {path}: exists and is not a folder", "give a folder (created if missing)")
+    if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"--out {path}: cannot write there", "give a folder you can write to")
 
 
 def _job_name(*parts: str) -> str:
@@ -239,37 +264,17 @@ def _delete(ctx: DeployContext, what: str, begin) -> bool:
     return True
 
 
-class _ScrubLog(logging.Filter):
-    """urllib3 logs every request line at DEBUG, SAS query (sig=...) included: blob uploads and downloads of job
-    data go through it (azure-storage-blob's requests transport), so hide the signature before any handler."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.msg, record.args = record.getMessage(), ()
-        record.msg = ac.scrub(record.msg)
-        return True
-
-
-def _scrub_transport_logs() -> None:
-    log = logging.getLogger("urllib3.connectionpool")
-    if not any(isinstance(f, _ScrubLog) for f in log.filters):
-        log.addFilter(_ScrubLog())
-
-
 class AzureMLBatchDeployer(AzureMLDeployer):
     name = "azureml-batch"
     title = "Azure ML batch endpoint"
     description = ("Azure Machine Learning batch endpoint: a compute cluster that scales to zero, model deployments "
                    "switched after a smoke job, scoring jobs over files")
     requires_azure = True
+    invoked_with_jobs = True
     Settings = AzureMLBatchSettings
     deployment_ops = "batch_deployments"
     code_folder = "code"
     deployment_label = "batch deployment"
-
-    def _ml(self, ctx: DeployContext, c: _Coords) -> Any:
-        _scrub_transport_logs()
-        return super()._ml(ctx, c)
 
     # ------------------------------------------------------------- desired state
     def _compute_name(self, s: AzureMLBatchSettings, c: _Coords, sku: str) -> str:
@@ -294,7 +299,7 @@ class AzureMLBatchDeployer(AzureMLDeployer):
             "error_threshold": s.error_threshold, "logging_level": s.logging_level,
             "output_action": s.output_action,
             "output_file_name": s.output_file_name if s.output_action == "append_row" else None,
-            "custom": custom, "image": s.environment_image if custom else None,
+            "custom": custom, "image": (s.environment_image or DEFAULT_IMAGE) if custom else None,
         }
         schedule = sched.desired(s, c, deployment["compute"])
         compute = {"name": deployment["compute"], "size": sku, "max_nodes": max_nodes, "idle_seconds": s.idle_seconds,
@@ -1010,6 +1015,10 @@ class AzureMLBatchDeployer(AzureMLDeployer):
             raise InputError("a batch endpoint is invoked with an input, not a JSON body",
                              "deploy-advisor invoke NAME --input PATH|azureml://...|https://... [--wait --out DIR]")
         _input(str(payload["input"]))  # a bad local path fails before any request
+        if payload.get("deployment"):
+            _checked_name(str(payload["deployment"]), "deployment")
+        if payload.get("out"):
+            _writable_folder(Path(str(payload["out"])).expanduser())  # not after a job that ran for hours
         ml, c = self._client_for(name, ctx)
         start = time.monotonic()
         job = self._submit(ml, ctx, c, str(payload["input"]), deployment=payload.get("deployment") or None)
@@ -1034,6 +1043,8 @@ class AzureMLBatchDeployer(AzureMLDeployer):
                             response=response, request_id=job)
 
     def logs(self, name: str, ctx: DeployContext, tail: int = 100, job: Optional[str] = None) -> str:
+        if job:
+            _checked_name(job, "job")
         ml, c = self._client_for(name, ctx)
         if not job:
             jobs = [j for j in self._recent_jobs(ml, c, limit=1) if j.get("job")]

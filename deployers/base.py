@@ -96,6 +96,7 @@ class Deployer(ABC):
     title: ClassVar[str] = ""
     description: ClassVar[str] = ""
     requires_azure: ClassVar[bool] = False
+    invoked_with_jobs: ClassVar[bool] = False  # invoke submits a job over files (--input), not a request body
 
     class Settings(BaseModel):
         model_config = ConfigDict(extra="forbid")

@@ -757,7 +757,7 @@ def cmd_invoke(args, out: Out) -> int:
 
 def _invoke_job(args, out: Out) -> int:
     """`invoke NAME --input PATH|azureml://...|https://... [--wait] [--out DIR]`: one scoring job."""
-    from . import api
+    from . import api, registry
 
     if args.data is not None:
         raise CliError("invoke: give either --data (a request) or --input (a batch job), not both")
@@ -769,6 +769,10 @@ def _invoke_job(args, out: Out) -> int:
     payload = {"input": source, "wait": bool(args.wait or args.out),
                "out": str(Path(args.out).expanduser().resolve()) if args.out else None}
     ctx = _ctx(args)
+    target = (api.get_deployment(args.name, ctx) or {}).get("target")
+    if target and not registry.get(target).invoked_with_jobs:  # the path would go out as a request body
+        raise CliError(f"invoke: --input is for batch endpoints; {args.name} is a {target} deployment: "
+                       "send a request with --data")
     ctx.events = out.event
     install_sigint_handler(out)
     res = api.invoke(args.name, payload, ctx)
@@ -848,6 +852,8 @@ def _age(seconds: float) -> str:
 def cmd_logs(args, out: Out) -> int:
     from . import api
 
+    if not 1 <= args.tail <= 100_000:
+        raise CliError(f"--tail {args.tail}: give 1-100000 lines")
     text = api.logs(args.name, _ctx(args), tail=args.tail, **({"job": args.job} if args.job else {}))
     if out.json:
         out.doc({"name": args.name, "logs": text})
@@ -1082,7 +1088,7 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("--check-drift", action="store_true",
                             help="re-plan and list every difference from the last applied plan; exit 3 on drift")
         if name == "logs":
-            sp.add_argument("--tail", type=int, default=100)
+            sp.add_argument("--tail", type=int, default=100, help="last lines to show, 1-100000 (default 100)")
             sp.add_argument("--job", help="batch endpoints: the job whose logs to show (default: the latest)")
     sp = add("export", "Write everything needed to deploy without this tool: the target's artifacts, plan.json, "
                        "deployment.yaml and a GitHub Actions workflow (OIDC sign-in, `apply -f`).", cmd_export)
@@ -1139,6 +1145,9 @@ def configure_logging(verbosity: int) -> None:
     `logging_enable` (azure-core's network trace) would print keys that list-keys calls return."""
     import logging
 
+    from . import log_redaction
+
+    log_redaction.install()  # every record, warnings included, is scrubbed of keys, tokens and SAS signatures
     if verbosity <= 0:
         return
     level = logging.DEBUG if verbosity > 1 else logging.INFO

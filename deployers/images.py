@@ -693,7 +693,9 @@ def registry_users(ctx: DeployContext, registry_id: str, *, except_deployment: s
 
 def release_registry(ctx: DeployContext, *, deployment: str, subscription: str, resource_group: str,
                      name: str) -> tuple[bool, str]:
-    """On destroy: delete the registry if we created it and no other deployment of ours uses it.
+    """On destroy: delete the registry if we created it and no other deployment uses it: none in this
+    machine's ledger, and no image in it but this deployment's and destroyed ones' (a CI runner or a
+    colleague may have found the same tagged registry and pushed theirs; their ledgers are not ours).
 
     Returns (deleted, why) — `why` says what was kept and for what reason.
     """
@@ -713,6 +715,9 @@ def release_registry(ctx: DeployContext, *, deployment: str, subscription: str, 
                            except_deployment=deployment)
     if users:
         return False, f"registry {name} kept (still used by {', '.join(users[:5])})"
+    others, why = _other_repositories(ctx, login_server(name, registry), _planned_repositories(ctx, deployment))
+    if others or why:
+        return False, f"registry {name} kept ({why or 'it holds other images: ' + ', '.join(others[:5])})"
     ctx.step(f"delete container registry {name} (created by deploy-advisor, no other deployment uses it)")
     try:
         wait(registry_client(ctx).registries.begin_delete(resource_group, name), ctx, f"delete registry {name}")
@@ -721,6 +726,32 @@ def release_registry(ctx: DeployContext, *, deployment: str, subscription: str, 
     except Exception as e:  # noqa: BLE001
         raise _mapped(e, map_azure_error) from e
     return True, f"registry {name} deleted"
+
+
+def _planned_repositories(ctx: DeployContext, deployment: str) -> set[str]:
+    """Image repositories this machine's deployments leave behind and no longer need: this one's and those
+    of destroyed deployments (every image target keeps the repository in its plan settings)."""
+    from .ledger import Ledger
+
+    return {str(row["plan"]["settings"]["repository"]) for row in Ledger(ctx.state_dir).list_deployments()
+            if (row["name"] == deployment or row.get("status") == "destroyed")
+            and ((row.get("plan") or {}).get("settings") or {}).get("repository")}
+
+
+def _other_repositories(ctx: DeployContext, server: str, own: set[str]) -> tuple[list[str], str]:
+    """(repositories in the registry that are not `own`, why the list could not be read). A registry whose
+    content cannot be listed is kept: deleting it could break deployments this machine does not know."""
+    from azure.containerregistry import ContainerRegistryClient
+    from azure.core.exceptions import AzureError
+
+    from .azure_common import get_credential
+
+    try:
+        with ContainerRegistryClient(f"https://{server}", get_credential(ctx), **data_plane_kwargs(ctx)) as client:
+            names = list(client.list_repository_names())
+    except AzureError as e:
+        return [], f"could not list its images: {e.__class__.__name__}; delete it yourself once unused"
+    return sorted(n for n in names if n not in own), ""
 
 
 def _mapped(exc: Exception, mapper) -> Exception:

@@ -51,6 +51,8 @@ from .errors import ModelResolutionError
 _WORKSPACE_IN_URI = re.compile(r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/"
                                r"Microsoft\.MachineLearningServices/workspaces/(?P<ws>[^/?#]+)", re.IGNORECASE)
 _PROGRESS_EVERY_S = 0.5
+MAX_DEPTH = 32  # folders deep in a remote artifact listing (a model folder is two or three)
+MAX_FILES = 10_000  # entries in one listing
 
 
 @dataclass
@@ -358,18 +360,29 @@ def _mlflow_listing(client: Any, mv: Any, tracking_uri: str, where: str) -> dict
 
     source = client.get_model_version_download_uri(mv.name, mv.version)
     out: dict[str, int] = {}
+    folders = [""]  # walked breadth-first with bounds: the listing is the server's word, not ours
 
-    def walk(rel: str) -> None:
-        for f in list_artifacts(artifact_uri=f"{source.rstrip('/')}/{rel}" if rel else source,
-                                tracking_uri=tracking_uri):
-            path = f.path.split("/")[-1] if not rel else f"{rel}/{f.path.split('/')[-1]}"
-            if f.is_dir:
-                walk(path)
-            else:
-                out[path] = int(f.file_size or 0)
+    def refuse(why: str) -> ModelResolutionError:
+        return ModelResolutionError(f"models:/{mv.name}/{mv.version}: the artifact listing at {where} {why}",
+                                    "check the tracking server; a model folder is a few files, a few levels deep")
 
     try:
-        walk("")
+        while folders:
+            rel = folders.pop(0)
+            for f in list_artifacts(artifact_uri=f"{source.rstrip('/')}/{rel}" if rel else source,
+                                    tracking_uri=tracking_uri):
+                name = f.path.rstrip("/").split("/")[-1]
+                if name in ("", ".", ".."):
+                    raise refuse(f"names {f.path[:80]!r}, not a file or folder name")
+                path = f"{rel}/{name}" if rel else name
+                if path.count("/") >= MAX_DEPTH:
+                    raise refuse(f"is more than {MAX_DEPTH} folders deep")
+                if len(out) + len(folders) >= MAX_FILES:
+                    raise refuse(f"holds more than {MAX_FILES} entries")
+                if f.is_dir:
+                    folders.append(path)
+                else:
+                    out[path] = int(f.file_size or 0)
     except MlflowException as e:
         raise ModelResolutionError(f"models:/{mv.name}/{mv.version}: cannot list the artifacts at {where}: "
                                    f"{_first_line(e)}", "check MLFLOW_TRACKING_URI and the artifact store") from None

@@ -14,19 +14,19 @@ from typing import Iterator, Union
 from .errors import ModelResolutionError
 
 
-def inside(root: Union[str, Path], rel: Union[str, Path]) -> Path:
+def inside(root: Union[str, Path], rel: Union[str, Path], what: str = "model") -> Path:
     """`root / rel` with every symlink resolved; ModelResolutionError when that is outside root
-    (an absolute path, `..`, or a link that leaves the folder)."""
+    (an absolute path, `..`, or a link that leaves the folder). `what` names the folder in the message."""
     top = Path(root).resolve()
     path = (top / rel).resolve()
     if path != top and top not in path.parents:
         raise ModelResolutionError(
-            f"{Path(root).name}: {str(rel)[:80]!r} leads outside the model folder",
-            "keep every file the model uses inside its folder (copy it in, no links out)")
+            f"{Path(root).name}: {str(rel)[:80]!r} leads outside the {what} folder",
+            f"keep every file the {what} uses inside its folder (copy it in, no links out)")
     return path
 
 
-def files(root: Union[str, Path]) -> Iterator[Path]:
+def files(root: Union[str, Path], what: str = "model") -> Iterator[Path]:
     """Every regular file under root, walked without following links; a symlink (file or folder)
     that resolves outside root raises ModelResolutionError."""
     root = Path(root)
@@ -34,12 +34,12 @@ def files(root: Union[str, Path]) -> Iterator[Path]:
         for name in dirs + names:
             path = Path(dirpath) / name
             if path.is_symlink():
-                inside(root, path.relative_to(root))
+                inside(root, path.relative_to(root), what)
         for name in sorted(names):
             yield Path(dirpath) / name
 
 
-def check(root: Union[str, Path]) -> None:
-    """Raise ModelResolutionError when a symlink under root leads outside it (before a copy)."""
-    for _ in files(root):
+def check(root: Union[str, Path], what: str = "model") -> None:
+    """Raise ModelResolutionError when a symlink under root leads outside it (before a copy or upload)."""
+    for _ in files(root, what):
         pass

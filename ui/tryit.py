@@ -98,6 +98,13 @@ def _output_rows(folder: Path) -> list[list[str]]:
     return rows[:MAX_ROWS_SHOWN]
 
 
+def safe_file_name(name: str) -> str:
+    """The browser's name for an uploaded file, as one plain file name ('..', '.', '../x' and the like are
+    not one): letters, digits, '.', '_' and '-', never leading dots."""
+    safe = "".join(ch for ch in Path(name).name if ch.isalnum() or ch in "._-").lstrip(".")
+    return safe[:100] or "input.csv"
+
+
 def _try_job(name: str, key: str) -> None:
     """Upload a small CSV, run one batch job on it, show the job and its output table."""
     import tempfile
@@ -110,8 +117,7 @@ def _try_job(name: str, key: str) -> None:
         with tempfile.TemporaryDirectory(prefix="da-tryit-") as tmp:
             folder, out = Path(tmp) / "input", Path(tmp) / "output"
             folder.mkdir()
-            safe = "".join(ch for ch in Path(upload.name).name if ch.isalnum() or ch in "._-") or "input.csv"
-            (folder / safe).write_bytes(upload.getvalue())
+            (folder / safe_file_name(upload.name)).write_bytes(upload.getvalue())
             try:
                 with st.spinner("Uploading, running the job, downloading its output…"):
                     res = api.invoke(name, {"input": str(folder), "wait": True, "out": str(out)}, state.context())

@@ -229,7 +229,8 @@ def test_aad_cluster_uses_our_credential_instead_of_kubelogin(azure, ctx, make_s
     assert all(r["authorized"] for r in k8s.requests)
 
 
-def test_the_scoring_key_never_leaves_the_cluster(azure, ctx, make_spec, k8s, events, tmp_path, isolated_home):
+def test_the_scoring_key_never_leaves_the_cluster(azure, ctx, make_spec, k8s, events, tmp_path, isolated_home,
+                                                  debug_log):
     import base64
 
     fake, acr, aks = azure
@@ -251,6 +252,10 @@ def test_the_scoring_key_never_leaves_the_cluster(azure, ctx, make_spec, k8s, ev
              json.dumps([e.to_dict() for e in events.events], default=str)]
     texts += [p.read_bytes().decode("utf-8", "replace") for p in exported]
     texts += [p.read_bytes().decode("utf-8", "replace") for p in isolated_home.rglob("*") if p.is_file()]
+    log = debug_log.read_text(errors="replace")  # every logger at DEBUG: urllib3, azure-core, kubernetes
+    assert ".tar.gz" in log and "/secrets/" in log  # the SAS upload and the Secret's requests were logged
+    assert base64.b64encode(CANARY.encode()).decode() not in log
+    texts.append(log)
     assert fake.calls("PUT", r"\.tar\.gz$")  # the build context went to the SAS upload URL
     from tests.fakes.acr import ACR_ACCESS_TOKEN, ACR_REFRESH_TOKEN
 

@@ -82,3 +82,14 @@ def test_destroy_never_deletes_a_registry_we_did_not_create(ctx, fake, acr, mode
     assert api.apply(api.plan(build_only(model_dir), ctx), ctx).status == "succeeded"
     out = api.destroy("fraud-app", ctx)
     assert fake.ids(r"/registries/teamacr01$") and "not created by deploy-advisor" in out.message
+
+
+def test_destroy_keeps_the_created_registry_when_someone_else_pushed_to_it(ctx, fake, acr, model_dir):
+    """A CI runner (its own ledger) found our tagged registry and pushed its image: this machine's ledger
+    does not know it, the registry's catalog does."""
+    assert api.apply(api.plan(build_only(model_dir, name="fraud-app"), ctx), ctx).status == "succeeded"
+    acr.add_tag(NEW, "deploy-advisor/ci-scoring", "c0ffee")
+    out = api.destroy("fraud-app", ctx)
+    assert fake.ids(rf"/registries/{NEW}$") and f"registry {NEW}" not in out.deleted
+    assert "holds other images: deploy-advisor/ci-scoring" in out.message
+    assert not fake.calls("DELETE", rf"/registries/{NEW}$")

@@ -54,3 +54,34 @@ def test_deploy_the_nightly_profile_then_score_a_folder_and_download_the_output(
     assert cli.main(["destroy", NAME, "--yes"]) == 0
     assert cli.main(["destroy", NAME, "--yes"]) == 0
     assert batch.endpoint(NAME) is None and not batch.fake.ids(r"/computes/")
+
+
+def test_vv_logs_no_key_token_or_sas(aml, batch, ctx, blob_proxy, monkeypatch, tmp_path, capsys, debug_log):
+    """`-vv` turns on DEBUG for azure-core, azure-ai-ml and identity; with the root logger at DEBUG too
+    (urllib3's request lines carry the blob SAS), stderr and every handler stay free of secrets."""
+    import logging
+
+    from tests.fakes.azure import FAKE_TOKEN
+
+    from .conftest import make_spec
+
+    levels = {n: logging.getLogger(n).level for n in ("deployers", "advisor", "azure",
+                                                       "azure.core.pipeline.policies.http_logging_policy")}
+    aml.datastore_auth = "sas"
+    api.apply(api.plan(make_spec(), ctx), ctx)
+    monkeypatch.setattr(api, "context", lambda **kw: replace(ctx, deployment="", run_id="",
+                                                             cancel=kw.get("cancel", ctx.cancel)))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "x.csv").write_text("a,b,c,d\n1,2,3,4\n")
+    try:
+        code = cli.main(["-vv", "invoke", "nightly-scores", "--input", "data", "--wait", "--out", "out"])
+    finally:
+        for n, level in levels.items():
+            logging.getLogger(n).setLevel(level)
+    err = capsys.readouterr().err
+    assert code == 0 and aml.secrets_listed >= 1
+    log = debug_log.read_text(errors="replace")
+    assert "urllib3" in log or "azure" in log  # the debug logging did run
+    secrets = aml.storage.secrets() + [FAKE_TOKEN, aml.primary_key]
+    assert [s[:8] for s in secrets if s and (s in log or s in err)] == []

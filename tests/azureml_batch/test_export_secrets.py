@@ -144,3 +144,27 @@ def test_cli_export_writes_the_yaml_the_invoke_command_and_the_github_workflow(t
     assert workflow["env"]["AZUREML_WORKSPACE_NAME"] == "mlw-prod"
     assert "invoke.sh INPUT" in (out / "EXPORT.md").read_text()
     assert "az ml batch-endpoint invoke -n nightly-propensity -d blue" in (out / "artifacts/invoke.sh").read_text()
+
+
+def test_environment_image_is_validated_before_it_reaches_the_yaml(batch, ctx):
+    from deployers.errors import InputError
+
+    good = make_spec()
+    for bad in ("x\nmalicious: true", "registry.io/repo:tag; rm -rf /", "UPPER/Case:tag"):
+        with pytest.raises(InputError, match="environment_image"):
+            api.make_spec(NAME, "azureml-batch", "azureml:propensity:1", good.profile,
+                          {**good.settings, "environment_image": bad})
+
+
+def test_a_sas_url_as_smoke_input_is_refused_before_it_reaches_the_plan(batch, ctx):
+    from deployers.errors import InputError
+
+    good = make_spec()
+    sas = "https://acct.blob.core.windows.net/data/sample.csv?sv=2023-01-03&sr=b&sp=r&sig=S3cretSig%2Babc"
+    with pytest.raises(InputError, match="smoke_input holds a secret") as err:
+        api.make_spec(NAME, "azureml-batch", "azureml:propensity:1", good.profile,
+                      {**good.settings, "smoke_input": sas})
+    assert "S3cretSig" not in f"{err.value.one_line()} {err.value.hint}"
+    plain = api.make_spec(NAME, "azureml-batch", "azureml:propensity:1", good.profile,
+                          {**good.settings, "smoke_input": "https://data.example.com/samples/sample.csv?page=2"})
+    assert plain.settings["smoke_input"].endswith("?page=2")

@@ -143,3 +143,66 @@ def test_mini_batch_report_counts_each_mini_batch_by_its_last_round():
               "3,1,5,0,5,RUN_EXCEPTION\n")
     assert _count_mini_batches(report) == (2, 2)
     assert _count_mini_batches("") == (0, 0)
+
+
+def test_an_input_folder_with_a_link_out_is_refused_before_any_upload(deployed, aml, ctx, tmp_path, capsys,
+                                                                       blob_proxy):
+    """The SDK's upload walks the folder following links: data/passwd -> /etc/passwd would land in the datastore."""
+    secret = tmp_path / "private.txt"
+    secret.write_text("not for upload\n")
+    data = tmp_path / "data"
+    (data / "sub").mkdir(parents=True)
+    (data / "part-1.csv").write_text("a,b,c,d\n1,2,3,4\n")
+    (data / "sub" / "passwd.csv").symlink_to(secret)
+    jobs = len(deployed.jobs_submitted)
+    with pytest.raises(InputError, match="leads outside the input folder"):
+        api.invoke(NAME, {"input": str(data), "wait": True}, ctx)
+    (data / "sub" / "passwd.csv").unlink()
+    (data / "etc").symlink_to("/etc", target_is_directory=True)  # a folder link out, too
+    assert cli.main(["invoke", NAME, "--input", str(data)]) == 2
+    assert capsys.readouterr().err.strip().count("\n") == 0
+    assert len(deployed.jobs_submitted) == jobs and aml.uploaded("LocalUpload/") == {}
+    (data / "etc").unlink()
+    (data / "again.csv").symlink_to(data / "part-1.csv")  # a link that stays inside is fine
+    assert api.invoke(NAME, {"input": str(data)}, ctx).status_code == 202
+
+
+def test_output_blob_names_cannot_write_outside_the_out_folder(deployed, ctx, tmp_path, blob_proxy):
+    """A job's output is whatever its scoring code wrote: blob names with `..` stay inside --out."""
+    from deployers.azureml_batch import AzureMLBatchDeployer
+    from tests.fakes.azureml_batch import _write_blob
+
+    job = api.invoke(NAME, {"input": SAMPLE_URL}, ctx).response
+    prefix = job["output"].split("/paths/", 1)[1]
+    for name in ("predictions.csv", "../../../../escape-1.txt", "sub/../../../../escape-2.txt", "ok/nested.csv"):
+        _write_blob(deployed, prefix + name, b"x\n")
+    out = tmp_path / "deep" / "out"
+    deployer = AzureMLBatchDeployer()
+    ml, _c = deployer._client_for(NAME, ctx)
+    files = deployer._download(ml, ctx, job["output"], out)
+    assert files == ["ok/nested.csv", "predictions.csv"]
+    assert sorted(p.name for p in tmp_path.rglob("escape-*")) == []
+
+
+def test_bad_out_job_and_deployment_are_refused_before_any_job(deployed, ctx, tmp_path, monkeypatch, capsys):
+    from dataclasses import replace
+
+    monkeypatch.setattr(api, "context", lambda **kw: replace(ctx, deployment="", run_id=""))
+    jobs = len(deployed.jobs_submitted)
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(InputError, match="exists and is not a folder"):
+        api.invoke(NAME, {"input": SAMPLE_URL, "out": str(afile)}, ctx)
+    with pytest.raises(InputError, match="cannot write there"):  # under a file: mkdir would fail after the job
+        api.invoke(NAME, {"input": SAMPLE_URL, "out": str(afile / "sub")}, ctx)
+    with pytest.raises(InputError, match="names have"):
+        api.invoke(NAME, {"input": SAMPLE_URL, "deployment": "blue\r\nX-Injected: 1"}, ctx)
+    assert len(deployed.jobs_submitted) == jobs
+    with pytest.raises(InputError, match="names have"):
+        api.logs(NAME, ctx, job="../../runs/other")
+    assert cli.main(["invoke", NAME, "--input", SAMPLE_URL, "--out", str(afile)]) == 2
+    assert cli.main(["logs", NAME, "--job", "a/b"]) == 2
+    assert cli.main(["logs", NAME, "--tail", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all(line.startswith("deploy-advisor: error:") for line in err)
+    assert len(deployed.jobs_submitted) == jobs

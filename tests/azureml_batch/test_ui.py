@@ -53,3 +53,12 @@ def test_try_it_runs_a_job_on_an_uploaded_csv_and_shows_the_output_table(app_on_
     no_exception(at)
     jobs = next(d.value for d in at.dataframe if "job" in d.value.columns)
     assert metrics["Job"] in jobs["job"].tolist() and set(jobs["status"]) == {"Completed"}
+
+
+def test_an_uploaded_file_name_stays_one_file_in_the_job_folder():
+    from ui.tryit import safe_file_name
+
+    assert safe_file_name("customers 2026.csv") == "customers2026.csv"
+    for hostile in ("..", ".", "../../etc/cron.d/x", "..\\..\\x.csv", "", "/", ".bashrc"):
+        name = safe_file_name(hostile)
+        assert name and name not in (".", "..") and "/" not in name and "\\" not in name and not name.startswith(".")

@@ -127,6 +127,9 @@ def test_cli_deploy_survives_the_cli_and_bad_inputs_are_one_line(home_with_sampl
         body = input_example(api.resolve_model(SAMPLE))
         inv = cli("invoke", "clidemo", "--data", json.dumps(body))
         assert inv.returncode == 0, inv.stderr
+        job = cli("invoke", "clidemo", "--input", str(tmp_path))  # not a batch endpoint: no path sent as a body
+        assert job.returncode == 2 and "--input is for batch endpoints" in job.stderr
+        assert job.stderr.strip().count("\n") == 0
         lst = cli("list", "--output", "json")
         assert [d["name"] for d in json.loads(lst.stdout)] == ["clidemo"]
         busy_port = result["outputs"]["port"]

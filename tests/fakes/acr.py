@@ -208,6 +208,16 @@ def install(fake: FakeAzure, *, build_polls: int = 2) -> FakeACR:
             "changeableAttributes": {"deleteEnabled": True, "writeEnabled": True, "readEnabled": True,
                                      "listEnabled": True}}})
 
+    @fake.data_plane(r"\.azurecr\.io$", method="GET", path=r"^/acr/v1/_catalog$")
+    def catalog(fake: FakeAzure, req: RecordedRequest, m: Any):
+        host = req.host
+        if getattr(_auth, "value", "") != f"Bearer {ACR_ACCESS_TOKEN}":
+            return fake.json(401, {"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]}, {
+                "WWW-Authenticate": f'Bearer realm="https://{host}/oauth2/token",service="{host}",'
+                                    'scope="registry:catalog:*"'})
+        registry = host.split(".", 1)[0]
+        return fake.json(200, {"repositories": sorted(repo for (reg, repo) in acr.tags if reg == registry)})
+
     install_role_assignments(fake, acr)
 
     # the SDK sends an empty parentResourcePath as "//registries": ARM tolerates it, so does the fake
