@@ -96,6 +96,10 @@ class InstanceTarget(CloudTarget):
         return []
 
     # ------------------------------------------------------------ sizing
+    def per_request_ms(self, service: ServiceTime) -> float:
+        """What one unit of work costs one worker: a request."""
+        return service.cpu_ms
+
     @lru_cache(maxsize=1024)
     def candidates(self, fit: Fit, service: ServiceTime, prices: RegionPrices) -> tuple[tuple[Candidate, ...], tuple[str, ...]]:
         """The priced SKUs that hold the model, with workers and service time; and why the others do not.
@@ -114,7 +118,8 @@ class InstanceTarget(CloudTarget):
                 continue
             speedup = GPU_SPEEDUP.get(sku.gpu_model, 5.0) if gpu_used else 1.0
             limit, autoscale, tier = self.limits(sku)
-            c = Candidate(sku, gpu_used, workers, service.cpu_ms / speedup, price[0], price[1], limit, autoscale, tier)
+            c = Candidate(sku, gpu_used, workers, self.per_request_ms(service) / speedup, price[0], price[1], limit,
+                          autoscale, tier)
             if not (self.hourly_billing and any(beats(k, c) for k in out)):
                 out.append(c)
         return tuple(out), tuple(unpriced + too_small)
