@@ -37,7 +37,6 @@ class ContainerApps(InstanceTarget):
     data_file = DATA / "containerapps.yaml"
     unit = "replica"
     memory_usable = 0.9
-    hourly_billing = False  # vCPU-seconds and GiB-seconds less a free grant: not proportional to an hourly price
 
     def ha_minimum(self, load: Load) -> int:
         """Scale to zero when asked; else keep two replicas when an SLA matters (assumption)."""
