@@ -148,8 +148,11 @@ class InstanceTarget(CloudTarget):
         strict instance limit go to `skipped` with their instance count."""
         ha = self.ha_minimum(load)
         best: Optional[tuple] = None
+        counts: dict[float, tuple[int, bool, int]] = {}  # worker counts per service time (the CPU SKUs share one)
         for c in cands:
-            c_peak, met, c_base = servers(load, c.service_ms)
+            if c.service_ms not in counts:
+                counts[c.service_ms] = servers(load, c.service_ms)
+            c_peak, met, c_base = counts[c.service_ms]
             n_peak = instances(c_peak, c.workers, ha)
             if self.strict_limit and n_peak > c.limit:
                 skipped.append((c, n_peak))
