@@ -96,7 +96,6 @@ def targets() -> list[dict]:
             out.append({**d, "deployable": True})
     advice_only = {
         "azureml-batch": "Azure ML batch endpoint: asynchronous scoring of large data sets (advice and export only)",
-        "containerapps": "Azure Container Apps: serverless containers that scale to zero (advice only)",
     }
     for name, text in advice_only.items():
         if name not in {t["name"] for t in out}:
@@ -371,8 +370,16 @@ def background_apply(name: str) -> Optional[BackgroundApply]:
 # ---------------------------------------------------------------- operate
 
 def _target_of(name: str, ctx: DeployContext) -> Optional[str]:
+    """The deployment's target from the ledger; without a row (a ledger moved aside or rebuilt),
+    the target that keeps local state for it (the local target's server), so that `status` and
+    `destroy` still find what we started."""
     row = ledger(ctx.state_dir).get_deployment(name)
-    return row["target"] if row else None
+    if row:
+        return row["target"]
+    for target in registry.installed_targets():
+        if name in registry.get(target).recorded(ctx):
+            return target
+    return None
 
 
 def status(name: str, ctx: Optional[DeployContext] = None, target: Optional[str] = None) -> Status:
@@ -460,12 +467,19 @@ def runs(name: str, ctx: Optional[DeployContext] = None) -> list[dict]:
     return ledger(_ctx(ctx).state_dir).runs(name)
 
 
-def logs(name: str, ctx: Optional[DeployContext] = None, tail: int = 100) -> str:
+def logs(name: str, ctx: Optional[DeployContext] = None, tail: int = 100, **options: Any) -> str:
+    """Recent logs; `options` go to the target (e.g. job=NAME for a batch endpoint's job)."""
     ctx = _ctx(ctx)
     target = _target_of(name, ctx)
     if target is None:
         raise InputError(f"no deployment named {name!r}", "see `deploy-advisor list`")
-    return registry.get(target).logs(name, ctx.for_deployment(name), tail=tail)
+    import inspect
+
+    read = registry.get(target).logs
+    unknown = [k for k in options if k not in inspect.signature(read).parameters]
+    if unknown:
+        raise InputError(f"{target} logs take no {', '.join(unknown)} option", "--job is for batch endpoint jobs")
+    return read(name, ctx.for_deployment(name), tail=tail, **options)
 
 
 def drift(name: str, ctx: Optional[DeployContext] = None, spec: Optional[DeploymentSpec] = None) -> list[str]:

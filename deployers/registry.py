@@ -19,6 +19,8 @@ BUILTINS: dict[str, str] = {
     "azureml": "deployers.azureml:AzureMLDeployer",
     "aks": "deployers.aks:AKSDeployer",
     "appservice": "deployers.appservice:AppServiceDeployer",
+    "containerapps": "deployers.containerapps:ContainerAppsDeployer",
+    "azureml-batch": "deployers.azureml_batch:AzureMLBatchDeployer",
 }
 
 _cache: dict[str, type[Deployer]] = {}

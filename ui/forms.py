@@ -16,12 +16,11 @@ from typing import Any, Literal, Optional, Union
 
 import annotated_types as at
 import streamlit as st
-import yaml
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from advisor.safe_load import DocumentError, load_yaml
+from advisor.safe_load import DocumentError, dump_yaml, load_yaml
 
 ACRONYMS = {"rps": "RPS", "ms": "ms", "kb": "KB", "mb": "MB", "gb": "GB", "sla": "SLA", "sku": "SKU", "gpu": "GPU",
             "usd": "USD", "aks": "AKS", "acr": "ACR", "url": "URL", "id": "ID", "vnet": "VNet", "api": "API",
@@ -96,7 +95,7 @@ def field_specs(model: type[BaseModel], help_map: Optional[dict[str, str]] = Non
         if path in skip:
             continue
         tp, optional = _unwrap_optional(info.annotation)
-        if isinstance(tp, type) and issubclass(tp, BaseModel):
+        if isinstance(tp, type) and issubclass(tp, BaseModel) and not optional:  # optional ones: one YAML field
             out.extend(field_specs(tp, help_map, labels, prefix=f"{path}.", group=path, skip=skip))
             continue
         spec = FieldSpec(path=path, name=name, kind="yaml", label=labels.get(path) or humanize(name),
@@ -143,6 +142,8 @@ def _to_widget(spec: FieldSpec, value: Any) -> Any:
         value = value.get_secret_value()
     if isinstance(value, Enum):
         value = value.value
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
     if spec.kind == "int":
         return None if value is None else int(value)
     if spec.kind == "float":
@@ -156,7 +157,7 @@ def _to_widget(spec: FieldSpec, value: Any) -> Any:
     if spec.kind in ("text", "secret"):
         return "" if value is None else str(value)
     if spec.kind == "yaml":
-        return "" if value in (None, {}, []) else yaml.safe_dump(value, sort_keys=False).strip()
+        return "" if value in (None, {}, []) else dump_yaml(value).strip()
     return value
 
 

@@ -11,6 +11,7 @@ import re
 import streamlit as st
 
 from ui import render, state
+from ui.streamlit_app import page
 
 # advisor / deployers are imported where used: this is the first page, and it must appear fast.
 
@@ -184,7 +185,7 @@ def main() -> None:
     else:
         st.markdown(render.code(state.model_uri()) + " — not resolved yet. Press **Use this model** to load its "
                     "facts; until then the workload's model fields are used.")
-    st.page_link("ui/workload_page.py", label="Next: describe the workload", icon=":material/arrow_forward:")
+    st.page_link(page("workload_page.py"), label="Next: describe the workload", icon=":material/arrow_forward:")
 
 
 main()

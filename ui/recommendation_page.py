@@ -11,10 +11,16 @@ import streamlit as st
 
 from advisor.models import Option, Recommendation
 from ui import render, state
+from ui.streamlit_app import page
 
 MAX_CARDS_PER_ROW = 4
 SHORT = {"azureml": "Azure ML", "aks": "AKS", "appservice": "App Service", "containerapps": "Container Apps",
          "azureml-batch": "Azure ML batch", "local": "Local"}
+
+
+#: one icon per requirement verdict (met / met with a change / not met)
+VERDICT_ICONS = {"met": ":material/check_circle:", "met-with-change": ":material/build:",
+                 "not-met": ":material/cancel:"}
 
 
 def _short(target: str) -> str:
@@ -37,6 +43,12 @@ def _card(opt: Option, rank: int) -> None:
         if s.predicted_p95_ms is not None:
             st.caption(f"Predicted p95 {s.predicted_p95_ms:.0f} ms · service time {s.service_ms:.1f} ms "
                        f"({'measured' if s.service_time_measured else 'estimated'})")
+        if opt.fits_budget is not None:
+            st.caption(":material/payments: " + ("fits the budget" if opt.fits_budget else "over the budget"))
+        for v in opt.verdicts:
+            icon = VERDICT_ICONS[v.status]
+            change = f" → {render.esc(v.change)}" if v.change and v.status != "met" else ""
+            st.markdown(f"{icon} **{v.requirement.replace('_', ' ')}**: {render.esc(v.detail)}{change}")
         for reason in opt.reasons[:3]:
             st.markdown("- " + render.esc(reason))
         with st.expander("Cost and sizing details"):
@@ -123,6 +135,8 @@ def main() -> None:
         st.error("No Azure target fits this profile. The reasons are below; relax a hard requirement "
                  "on the Workload page.", icon=":material/block:")
     else:
+        if rec.headline:
+            (st.info if rec.meets_all else st.warning)(render.esc(rec.headline), icon=":material/fact_check:")
         st.success(f"**{render.esc(state.target_title(top.target))}** — score {top.score:.1f}, "
                    f"about {render.money(top.cost.monthly_usd)} a month on {render.code(top.sizing.sku)} × "
                    f"{top.sizing.instances}.", icon=":material/recommend:")
@@ -146,7 +160,8 @@ def main() -> None:
     st.subheader("What would change the answer")
     if rec.sensitivity:
         for sens in rec.sensitivity:
-            st.markdown(f":material/swap_horiz: If {render.code(sens.change)} → "
+            said = render.esc(sens.said) if sens.said else f"If {render.code(sens.change)}"
+            st.markdown(f":material/swap_horiz: {said} → "
                         f"**{render.esc(state.target_title(sens.new_winner))}**  \n"
                         f":gray[{render.esc(sens.explanation)}]")
     else:
@@ -156,7 +171,7 @@ def main() -> None:
         with st.expander("How the inputs were obtained", icon=":material/info:"):
             for k, v in rec.inputs.items():
                 st.markdown(f"- **{render.esc(k)}**: {render.esc(v)}")
-    st.page_link("ui/deploy_page.py", label="Next: deploy it", icon=":material/arrow_forward:")
+    st.page_link(page("deploy_page.py"), label="Next: deploy it", icon=":material/arrow_forward:")
 
 
 main()

@@ -80,6 +80,9 @@ def test_ctrl_c_while_the_model_loads_leaves_a_deployment_destroy_stops(home_wit
     assert proc.returncode == 130, err
     assert len(err.decode().strip().splitlines()[-1:]) == 1 and b"Traceback" not in err
     assert _listed("interrupted")["status"] in ("provisioning", "running")
+    from deployers import api
+
+    api.ledger().remove_deployment("interrupted")  # even with the ledger row lost, status and destroy find it
     status = json.loads(cli("status", "interrupted", "--output", "json").stdout)
     assert status["state"] in ("running", "provisioning") and status["details"]["pid"] == server["pid"]
     _destroy_and_check_gone("interrupted", [server["pid"]])
@@ -90,7 +93,7 @@ def test_a_model_that_does_not_load_is_a_failed_deployment_destroy_can_remove(ho
     bad.mkdir()
     (bad / "model.pkl").write_bytes(b"\x80\x04not really a pickle")
     out = cli("deploy", "--target", "local", "--model", str(bad / "model.pkl"), "--name", "broken", "--yes")
-    assert out.returncode == 1 and len(out.stderr.strip().splitlines()[-1:]) == 1
+    assert out.returncode == 1 and "the scoring script's init() failed: UnpicklingError" in out.stderr.splitlines()[-1]
     assert _listed("broken")["status"] == "failed"
     assert not _servers_under(_base("broken"), workers=True)
     gone = cli("destroy", "broken", "--yes", "--output", "json")
@@ -104,3 +107,34 @@ def test_a_readiness_timeout_stops_the_server_it_started(home_with_sample):
     assert not _servers_under(_base("slow"), workers=True)
     assert _listed("slow")["status"] == "failed"
     cli("destroy", "slow", "--yes")
+
+
+def test_status_sees_a_stopped_worker(home_with_sample):
+    from deployers import api
+
+    result = api.deploy(api.make_spec("paused", "local", SAMPLE, api.parse_profile({}), settings={"workers": 2}))
+    try:
+        workers = [s["pid"] for s in _servers_under(_base("paused"), workers=True) if s["pid"] != result.outputs["pid"]]
+        assert len(workers) == 2
+        os.kill(workers[0], signal.SIGSTOP)
+        try:
+            st = api.status("paused")
+            assert st.state == "degraded" and st.details["stopped_pids"] == [workers[0]], st
+            assert "SIGSTOP" in st.message
+        finally:
+            os.kill(workers[0], signal.SIGCONT)
+        assert api.status("paused").state == "running"
+    finally:
+        api.destroy("paused")
+
+
+def test_no_launch_when_the_intent_cannot_be_written(home_with_sample):
+    """The write-ahead record comes first: when it fails (here state.json's temp file cannot be
+    created, as on a full disk) nothing is started and the failure is one line."""
+    base = _base("nospace")
+    base.mkdir(parents=True)
+    (base / "state.tmp").mkdir()  # _write_state's temp file
+    out = cli("deploy", "--target", "local", "--model", SAMPLE, "--name", "nospace", "--yes")
+    assert out.returncode != 0 and len(out.stderr.strip().splitlines()[-1:]) == 1 and "Traceback" not in out.stderr
+    assert not _servers_under(base, workers=True)
+    assert _listed("nospace")["status"] == "failed"
