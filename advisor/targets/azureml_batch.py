@@ -21,6 +21,7 @@ BATCH_UTIL = 0.8  # share of a node's workers kept busy by mini-batches (assumpt
 class AzureMLBatch(InstanceTarget):
     data_file = DATA / "azureml_batch.yaml"
     unit = "node"
+    hourly_billing = False  # node-hours depend on the rows and the job start-ups, not on instances alone
 
     def ha_minimum(self, load: Load) -> int:
         return 0  # jobs retry; the cluster scales to zero between them

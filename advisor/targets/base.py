@@ -65,12 +65,22 @@ class CloudTarget:
         return []
 
 
+def beats(k: Candidate, c: Candidate) -> bool:
+    """Whether k serves at least as well as c for no more money per hour, whatever the load: the same tier (so
+    `permits` keeps or drops both), the same service time, at least as many workers, a limit and autoscale at least
+    as good. Then c can never be chosen (on a tie the earlier SKU wins anyway)."""
+    return (k.tier == c.tier and k.service_ms == c.service_ms and k.hourly <= c.hourly and k.workers >= c.workers
+            and k.limit >= c.limit and k.autoscale >= c.autoscale)
+
+
 class InstanceTarget(CloudTarget):
     """A target of whole instances billed per instance-hour; the cheapest SKU that serves the peak wins."""
 
     unit = "instance"  # what one instance is called in the cost notes
     strict_limit = False  # True: a plan above the instance limit is not offered at all
     memory_usable = 0.8  # share of an instance's memory left to the serving workers (assumption)
+    #: the monthly cost grows with instance-hours x the hourly price, so a SKU `beats` another can be dropped
+    hourly_billing = True
 
     # ------------------------------------------------------------ what a subclass may change
     def price(self, sku: VmSku, prices: RegionPrices) -> Optional[tuple[float, str]]:
@@ -78,7 +88,8 @@ class InstanceTarget(CloudTarget):
         return prices.hourly("vm", sku.name)
 
     def permits(self, load: Load, sku: VmSku) -> bool:
-        """Whether this load may use the SKU at all (e.g. a rollout that needs deployment slots)."""
+        """Whether this load may use the SKU at all (e.g. a rollout that needs deployment slots); decided by the
+        SKU's tier, since candidates of one tier may stand in for each other (`beats`)."""
         return True
 
     def limits(self, sku: VmSku) -> tuple[int, bool, str]:
@@ -117,8 +128,10 @@ class InstanceTarget(CloudTarget):
                 continue
             speedup = GPU_SPEEDUP.get(sku.gpu_model, 5.0) if gpu_used else 1.0
             limit, autoscale, tier = self.limits(sku)
-            out.append(Candidate(sku, gpu_used, workers, self.per_request_ms(service) / speedup, price[0], price[1],
-                                 limit, autoscale, tier))
+            c = Candidate(sku, gpu_used, workers, self.per_request_ms(service) / speedup, price[0], price[1], limit,
+                          autoscale, tier)
+            if not (self.hourly_billing and any(beats(k, c) for k in out)):
+                out.append(c)
         return tuple(out), tuple(unpriced + too_small)
 
     def size(self, load: Load, service: ServiceTime, prices: RegionPrices) -> Plan:

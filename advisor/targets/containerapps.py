@@ -40,6 +40,7 @@ class ContainerApps(InstanceTarget):
     data_file = DATA / "containerapps.yaml"
     unit = "replica"
     memory_usable = 0.9
+    hourly_billing = False  # vCPU-seconds and GiB-seconds less a free grant: not proportional to an hourly price
 
     def ha_minimum(self, load: Load) -> int:
         """Min replicas 0 when scale to zero is asked, or where the pattern allows it (sporadic traffic, no
