@@ -88,13 +88,11 @@ def estimate_service(framework: str, size_mb: float, payload_kb: float, cal: Any
 
 @dataclass(frozen=True)
 class Fit:
-    """The profile fields that decide which SKUs can serve the model (a target's candidates are memoised on it)."""
+    """The profile fields that decide which SKUs can hold the model (a target's candidates are memoised on it)."""
 
     framework: str
     size_mb: float
     gpu: str  # none | preferred | required
-    rollout: str
-    availability_sla: float
 
 
 @dataclass(frozen=True)
@@ -107,7 +105,9 @@ class Load:
     average_rps: float
     p95_latency_ms: float
     pattern: str
+    availability_sla: float
     scale_to_zero: bool
+    rollout: str
     max_request_s: float = 1.0  # the longest request: long requests are sized by their duration (Little's law)
     measured: bool = False  # service time measured (calibration): no 2x headroom on it
     busy: float = 1.0  # share of the week inside the busy-hours schedule (outside: the minimum runs)
@@ -116,15 +116,11 @@ class Load:
 
     @classmethod
     def of(cls, profile: Any) -> "Load":
-        m, i = profile.model, profile.inference
-        fit = Fit(m.framework, float(m.size_mb), i.gpu, profile.operations.rollout, profile.scale.availability_sla)
-        return cls(fit, i.peak_rps, i.average_rps, i.p95_latency_ms, i.pattern, profile.scale.scale_to_zero,
+        m, i, s = profile.model, profile.inference, profile.scale
+        return cls(Fit(m.framework, float(m.size_mb), i.gpu), i.peak_rps, i.average_rps, i.p95_latency_ms, i.pattern,
+                   s.availability_sla, s.scale_to_zero, profile.operations.rollout,
                    i.max_request_seconds if i.mode != "batch" else 0.0, m.calibration is not None, busy_fraction(profile),
                    profile.team.existing_web_app, profile.security.network == "on-premises")
-
-    @property
-    def availability_sla(self) -> float:
-        return self.fit.availability_sla
 
     @property
     def gpu(self) -> str:

@@ -18,18 +18,15 @@ class AppService(InstanceTarget):
     strict_limit = True  # Basic 3, Standard 10, Premium v3 30 instances
 
     def sku_candidates(self, fit: Fit) -> list[tuple[VmSku, bool]]:
-        """Plans on CPU only; a rollout other than a simple replace needs deployment slots (Standard and above),
-        99.95% needs zone redundancy (Premium v3)."""
-        table = skus()
-        out = []
-        for name in self.facts.value("skus"):
-            plan = table.appservice_plans[name]
-            if fit.rollout != "simple" and not table.appservice_tiers[plan.tier].slots:
-                continue
-            if fit.availability_sla >= 99.95 and plan.tier != "PremiumV3":
-                continue
-            out.append((plan, False))
-        return out
+        """Plans, on CPU only."""
+        return [(skus().appservice_plans[name], False) for name in self.facts.value("skus")]
+
+    def permits(self, load: Load, sku: VmSku) -> bool:
+        """A rollout other than a simple replace needs deployment slots (Standard and above); 99.95% needs zone
+        redundancy (Premium v3)."""
+        if load.rollout != "simple" and not skus().appservice_tiers[sku.tier].slots:
+            return False
+        return load.availability_sla < 99.95 or sku.tier == "PremiumV3"
 
     def price(self, sku: VmSku, prices: RegionPrices) -> Optional[tuple[float, str]]:
         return prices.hourly("appservice", sku.name)

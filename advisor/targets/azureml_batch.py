@@ -1,28 +1,34 @@
 """Azure ML batch endpoint: asynchronous scoring jobs on a compute cluster that scales to zero between jobs.
 
 Sized by throughput, not by latency: nodes = ceil(peak rows/s / (rows/s per node x 80%)), and billed
-for the node-hours the month's rows take plus each job's start-up.
+for the node-hours the month's rows take plus each job's start-up. The SKU candidates are the shared
+ones (advisor/targets/base.py), with a row inside a mini-batch as the unit of work.
 """
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Optional, Sequence
 
 from ..cost import CLOSING_NOTES, r2, rate, snapshot
 from ..models import Cost, WorkloadProfile
 from ..prices import RegionPrices
-from ..sizing import GPU_SPEEDUP, Load, NoFit, Plan, ServiceTime, cheaper, fit
-from .base import DATA, CloudTarget
+from ..sizing import Candidate, Load, Plan, ServiceTime, cheaper
+from .base import DATA, InstanceTarget
 
 BATCH_UTIL = 0.8  # share of a node's workers kept busy by mini-batches (assumption)
 
 
-class AzureMLBatch(CloudTarget):
+class AzureMLBatch(InstanceTarget):
     data_file = DATA / "azureml_batch.yaml"
-    memory_usable = 0.8
+    unit = "node"
+    hourly_billing = False  # node-hours depend on the rows and the job start-ups, not on instances alone
 
     def ha_minimum(self, load: Load) -> int:
         return 0  # jobs retry; the cluster scales to zero between them
+
+    def per_request_ms(self, service: ServiceTime) -> float:
+        """A row scored inside a mini-batch (far cheaper than a request of its own)."""
+        return service.per_row_ms
 
     def rows_month(self, load: Load) -> float:
         return load.average * 730 * 3600.0
@@ -32,53 +38,27 @@ class AzureMLBatch(CloudTarget):
         work = rows_month * per_row_ms / 1000.0 / 3600.0 / (workers * BATCH_UTIL)
         return work + float(self.facts.value("jobs_per_month")) * nodes * float(self.facts.value("job_startup_hours"))
 
-    def size(self, load: Load, service: ServiceTime, prices: RegionPrices) -> Plan:
-        """The SKU whose node-hours for the month cost least (ties: fewer nodes); GPU 'preferred' tries the GPU
-        SKUs first and falls back to CPU."""
-        unpriced, too_small, cands = [], [], []
-        for sku, gpu_used in self.sku_candidates(load.fit):
-            price = prices.hourly("vm", sku.name)
-            if price is None:
-                unpriced.append(f"{sku.name}: no price in the snapshot")
-                continue
-            workers, why = fit(sku, gpu_used, load.fit.size_mb, self.memory_usable)
-            if not workers:
-                too_small.append(why)
-                continue
-            per_row = service.per_row_ms / GPU_SPEEDUP.get(sku.gpu_model, 5.0) if gpu_used else service.per_row_ms
-            cands.append((sku, gpu_used, workers, per_row, price))
-        if load.gpu == "preferred" and any(c[1] for c in cands):
-            plan = self.choose(load, [c for c in cands if c[0].is_gpu])
-            if plan is not None:
-                return plan
-            cands = [c for c in cands if not c[0].is_gpu]
-        plan = self.choose(load, cands)
-        if plan is None:
-            reasons = (unpriced + too_small)[-1:]
-            raise NoFit(reasons[0] if reasons else "no SKU of this target applies")
-        return plan
-
-    def choose(self, load: Load, cands: list[tuple]) -> Optional[Plan]:
-        """The cheapest of (sku, gpu_used, workers, ms per row, (hourly, price region)) candidates."""
+    def choose(self, load: Load, cands: Sequence[Candidate], prices: RegionPrices,
+               skipped: list[tuple[Candidate, int]]) -> Optional[Plan]:
+        """The SKU whose node-hours for the month cost least (ties: fewer nodes), sized for the peak row rate."""
         peak, rows = load.peak_rps, self.rows_month(load)
         best: Optional[tuple] = None
-        for sku, gpu_used, workers, per_row, price in cands:
-            node_rps = workers * 1000.0 / per_row
+        for c in cands:
+            node_rps = c.workers * 1000.0 / c.service_ms
             nodes = max(1, math.ceil(peak / (node_rps * BATCH_UTIL) - 1e-9)) if peak > 0 else 1
-            cost = self.node_hours(rows, per_row, workers, nodes) * price[0]
+            cost = self.node_hours(rows, c.service_ms, c.workers, nodes) * c.hourly
             if cheaper(cost, nodes, best and (best[0], best[1])):
-                best = (cost, nodes, sku, gpu_used, workers, per_row, price)
+                best = (cost, nodes, c)
         if best is None:
             return None
-        cost, nodes, sku, gpu_used, workers, per_row, (hourly, region) = best
-        cores = int(math.ceil(sku.vcpu))
-        limit = int(self.facts.value("max_instances"))
+        cost, nodes, c = best
+        sku, cores = c.sku, int(math.ceil(c.sku.vcpu))
         return Plan(target=self.id, sku=sku.name, vcpu=sku.vcpu, mem_gib=sku.mem_gib, gpus=sku.gpus,
-                    gpu_model=sku.gpu_model, gpu_used=gpu_used, workers=workers, service_ms=per_row, hourly=hourly,
-                    price_region=region, limit=limit, autoscale=True, tier="", c_peak=nodes * workers, c_base=0,
-                    latency_met=True, n_peak=nodes, n_min=0, n_max=nodes, n_base=0, usage_usd=cost,
-                    over_limit=nodes > limit, batch=True, rows_month=rows, quota_cores=nodes * cores,
-                    quota_cores_max=nodes * cores)
+                    gpu_model=sku.gpu_model, gpu_used=c.gpu_used, workers=c.workers, service_ms=c.service_ms,
+                    hourly=c.hourly, price_region=c.price_region, limit=c.limit, autoscale=True, tier="",
+                    c_peak=nodes * c.workers, c_base=0, latency_met=True, n_peak=nodes, n_min=0, n_max=nodes,
+                    n_base=0, usage_usd=cost, over_limit=nodes > c.limit, batch=True, rows_month=rows,
+                    quota_cores=nodes * cores, quota_cores_max=nodes * cores)
 
     def monthly_cost(self, profile: WorkloadProfile, plan: Plan, prices: RegionPrices) -> Cost:
         f = self.facts

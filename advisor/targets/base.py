@@ -66,11 +66,11 @@ class CloudTarget:
 
 
 def beats(k: Candidate, c: Candidate) -> bool:
-    """Whether k serves at least as well as c for no more money per hour, whatever the load: the same service
-    time, at least as many workers, a limit and autoscale at least as good. Then c can never be chosen (on a tie
-    the earlier SKU wins anyway)."""
-    return (k.service_ms == c.service_ms and k.hourly <= c.hourly and k.workers >= c.workers and k.limit >= c.limit
-            and k.autoscale >= c.autoscale)
+    """Whether k serves at least as well as c for no more money per hour, whatever the load: the same tier (so
+    `permits` keeps or drops both), the same service time, at least as many workers, a limit and autoscale at least
+    as good. Then c can never be chosen (on a tie the earlier SKU wins anyway)."""
+    return (k.tier == c.tier and k.service_ms == c.service_ms and k.hourly <= c.hourly and k.workers >= c.workers
+            and k.limit >= c.limit and k.autoscale >= c.autoscale)
 
 
 class InstanceTarget(CloudTarget):
@@ -79,13 +79,18 @@ class InstanceTarget(CloudTarget):
     unit = "instance"  # what one instance is called in the cost notes
     strict_limit = False  # True: a plan above the instance limit is not offered at all
     memory_usable = 0.8  # share of an instance's memory left to the serving workers (assumption)
-    #: the monthly cost is instance-hours x the hourly price, so a SKU beaten on every count can be dropped
+    #: the monthly cost grows with instance-hours x the hourly price, so a SKU `beats` another can be dropped
     hourly_billing = True
 
     # ------------------------------------------------------------ what a subclass may change
     def price(self, sku: VmSku, prices: RegionPrices) -> Optional[tuple[float, str]]:
         """(USD per instance-hour, region of the price), or None when the snapshot has none."""
         return prices.hourly("vm", sku.name)
+
+    def permits(self, load: Load, sku: VmSku) -> bool:
+        """Whether this load may use the SKU at all (e.g. a rollout that needs deployment slots); decided by the
+        SKU's tier, since candidates of one tier may stand in for each other (`beats`)."""
+        return True
 
     def limits(self, sku: VmSku) -> tuple[int, bool, str]:
         """(most instances, whether it autoscales, tier name) on this SKU."""
@@ -100,32 +105,40 @@ class InstanceTarget(CloudTarget):
         return []
 
     # ------------------------------------------------------------ sizing
+    def per_request_ms(self, service: ServiceTime) -> float:
+        """What one unit of work costs one worker: a request."""
+        return service.cpu_ms
+
     @lru_cache(maxsize=1024)
-    def candidates(self, fit: Fit, service: ServiceTime, prices: RegionPrices) -> tuple[tuple[Candidate, ...], tuple[str, ...]]:
+    def candidates(self, fit: Fit, service: ServiceTime,
+                   prices: RegionPrices) -> tuple[tuple[Candidate, ...], tuple[tuple[VmSku, str], ...]]:
         """The priced SKUs that hold the model, with workers and service time; and why the others do not.
-        Memoised on its whole input: a change of traffic alone keeps the candidates."""
-        unpriced: list[str] = []
-        too_small: list[str] = []
+        Memoised on its whole input: a change of traffic, availability or rollout keeps the candidates."""
+        unpriced: list[tuple[VmSku, str]] = []
+        too_small: list[tuple[VmSku, str]] = []
         out: list[Candidate] = []
         for sku, gpu_used in self.sku_candidates(fit):
             price = self.price(sku, prices)
             if price is None:
-                unpriced.append(f"{sku.name}: no price in the snapshot")
+                unpriced.append((sku, f"{sku.name}: no price in the snapshot"))
                 continue
             workers, why = fits(sku, gpu_used, fit.size_mb, self.memory_usable)
             if not workers:
-                too_small.append(why)
+                too_small.append((sku, why))
                 continue
             speedup = GPU_SPEEDUP.get(sku.gpu_model, 5.0) if gpu_used else 1.0
             limit, autoscale, tier = self.limits(sku)
-            c = Candidate(sku, gpu_used, workers, service.cpu_ms / speedup, price[0], price[1], limit, autoscale, tier)
+            c = Candidate(sku, gpu_used, workers, self.per_request_ms(service) / speedup, price[0], price[1], limit,
+                          autoscale, tier)
             if not (self.hourly_billing and any(beats(k, c) for k in out)):
                 out.append(c)
         return tuple(out), tuple(unpriced + too_small)
 
     def size(self, load: Load, service: ServiceTime, prices: RegionPrices) -> Plan:
         """The cheapest plan; GPU 'preferred' tries the GPU SKUs first and falls back to CPU."""
-        cands, reasons = self.candidates(load.fit, service, prices)
+        every, not_fitting = self.candidates(load.fit, service, prices)
+        cands = tuple(c for c in every if self.permits(load, c.sku))
+        reasons = [why for sku, why in not_fitting if self.permits(load, sku)]
         if load.gpu == "preferred" and any(c.gpu_used for c in cands):
             plan = self.choose(load, [c for c in cands if c.sku.is_gpu], prices, [])
             if plan is not None:
@@ -134,7 +147,7 @@ class InstanceTarget(CloudTarget):
         skipped: list[tuple[Candidate, int]] = []
         plan = self.choose(load, cands, prices, skipped)
         if plan is None:
-            raise NoFit(no_fit_reason(skipped, list(reasons), self.facts.short("max_instances")))
+            raise NoFit(no_fit_reason(skipped, reasons, self.facts.short("max_instances")))
         return plan
 
     def floor(self, load: Load, c: Candidate, c_base: int, ha: int, n_peak: int) -> tuple[int, int]:
@@ -146,7 +159,7 @@ class InstanceTarget(CloudTarget):
         """Monthly USD of running this candidate (the SKU-dependent part), its rollout's second deployment
         included."""
         hours = instance_hours(load.pattern, n_peak, n_base, c.autoscale, load.busy, n_min)
-        return (hours + self.rollout_hours(load.fit.rollout, n_peak)[0]) * c.hourly
+        return (hours + self.rollout_hours(load.rollout, n_peak)[0]) * c.hourly
 
     def rollout_hours(self, rollout: str, n_peak: int) -> tuple[float, str]:
         """(instance-hours a month, why) of the second deployment a rollout runs: none where deployment slots

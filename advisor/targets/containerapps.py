@@ -7,7 +7,7 @@ idle otherwise at the autoscale minimum.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Optional
 
 from ..catalog import VmSku, skus
@@ -18,6 +18,8 @@ from ..sizing import Candidate, Fit, Load, NoFit, Plan
 from .base import DATA, InstanceTarget
 
 VCPU_ACTIVE, VCPU_IDLE, MEMORY_ACTIVE, MEMORY_IDLE, REQUESTS = ACA_METERS
+#: breakdown items, in the order of ACA_METERS
+BREAKDOWN = ("vcpu_active", "vcpu_idle", "memory_active", "memory_idle", "requests")
 
 
 def tiered_cost(quantity: float, tiers: tuple) -> float:
@@ -79,36 +81,33 @@ class ContainerApps(InstanceTarget):
             return 0, min(max(-(-c_base // c.workers), 1), n_peak)
         return n_min, n_base
 
+    @cached_property
+    def grant(self) -> tuple[float, float, float]:
+        """The monthly free grant: (vCPU-seconds, GiB-seconds, requests)."""
+        g = self.facts.value("free_grant")
+        return float(g["vcpu_seconds"]), float(g["gib_seconds"]), float(g["requests"])
+
     def usage(self, load: Load, sku: VmSku, n_peak: int, n_base: int, n_min: int,
-              prices: RegionPrices) -> tuple[dict[str, float], dict[str, float]]:
-        """({breakdown item: USD}, {quantity: amount}) of a month of replicas."""
-        pattern = load.pattern
-        ph = HOURS_PER_MONTH * PEAK_HOURS_PER_DAY[pattern] / 24.0
-        ah = HOURS_PER_MONTH * ACTIVE_HOURS_PER_DAY[pattern] / 24.0
+              prices: RegionPrices) -> tuple[dict[str, float], tuple[float, ...]]:
+        """({breakdown item: USD}, (active and idle vCPU-s, active and idle GiB-s, requests, active and idle
+        replica-hours)) of a month of replicas."""
+        ph = HOURS_PER_MONTH * PEAK_HOURS_PER_DAY[load.pattern] / 24.0
+        ah = HOURS_PER_MONTH * ACTIVE_HOURS_PER_DAY[load.pattern] / 24.0
         active_rh = load.busy * (n_peak * ph + n_base * (ah - ph))  # outside a busy-hours schedule: no traffic
         idle_rh = n_min * (HOURS_PER_MONTH - load.busy * ah)
-        q = {"vcpu_active": sku.vcpu * active_rh * 3600.0, "vcpu_idle": sku.vcpu * idle_rh * 3600.0,
-             "memory_active": sku.mem_gib * active_rh * 3600.0, "memory_idle": sku.mem_gib * idle_rh * 3600.0,
-             "requests": load.average * SECONDS_PER_MONTH,
-             "active_rh": active_rh, "idle_rh": idle_rh}
+        va, vi = sku.vcpu * active_rh * 3600.0, sku.vcpu * idle_rh * 3600.0
+        ma, mi = sku.mem_gib * active_rh * 3600.0, sku.mem_gib * idle_rh * 3600.0
+        req = load.average * SECONDS_PER_MONTH
         m = self.meters(prices)
         assert m is not None  # (a candidate exists only when every meter is priced)
-        billed = dict(q)
+        billed = (va, vi, ma, mi, req)
         if not self.grant_in_tiers(m):
             # the grant covers the first vCPU-s / GiB-s / requests of the month: active seconds first
-            g = self.facts.value("free_grant")
-            gv, gm, gr = float(g["vcpu_seconds"]), float(g["gib_seconds"]), float(g["requests"])
-            billed["vcpu_active"] = max(0.0, q["vcpu_active"] - gv)
-            billed["vcpu_idle"] = max(0.0, q["vcpu_idle"] - max(0.0, gv - q["vcpu_active"]))
-            billed["memory_active"] = max(0.0, q["memory_active"] - gm)
-            billed["memory_idle"] = max(0.0, q["memory_idle"] - max(0.0, gm - q["memory_active"]))
-            billed["requests"] = max(0.0, q["requests"] - gr)
-        parts = {"vcpu_active": tiered_cost(billed["vcpu_active"], m[VCPU_ACTIVE]),
-                 "vcpu_idle": tiered_cost(billed["vcpu_idle"], m[VCPU_IDLE]),
-                 "memory_active": tiered_cost(billed["memory_active"], m[MEMORY_ACTIVE]),
-                 "memory_idle": tiered_cost(billed["memory_idle"], m[MEMORY_IDLE]),
-                 "requests": tiered_cost(billed["requests"], m[REQUESTS])}
-        return parts, q
+            gv, gm, gr = self.grant
+            billed = (max(0.0, va - gv), max(0.0, vi - max(0.0, gv - va)), max(0.0, ma - gm),
+                      max(0.0, mi - max(0.0, gm - ma)), max(0.0, req - gr))
+        parts = {item: tiered_cost(q, m[meter]) for item, q, meter in zip(BREAKDOWN, billed, ACA_METERS)}
+        return parts, (va, vi, ma, mi, req, active_rh, idle_rh)
 
     @staticmethod
     def grant_in_tiers(m: dict[str, tuple]) -> bool:
@@ -118,11 +117,12 @@ class ContainerApps(InstanceTarget):
     def usage_cost(self, load: Load, c: Candidate, n_peak: int, n_base: int, n_min: int, prices: RegionPrices) -> float:
         """Replicas' usage plus the rollout's second revision, billed as active replica-hours."""
         return (sum(self.usage(load, c.sku, n_peak, n_base, n_min, prices)[0].values())
-                + self.rollout_hours(load.fit.rollout, n_peak)[0] * c.hourly)
+                + self.rollout_hours(load.rollout, n_peak)[0] * c.hourly)
 
     def monthly_cost(self, profile: WorkloadProfile, plan: Plan, prices: RegionPrices) -> Cost:
         sku = skus().containerapps[plan.sku]
-        parts, q = self.usage(Load.of(profile), sku, plan.n_peak, plan.n_base, plan.n_min, prices)
+        parts, (va, vi, ma, mi, req, active_rh, idle_rh) = self.usage(Load.of(profile), sku, plan.n_peak, plan.n_base,
+                                                                    plan.n_min, prices)
         m = self.meters(prices)
         assert m is not None
         region = prices.get("aca", VCPU_ACTIVE)[1]
@@ -131,12 +131,12 @@ class ContainerApps(InstanceTarget):
                  f"{rate(m[VCPU_ACTIVE][-1][1])}/s active, {rate(m[VCPU_IDLE][-1][1])}/s idle; memory "
                  f"{rate(m[MEMORY_ACTIVE][-1][1])}/GiB-s active, {rate(m[MEMORY_IDLE][-1][1])}/GiB-s idle; "
                  f"{rate(m[REQUESTS][-1][1] * 1e6)} per million requests.",
-                 f"Replicas of {sku.vcpu:g} vCPU / {sku.mem_gib:g} GiB: {q['active_rh']:,.0f} active replica-hours "
+                 f"Replicas of {sku.vcpu:g} vCPU / {sku.mem_gib:g} GiB: {active_rh:,.0f} active replica-hours "
                  f"({plan.n_peak} at peak for {PEAK_HOURS_PER_DAY[pattern]:g} h/day, {plan.n_base} otherwise while "
                  f"traffic flows, traffic {ACTIVE_HOURS_PER_DAY[pattern]:g} h/day for a {pattern} pattern) and "
-                 f"{q['idle_rh']:,.0f} idle replica-hours (min replicas {plan.n_min}).",
-                 f"Usage: {q['vcpu_active']:,.0f} active + {q['vcpu_idle']:,.0f} idle vCPU-s, {q['memory_active']:,.0f} "
-                 f"active + {q['memory_idle']:,.0f} idle GiB-s, {q['requests']:,.0f} requests (average_rps x 2,628,000 s)."]
+                 f"{idle_rh:,.0f} idle replica-hours (min replicas {plan.n_min}).",
+                 f"Usage: {va:,.0f} active + {vi:,.0f} idle vCPU-s, {ma:,.0f} "
+                 f"active + {mi:,.0f} idle GiB-s, {req:,.0f} requests (average_rps x 2,628,000 s)."]
         if self.grant_in_tiers(m):
             notes.append("The price export's zero-price first tier is taken as the monthly free grant.")
         else:
