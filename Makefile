@@ -3,7 +3,9 @@
 # (the package and every extra) and requirements-dev.txt (tests only), installed by uv (itself pinned by hash
 # in requirements-uv.txt: pip takes minutes for ~160 packages, uv seconds). `make PY=/path/to/python3.11 ...`
 # chooses another interpreter; `make lock` regenerates the locks from pyproject.toml.
-PY ?= python3.11
+# The system's python3.11 when there is one: a venv on it is usable by every user (the read-only state-dir
+# test runs the CLI as an unprivileged user; an interpreter under /root, like pyenv's, is not readable there).
+PY ?= $(firstword $(wildcard /usr/bin/python3.11) python3.11)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed

@@ -71,7 +71,8 @@ def test_kill_9_mid_apply_then_apply_again_resumes(plugin_env, tmp_path, isolate
     from deployers import api
 
     plan_file = tmp_path / "plan.json"
-    out = cli("plan", "--target", "echo", "--model", "m", "--name", "slow", "--set", "delay_s=1.5",
+    # 5 s a step: the kill must land while the run is still going, even when starting the second CLI is slow
+    out = cli("plan", "--target", "echo", "--model", "m", "--name", "slow", "--set", "delay_s=5",
               "-o", str(plan_file), env=plugin_env)
     assert out.returncode == 0, out.stderr
     proc = subprocess.Popen([str(VENV_BIN / "deploy-advisor"), "apply", str(plan_file)],
