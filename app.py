@@ -1,9 +1,13 @@
-"""Deploy Advisor web UI: page config and navigation only; each page lives in ui/."""
+"""Deploy Advisor web UI: page config, navigation and the guided flow around each page (pages live in ui/)."""
 from pathlib import Path
 
 import streamlit as st
 
-st.set_page_config(page_title="Deploy Advisor", page_icon=":material/rocket_launch:", layout="wide",
+from ui import flow
+
+STATIC = Path(__file__).parent / "ui" / "static"
+# a local file, not a :material/ icon: the browser fetches nothing from the internet for the tab icon
+st.set_page_config(page_title="Deploy Advisor", page_icon=str(STATIC / "icon.svg"), layout="wide",
                    menu_items={"About": "Deploy Advisor: where to serve an ML model on Azure, and deploy it there."})
 
 pages = {
@@ -19,5 +23,8 @@ pages = {
     ],
 }
 
-st.logo(Path(__file__).parent / "ui" / "static" / "logo.svg", size="large")
-st.navigation(pages, position="sidebar", expanded=True).run()
+st.logo(STATIC / "logo.svg", size="large")
+page = st.navigation(pages, position="sidebar", expanded=True)
+flow.header(page.url_path)
+page.run()
+flow.footer(page.url_path)

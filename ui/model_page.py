@@ -52,6 +52,7 @@ def _resolve(uri: str) -> None:
             st.session_state[ERROR] = e
             return
     state.set_profile(profile, st.session_state.get(state.PROFILE_SOURCE, "") or "edited")
+    st.session_state[state.MODEL_FACTS] = profile.model.model_dump(mode="json")  # what "overridden" compares with
     _use(uri, info, note)
 
 
@@ -130,8 +131,8 @@ def _facts(info: dict) -> None:
                 st.caption(f"Measured on {render.esc(cal.cpu or 'this machine')} ({cal.cores} cores) "
                            f"{render.esc(cal.measured_at)}")
             else:
-                st.caption("Not measured yet: sizing uses an estimate for the framework. "
-                           "Run `deploy-advisor benchmark --model " + render.esc(m.uri) + "` to measure it.")
+                st.caption("Not measured yet: sizing uses an estimate for the framework. To measure it, run")
+                st.code(f"deploy-advisor benchmark --model {m.uri}", language="bash")
 
 
 def main() -> None:
@@ -184,7 +185,6 @@ def main() -> None:
     else:
         st.markdown(render.code(state.model_uri()) + " — not resolved yet. Press **Use this model** to load its "
                     "facts; until then the workload's model fields are used.")
-    st.page_link("ui/workload_page.py", label="Next: describe the workload", icon=":material/arrow_forward:")
 
 
 main()
