@@ -65,7 +65,7 @@ def footer(url_path: str) -> None:
     """Back / Next buttons, then the work saved to the URL and the draft."""
     i = _index(url_path)
     st.divider()
-    left, _mid, right = st.columns([1, 3, 1])
+    left, _mid, right = st.columns([2, 1, 2])
     if i > 0 and left.button(f"Back: {STEPS[i - 1][0]}", icon=":material/arrow_back:", key="flow_back",
                              width="stretch"):
         st.switch_page(STEPS[i - 1][1])

@@ -14,7 +14,7 @@ import streamlit as st
 from advisor.models import Option, Recommendation, WorkloadProfile
 from ui import forms, render, state, words
 
-MAX_CARDS_PER_ROW = 4
+MAX_CARDS_PER_ROW = 2  # two per row: figures and badges stay readable at 1100 px with the sidebar open
 APPLIED = "rec_applied"  # a note about the change just applied
 VERDICT_LOOK = {"met": (":material/check_circle:", "green", "met"),
                 "met-with-change": (":material/build_circle:", "orange", "met with a change"),
@@ -36,7 +36,7 @@ def _card(opt: Option, rank: int, budget: Optional[float], deployable: set[str])
         if fits is not None:
             tags.append(("fits budget", "good") if fits else ("over budget", "bad"))
         if opt.target not in deployable:
-            tags.append(("advice only: no deployer installed", "warn"))
+            tags.append(("advice only", "warn"))  # no installed deployer for it
         render.badges(tags)
         st.markdown(f"##### {render.esc(state.target_title(opt.target))}")
         s = opt.sizing
@@ -171,12 +171,12 @@ def _sensitivity(rec: Recommendation) -> None:
         st.caption("No single change to the profile would change the winner.")
         return
     for i, sens in enumerate(rec.sensitivity):
-        c = st.columns([5, 1], vertical_alignment="center")
+        c = st.columns([4, 1], vertical_alignment="center")
         winner = ("no target would fit" if sens.new_winner == "none"
                   else f"**{render.esc(state.target_title(sens.new_winner))}** would be first")
         c[0].markdown(f":material/swap_horiz: **{render.esc(words.change(sens.change))}** → {winner}  \n"
-                      f":gray[{render.linkify(sens.explanation)}]")
-        c[1].button("Apply this change", key=f"rec_apply_{i}", on_click=_apply, args=(sens.change,),
+                      f":gray[{render.linkify(words.plain(sens.explanation))}]")
+        c[1].button("Apply", key=f"rec_apply_{i}", on_click=_apply, args=(sens.change,),
                     icon=":material/done:", width="stretch", help=f"Sets {sens.change} in the workload")
 
 
@@ -195,7 +195,7 @@ def _compare(rec: Recommendation) -> None:
             ("Autoscale", f"{oa.sizing.min}–{oa.sizing.max}", f"{ob.sizing.min}–{ob.sizing.max}"),
             ("Predicted p95 (ms)", _ms(oa.sizing.predicted_p95_ms), _ms(ob.sizing.predicted_p95_ms))]
     for item in dict.fromkeys([*oa.cost.breakdown, *ob.cost.breakdown]):
-        rows.append((f"Cost: {item}", render.money(oa.cost.breakdown.get(item)), render.money(ob.cost.breakdown.get(item))))
+        rows.append((f"Cost: {words.readable(item)}", render.money(oa.cost.breakdown.get(item)), render.money(ob.cost.breakdown.get(item))))
     crit_b = {x.name: x for x in ob.criteria}
     for x in oa.criteria:
         y = crit_b.get(x.name)

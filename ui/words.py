@@ -108,3 +108,13 @@ def source_link(source: str) -> tuple[str, str]:
         host = re.sub(r"^https?://", "", s).split("/", 1)[0]
         return host, s
     return s, ""
+
+
+_IDS = re.compile(r"\b(azureml-batch|azureml|aks|appservice|containerapps)\b(?![-.:/])")
+_PAIR = re.compile(r"\b([a-z_]+\.[a-z_]+)=([A-Za-z0-9_.-]+)")
+
+
+def plain(text: str) -> str:
+    """Advisor prose with target ids and `field=value` pairs in words (links and paths are left alone)."""
+    text = _PAIR.sub(lambda m: change(f"{m.group(1)}={m.group(2)}"), str(text))
+    return _IDS.sub(lambda m: short(m.group(1)), text)

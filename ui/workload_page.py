@@ -246,6 +246,7 @@ def _editor() -> None:
         _live_ranking(p, len(errors))
     with left:
         _form(errors)
+    state.persist()  # a fragment rerun skips the page footer that saves the work
 
 
 def main() -> None:
