@@ -10,10 +10,9 @@ import json
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .safe_load import MAX_BYTES, DocumentError, load_json, load_yaml, short, short_text
+from .safe_load import MAX_BYTES, DocumentError, dump_yaml, load_json, load_yaml, short, short_text
 
 
 class _Strict(BaseModel):
@@ -258,16 +257,17 @@ def parse_profile_text(text: str, source: str = "", *, json_only: Optional[bool]
 
 def load_profile(path: str | Path) -> WorkloadProfile:
     p = Path(path)
-    if not p.is_file():
-        raise ProfileError(f"{p}: no such profile file")
+    where = short_text(str(p))  # a path argument can be any length
     try:
+        if not p.is_file():
+            raise ProfileError(f"{where}: no such profile file")
         if p.stat().st_size > MAX_BYTES:
-            raise ProfileError(f"{p}: larger than {MAX_BYTES // 1000} kB: not a workload profile")
+            raise ProfileError(f"{where}: larger than {MAX_BYTES // 1000} kB: not a workload profile")
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
-        raise ProfileError(f"{p}: cannot read profile ({e.__class__.__name__})") from None
-    return parse_profile_text(text, str(p))
+        raise ProfileError(f"{where}: cannot read profile ({e.__class__.__name__})") from None
+    return parse_profile_text(text, where)
 
 
 def profile_to_yaml(profile: WorkloadProfile) -> str:
-    return yaml.safe_dump(json.loads(profile.model_dump_json()), sort_keys=False)
+    return dump_yaml(json.loads(profile.model_dump_json()))

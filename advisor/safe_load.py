@@ -191,6 +191,17 @@ def load_yaml(text: str, source: str = "", *, max_bytes: int = MAX_BYTES, what: 
             loader.dispose()
 
 
+class _NoAliasDumper(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def dump_yaml(value: Any, **kwargs: Any) -> str:
+    """yaml.safe_dump that never writes anchors and aliases (PyYAML does for an object used twice),
+    so what we write, load_yaml reads back."""
+    return yaml.dump(value, Dumper=_NoAliasDumper, **{"sort_keys": False, **kwargs})
+
+
 # ---------------------------------------------------------------- JSON
 
 

@@ -36,15 +36,20 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from advisor.models import ModelInfo, Sizing
 
+from . import templating
 from .azure_common import VM_SIZE, Location, RegistryName, ResourceGroup, SubscriptionId, VmSize
 from .base import DeployContext, Deployer
 from .errors import AuthError, DeployError, InputError, NotFoundError, RemoteError, StalePlanError
+from .extras import needs_extra
 from .models import (DeploymentPlan, DeploymentResult, DeploymentSpec, DestroyResult, Finding, InvokeResult,
                      PlannedAction, Status, fingerprint)
 
-ROOT = Path(__file__).resolve().parent.parent
-K8S_TEMPLATES = ROOT / "templates" / "kubernetes"
 FIELD_MANAGER = "deploy-advisor"
+# Pod shutdown: endpoints and load balancers drop a terminating pod asynchronously, so preStop waits before
+# SIGTERM (https://kubernetes.io/docs/tutorials/services/pods-and-endpoint-termination-flow/, 2026-12-06); the
+# grace period then covers the wait plus the longest in-flight call (the server's 60 s scoring timeout).
+PRESTOP_DELAY_S = 10
+TERMINATION_GRACE_S = PRESTOP_DELAY_S + 60 + 5
 APPLY_PATCH = "application/apply-patch+yaml"
 HASH_ANNOTATION = "deploy-advisor/desired-hash"
 KEY_PLACEHOLDER = "<generated at apply time; never stored in plans or files>"
@@ -97,9 +102,9 @@ class AKSSettings(BaseModel):
     node_max: Optional[int] = Field(None, ge=1, le=1000, description="Cluster autoscaler maximum nodes (default: from sizing)")
     gpu_pool_name: str = Field("gpu", pattern=r"^[a-z][a-z0-9]{0,11}$",
                                description="Name of the GPU node pool (created with the taint sku=gpu:NoSchedule)")
-    registry: RegistryName = Field(None, description="Azure Container Registry name for the image (default: one "
-                                                     "derived from the subscription and resource group, created "
-                                                     "when missing)")
+    registry: RegistryName = Field(None, description="Azure Container Registry for the image (default: the ACR tagged "
+                                                     "managed-by: deploy-advisor in the resource group, else a new "
+                                                     "Basic one; the same rule for every image target)")
     registry_resource_group: ResourceGroup = Field(None, description="Resource group of the registry (default: "
                                                                      "resource_group)")
     repository: Optional[str] = Field(None, pattern=r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$",
@@ -172,6 +177,7 @@ class Config:
     keep_failed: bool
     image: str = ""
     tag: str = ""
+    registry_how: str = "given"  # images.RegistryChoice.how: given | found | new
     notes: list[str] = field(default_factory=list)
 
     def dump(self) -> dict[str, Any]:
@@ -271,12 +277,7 @@ def _mem_mi(q: str) -> int:
 
 
 def _jinja():
-    import jinja2
-
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(K8S_TEMPLATES)), undefined=jinja2.StrictUndefined,
-                             autoescape=False, keep_trailing_newline=True)
-    env.filters["q"] = lambda v: json.dumps(str(v))  # a JSON string is a safe YAML scalar
-    return env
+    return templating.environment("kubernetes", q=lambda v: json.dumps(str(v)))  # a JSON string: a safe YAML scalar
 
 
 def _app_name(model_name: str) -> str:
@@ -298,6 +299,7 @@ def render_manifests(cfg: Config, image: str, *, model_uri: str, model_name: str
         "workers": cfg.workers, "cpu_request": cfg.cpu_request, "cpu_limit": cfg.cpu_limit,
         "memory_request": cfg.memory_request, "memory_limit": cfg.memory_request, "gpu": cfg.gpus,
         "startup_failure_threshold": int(min(120, 12 + cfg.model_size_mb / 50)),  # big models load slowly
+        "prestop_delay_s": PRESTOP_DELAY_S, "termination_grace_s": TERMINATION_GRACE_S,
         "tmp_size": "1Gi", "secret_name": cfg.secret_name, "key_placeholder": KEY_PLACEHOLDER,
         "service_type": cfg.service_type, "service_port": cfg.service_port,
         "min_replicas": cfg.min_replicas, "max_replicas": cfg.max_replicas,
@@ -315,7 +317,8 @@ def render_manifests(cfg: Config, image: str, *, model_uri: str, model_name: str
 
 def validation_version(k8s_version: Optional[str]) -> str:
     """The kubernetes-validate schema version closest to the cluster's minor version."""
-    from kubernetes_validate import utils
+    with needs_extra("aks"):
+        from kubernetes_validate import utils
 
     known = sorted({utils.major_minor(v) for v in utils.all_versions()}, key=lambda v: tuple(map(int, v.split("."))))
     if not k8s_version:
@@ -332,9 +335,10 @@ def _schema_validator(kind: str, api_version: str, version: str) -> Any:
     `kubernetes_validate.validate` re-reads the multi-megabyte definitions file on every
     call; this builds the same Draft 2020-12 validator from the same files, cached.
     """
-    import jsonschema
-    from kubernetes_validate import utils
-    from referencing import Registry, Resource
+    with needs_extra("aks"):
+        import jsonschema
+        from kubernetes_validate import utils
+        from referencing import Registry, Resource
 
     schema_dir = f"v{version}-local-strict"
     group = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
@@ -349,15 +353,17 @@ def _schema_validator(kind: str, api_version: str, version: str) -> Any:
 
 @lru_cache(maxsize=4)
 def _schema_definitions(schema_dir: str, version: str) -> Any:
-    from kubernetes_validate import utils
+    with needs_extra("aks"):
+        from kubernetes_validate import utils
 
     return utils.schema_contents(f"kubernetes-json-schema/{schema_dir}/_definitions.json", version)
 
 
 def validate_manifests(objs: list[dict], k8s_version: Optional[str] = None) -> None:
     """Refuse to apply anything the Kubernetes schemas reject (strict: unknown fields too)."""
-    import jsonschema
-    from kubernetes_validate import utils
+    with needs_extra("aks"):
+        import jsonschema
+        from kubernetes_validate import utils
 
     version = validation_version(k8s_version)
     full = [v for v in utils.all_versions() if utils.major_minor(v) == version][-1]
@@ -433,7 +439,8 @@ class Kube:
     """A thin layer over the typed `kubernetes` APIs returning plain dicts (no model round-trips)."""
 
     def __init__(self, api_client: Any, timeout: float = 30.0):
-        from kubernetes import client
+        with needs_extra("aks"):
+            from kubernetes import client
 
         self.api_client = api_client
         self.timeout = timeout
@@ -515,7 +522,8 @@ def kubeconfig_client(raw: bytes | str, ctx: DeployContext) -> Any:
     Certificate data the client needs as files goes to a private temp folder
     removed when the client is closed.
     """
-    from kubernetes import client
+    with needs_extra("aks"):
+        from kubernetes import client
     from kubernetes.config.kube_config import KubeConfigLoader
 
     from .azure_common import get_credential, register_secret
@@ -639,7 +647,9 @@ class AKSDeployer(Deployer):
         node_max = max(node_min, s.node_max or hi)
         tier = s.tier or ("Standard" if profile.scale.availability_sla >= 99.9 else "Free")
         create = s.create_cluster if s.create_cluster is not None else not profile.team.existing_aks
-        registry = s.registry or default_registry_name(sub, rg)
+        from .images import default_registry_name
+
+        registry = s.registry or default_registry_name(sub, s.registry_resource_group or rg)
         repo = s.repository or f"deploy-advisor/{_app_name(info.name)}"
         notes = []
         if s.replicas is None and hi == lo:
@@ -662,17 +672,28 @@ class AKSDeployer(Deployer):
             workers=workers, model_size_mb=float(info.size_mb or profile.model.size_mb),
             service_type=s.service_type, service_port=s.service_port, rollout_timeout_s=s.rollout_timeout_s,
             endpoint_timeout_s=s.endpoint_timeout_s, build_timeout_s=s.build_timeout_s, smoke_test=s.smoke_test,
-            keep_failed=s.keep_failed, notes=notes)
+            keep_failed=s.keep_failed, registry_how="given" if s.registry else "new", notes=notes)
 
     def build_files(self, info: ModelInfo, cfg: Config) -> dict[str, bytes | str]:
         from . import images
 
-        model_dir = None
-        if info.local_path:
-            from .model_resolution import local_model_dir
+        return images.model_build_context(info, workers=cfg.workers, port=CONTAINER_PORT)
 
-            model_dir = local_model_dir(info)
-        return images.render_build_context(info, model_dir, workers=cfg.workers, port=CONTAINER_PORT)
+    def registry_choice(self, ctx: DeployContext, cfg: Config, s: AKSSettings, read_azure: bool):
+        """The shared registry rule (images.choose_registry); the config follows the choice."""
+        from . import images
+
+        choice = images.choose_registry(ctx, subscription=cfg.subscription, resource_group=cfg.resource_group,
+                                        location=cfg.location, given=s.registry,
+                                        given_resource_group=s.registry_resource_group, read_azure=read_azure)
+        cfg.registry, cfg.registry_resource_group, cfg.registry_how = (choice.name, choice.resource_group,
+                                                                       choice.how)
+        return choice
+
+    def _saved_choice(self, cfg: Config, registry: Any = None):
+        from . import images
+
+        return images.RegistryChoice.from_settings(cfg.dump(), registry)
 
     def _image(self, cfg: Config, info: ModelInfo, registry: Any = None) -> tuple[str, str, Optional[dict]]:
         """(image reference, content tag, build files) — a user image needs no build."""
@@ -680,20 +701,22 @@ class AKSDeployer(Deployer):
 
         if cfg.user_image:
             return images.validate_image(cfg.user_image), "", None
-        files = self.build_files(info, cfg)
-        tag = images.content_tag(files)
-        return f"{images.login_server(cfg.registry, registry)}/{cfg.repository}:{tag}", tag, files
+        files = self.build_files(info, cfg) if info.local_path else None  # a registered model: after download
+        image, tag = images.image_ref(images.login_server(cfg.registry, registry), cfg.repository, files)
+        return image, tag, files
 
     # ------------------------------------------------------------------ Azure clients
     def _cs(self, ctx: DeployContext, cfg: Config):
-        from azure.mgmt.containerservice import ContainerServiceClient
+        with needs_extra("aks"):
+            from azure.mgmt.containerservice import ContainerServiceClient
 
         from .azure_common import get_credential, sdk_kwargs
 
         return ContainerServiceClient(get_credential(ctx), cfg.subscription, **sdk_kwargs(ctx))
 
     def _compute(self, ctx: DeployContext, cfg: Config):
-        from azure.mgmt.compute import ComputeManagementClient
+        with needs_extra("aks"):
+            from azure.mgmt.compute import ComputeManagementClient
 
         from .azure_common import get_credential, sdk_kwargs
 
@@ -738,7 +761,7 @@ class AKSDeployer(Deployer):
         obs.cluster = self._get_cluster(ctx, cfg)
         if not cfg.user_image:
             obs.registry = images.get_registry(ctx, cfg.registry_resource_group, cfg.registry)
-            if obs.registry is not None:
+            if obs.registry is not None and tag:  # no tag yet: the model is downloaded on apply
                 obs.image_exists = images.tag_exists(ctx, images.login_server(cfg.registry, obs.registry),
                                                      cfg.repository, tag)
         c = obs.cluster
@@ -772,9 +795,9 @@ class AKSDeployer(Deployer):
                                           resource=obj["metadata"]["name"], detail="remote state not read"))
             return acts
         if not cfg.user_image:
-            if obs.registry is None:
-                acts.append(PlannedAction(kind="create", resource_type="Microsoft.ContainerRegistry/registries",
-                                          resource=cfg.registry, detail=f"Basic registry in {cfg.location}"))
+            create_registry = self._saved_choice(cfg, obs.registry).plan_action()
+            if create_registry is not None:
+                acts.append(create_registry)
             acts.append(PlannedAction(kind="no-op" if obs.image_exists else "create", resource_type="image",
                                       resource=image, detail="tag exists: not rebuilt" if obs.image_exists
                                       else "ACR Tasks docker build of the rendered context"))
@@ -844,6 +867,7 @@ class AKSDeployer(Deployer):
             return findings
         findings.append(Finding(check="credentials", level="pass", message="Azure credentials available"))
         try:
+            self.registry_choice(ctx, cfg, s, read_azure=True)
             obs = self.observe(ctx, cfg, manifests, tag, read_objects=False)
         except DeployError as e:
             findings.append(Finding(check="azure", level="fail", message=e.message, hint=e.hint))
@@ -985,8 +1009,7 @@ class AKSDeployer(Deployer):
                                hint="the cluster must be able to pull it (AcrPull or an imagePullSecret)"))
             return out
         if obs.registry is None:
-            out.append(Finding(check="registry", level="pass",
-                               message=f"registry {cfg.registry} does not exist and will be created (Basic)"))
+            out.append(Finding(check="registry", level="pass", message=self._saved_choice(cfg).describe()))
         else:
             public = str(getattr(obs.registry, "public_network_access", "Enabled") or "Enabled")
             level = "pass" if obs.image_exists is not None and public.lower() == "enabled" else "warn"
@@ -1018,12 +1041,21 @@ class AKSDeployer(Deployer):
 
     # ------------------------------------------------------------------ plan
     def plan(self, spec: DeploymentSpec, ctx: DeployContext) -> DeploymentPlan:
+        from . import images
         from .planning import resolve_model
 
         info = resolve_model(spec, ctx)
+        s: AKSSettings = self.settings_for(spec)  # type: ignore[assignment]
+        missing = self.credentials_missing(ctx, s)
+        download = None
+        if not s.image:
+            info, download = images.plan_model_download(ctx, info, read_azure=not missing)
         sizing = self._sizing(spec, ctx)
         cfg = self.config(spec, ctx, info, sizing)
         findings: list[Finding] = []
+        notes = list(cfg.notes)
+        if not cfg.user_image:
+            notes.append(self.registry_choice(ctx, cfg, s, read_azure=not missing).describe())
         image, tag, files = self._image(cfg, info)
         cfg.image, cfg.tag = image, tag
         manifests = render_manifests(cfg, image, model_uri=spec.model, model_name=info.name, version=info.version)
@@ -1033,8 +1065,6 @@ class AKSDeployer(Deployer):
             for rel in ("Dockerfile", "requirements.txt", ".dockerignore"):
                 artifacts[f"build/{rel}"] = files[rel] if isinstance(files[rel], str) else files[rel].decode()
         artifacts["README.md"] = _readme(cfg, image, sorted(a for a in artifacts if a.startswith("kubernetes/")))
-        missing = self.credentials_missing(ctx, self.settings_for(spec))  # type: ignore[arg-type]
-        notes = list(cfg.notes)
         if missing:
             obs = None
             state: Any = {"offline": True}
@@ -1048,7 +1078,7 @@ class AKSDeployer(Deployer):
                 findings.append(Finding(check="cluster", level="fail",
                                         message=f"cluster {cfg.cluster_name} not found",
                                         hint="set cluster_name=<existing cluster> or create_cluster=true"))
-        actions = self._actions(cfg, obs, manifests, image)
+        actions = ([download] if download else []) + self._actions(cfg, obs, manifests, image)
         return DeploymentPlan(
             spec=spec, target=self.name, model_info=info, sizing=sizing, settings=cfg.dump(), actions=actions,
             artifacts=artifacts, findings=findings, state_fingerprint=fingerprint(state),
@@ -1096,15 +1126,14 @@ class AKSDeployer(Deployer):
             emit(ctx, "info", "nothing to change: the deployment matches the plan")
             return DeploymentResult(name=cfg.name, target=self.name, status="no-change", endpoint_url=url,
                                     curl=_curl(url), outputs=self._outputs(cfg, manifests, url))
+        files = None
+        if not cfg.user_image:  # the model's files first: one that cannot be fetched leaves nothing half-created
+            files, manifests = self._model_files(ctx, plan, cfg, manifests)
         previous = self._previous_manifests(ctx, cfg, manifests)
         # --- Azure resources
         registry = obs.registry
-        if not cfg.user_image and registry is None:
-            ctx.step(f"create container registry {cfg.registry}")
-            from .azure_common import tags
-
-            registry = images.create_registry(ctx, cfg.registry_resource_group, cfg.registry, cfg.location,
-                                              tags(cfg.name))
+        if not cfg.user_image:
+            registry = images.ensure_registry(ctx, self._saved_choice(cfg, registry), cfg.name)
         cluster = obs.cluster or self._create_cluster(ctx, cfg)
         if cfg.gpus and not any(p.name == cfg.gpu_pool_name for p in (cluster.agent_pool_profiles or [])):
             self._create_gpu_pool(ctx, cfg)
@@ -1120,10 +1149,6 @@ class AKSDeployer(Deployer):
                                     images.acr_pull_fix_command(registry.id or cfg.registry_id, kubelet))
                 ctx.step("grant AcrPull on the registry to the cluster's kubelet identity")
                 images.ensure_acr_pull(ctx, registry_id=registry.id or cfg.registry_id, principal_id=kubelet)
-            files = self.build_files(plan.model_info, cfg) if plan.model_info else None
-            if files is None or images.content_tag(files) != cfg.tag:
-                raise StalePlanError("the model or the scoring server changed since this plan was made",
-                                     "plan again")
             image = images.ensure_image(ctx, registry_rg=cfg.registry_resource_group, registry_name=cfg.registry,
                                         repository=cfg.repository, files=files, timeout_s=cfg.build_timeout_s,
                                         registry=registry)
@@ -1135,6 +1160,31 @@ class AKSDeployer(Deployer):
             return self._apply_kubernetes(ctx, cfg, kube, manifests, previous, plan)
         finally:
             kube.close()
+
+    def _model_files(self, ctx: DeployContext, plan: DeploymentPlan, cfg: Config,
+                     manifests: list[dict]) -> tuple[dict, list[dict]]:
+        """The build context, downloading a registered model first. A plan made before the download
+        has no content tag yet: it is filled in here (settings, manifests, model facts), so the ledger
+        records what really runs."""
+        from . import images
+
+        if plan.model_info is None:
+            raise StalePlanError("the plan holds no model facts", "plan again")
+        info = images.fetch_model(ctx, plan.model_info)
+        files = self.build_files(info, cfg)
+        if cfg.tag:
+            if images.content_tag(files) != cfg.tag:
+                raise StalePlanError("the model or the scoring server changed since this plan was made",
+                                     "plan again")
+            return files, manifests
+        cfg.image, cfg.tag = images.image_ref(images.login_server(cfg.registry), cfg.repository, files)
+        manifests = render_manifests(cfg, cfg.image, model_uri=plan.spec.model, model_name=info.name,
+                                     version=info.version)
+        validate_manifests(manifests, cfg.kubernetes_version)
+        plan.model_info = info
+        plan.settings.update(image=cfg.image, tag=cfg.tag)
+        plan.artifacts.update(manifests_yaml(manifests))
+        return files, manifests
 
     def _previous_manifests(self, ctx: DeployContext, cfg: Config, current: list[dict]) -> list[dict]:
         """Manifests of the last good plan (ledger), recorded as a checkpoint so a resumed run keeps them."""
@@ -1411,7 +1461,8 @@ class AKSDeployer(Deployer):
         return key
 
     def _post(self, url: str, key: str, payload: Any, timeout: float = 30.0) -> InvokeResult:
-        import httpx
+        with needs_extra("aks"):
+            import httpx
 
         started = time.perf_counter()
         try:
@@ -1430,26 +1481,19 @@ class AKSDeployer(Deployer):
 
     def _smoke(self, ctx: DeployContext, cfg: Config, kube: Kube, url: str,
                info: Optional[ModelInfo]) -> tuple[bool, str, Optional[float], Any]:
-        from .azure_common import scrub
-        from .planning import input_example
+        from . import images
 
-        payload = input_example(info)
-        if payload is None:
-            ctx.emit("warning", "smoke test skipped: the model has no input example")
-            return True, "", None, None
         if not url or cfg.service_type != "LoadBalancer":
             ctx.emit("warning", "smoke test skipped: no external address to call")
             return True, "", None, None
-        ctx.step(f"smoke test: POST {url}")
         key = self._scoring_key(kube, cfg)
-        try:
+
+        def post(payload: Any) -> tuple[int, float, Any]:
             res = self._post(url, key, payload)
-        except RemoteError as e:
-            return False, f"smoke test failed: {e.message}", None, None
-        if res.status_code != 200:
-            return False, f"smoke test failed: HTTP {res.status_code}: {scrub(str(res.response))[:300]}", None, None
-        ctx.emit("info", f"smoke test passed in {res.latency_ms:.0f} ms", latency_ms=res.latency_ms)
-        return True, "", res.latency_ms, scrub_data_safe(res.response)
+            return res.status_code, res.latency_ms, res.response
+
+        out = images.smoke_test(ctx, info, post, url)
+        return out.ok, out.why, out.latency_ms, None if out.response is None else scrub_data_safe(out.response)
 
     def _outputs(self, cfg: Config, manifests: list[dict], url: str) -> dict[str, Any]:
         return {"cluster": cfg.cluster_name, "resource_group": cfg.resource_group, "namespace": cfg.namespace,
@@ -1544,6 +1588,19 @@ class AKSDeployer(Deployer):
             kube.close()
         return scrub("\n".join(parts)) if parts else f"no pods of {name} in namespace {cfg.namespace}"
 
+    def _release_registry(self, ctx: DeployContext, cfg: Config, name: str, deleted: list[str]) -> str:
+        """Delete the registry when we created it and no other deployment uses it; says what was kept."""
+        from . import images
+
+        if cfg.user_image:
+            return ""
+        gone, why = images.release_registry(ctx, deployment=name, subscription=cfg.subscription,
+                                            resource_group=cfg.registry_resource_group, name=cfg.registry)
+        if gone:
+            deleted.append(f"registry/{cfg.registry}")
+            return ""
+        return why
+
     def destroy(self, name: str, ctx: DeployContext) -> DestroyResult:
         """Delete the labelled Kubernetes objects, the namespace and cluster only when we created them."""
         from . import images
@@ -1555,8 +1612,9 @@ class AKSDeployer(Deployer):
         deleted: list[str] = []
         cluster = self._get_cluster(ctx, cfg)
         if cluster is None:
-            return DestroyResult(name=name, target=self.name, already_absent=True,
-                                 message=f"cluster {cfg.cluster_name} not found: nothing to delete")
+            kept = self._release_registry(ctx, cfg, name, deleted)
+            return DestroyResult(name=name, target=self.name, deleted=deleted, already_absent=not deleted,
+                                 message=f"cluster {cfg.cluster_name} not found" + (f"; {kept}" if kept else ""))
         kube = self.kube(ctx, cfg)
         others = False
         try:
@@ -1602,20 +1660,13 @@ class AKSDeployer(Deployer):
                     raise map_azure_error(e, f"delete cluster {cfg.cluster_name}") from e
                 wait(poller, ctx, f"delete cluster {cfg.cluster_name}")
                 deleted.append(f"managedCluster/{cfg.cluster_name}")
+        kept = self._release_registry(ctx, cfg, name, deleted) if not others else ""
         msg = ("deleted " + ", ".join(deleted)) if deleted else "nothing left to delete"
-        if not cfg.user_image:
-            msg += f"; registry {cfg.registry} and its images are kept (shared)"
+        msg += f"; {kept}" if kept else ""
         return DestroyResult(name=name, target=self.name, deleted=deleted, already_absent=not deleted, message=msg)
 
 
 # ----------------------------------------------------------------- helpers
-
-
-def default_registry_name(subscription: str, resource_group: str) -> str:
-    """One registry per subscription + resource group (ACR names are global: a hash keeps it unique)."""
-    import hashlib
-
-    return "da" + hashlib.sha256(f"{subscription}|{resource_group}".lower().encode()).hexdigest()[:16]
 
 
 def _dns_prefix(cluster: str) -> str:
@@ -1697,9 +1748,15 @@ def scrub_data_safe(obj: Any) -> Any:
 
 
 def _readme(cfg: Config, image: str, files: list[str]) -> str:
-    build = "" if cfg.user_image else (
-        f"## Image\n\nThe build context is in `build/`. Build it yourself with\n\n"
-        f"    az acr build -r {cfg.registry} -t {cfg.repository}:{cfg.tag} build/\n\n")
+    if cfg.user_image:
+        build = ""
+    elif not cfg.tag:  # a registered model: downloaded on apply, then the tag is known
+        build = ("## Image\n\nThe model is registered, not local: `deploy-advisor apply` downloads it first, then "
+                 "builds the image (tagged with the hash of the build context). To build by hand, download it "
+                 "(e.g. `az ml model download`) and export again with that folder as the model.\n\n")
+    else:
+        build = (f"## Image\n\nThe build context is in `build/`. Build it yourself with\n\n"
+                 f"    az acr build -r {cfg.registry} -t {cfg.repository}:{cfg.tag} build/\n\n")
     return (f"# {cfg.name} on AKS\n\nCluster `{cfg.cluster_name}` (resource group `{cfg.resource_group}`), "
             f"namespace `{cfg.namespace}`, image `{image}`.\n\n{build}"
             "## Manifests\n\n`kubernetes/` holds the objects in apply order. The Secret's key is a placeholder: "

@@ -577,9 +577,12 @@ def apply_change(profile: WorkloadProfile, change: str) -> WorkloadProfile:
     if name not in node:
         raise ProfileError(f"{path}: not a profile field")
     if op == "=":
-        import yaml
+        from advisor.safe_load import DocumentError, load_yaml
 
-        value: Any = yaml.safe_load(raw) if raw not in ("", "none", "null") else None
+        try:
+            value: Any = load_yaml(raw, "change") if raw not in ("", "none", "null") else None
+        except DocumentError as e:
+            raise ProfileError(str(e)) from None
         if isinstance(node[name], str) and value is not None:
             value = raw
     else:

@@ -33,15 +33,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from advisor.models import ModelInfo, Sizing, WorkloadProfile, describe_validation_error
 
+from . import templating
 from .azure_common import Location, Matches, RegistryName, ResourceGroup, SubscriptionId
 from .base import DeployContext, Deployer
 from .errors import (AuthError, ConflictError, DeployError, InputError, RemoteError, StalePlanError)
+from .extras import needs_extra
 from .models import (DeploymentPlan, DeploymentResult, DeploymentSpec, DestroyResult, Finding, InvokeResult,
                      PlannedAction, Status, fingerprint)
 
 TARGET = "appservice"
 ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE_DIR = ROOT / "templates" / "appservice"
 TARGETS_YAML = ROOT / "advisor" / "data" / "targets.yaml"
 
 PORT = 8080  # the scoring server's port inside the image (templates/Dockerfile.j2)
@@ -200,7 +201,8 @@ class AppServiceSettings(BaseModel):
     autoscale_min: Optional[int] = Field(None, ge=1, le=30, description="Autoscale minimum instances (default: sizing min)")
     autoscale_max: Optional[int] = Field(None, ge=1, le=30, description="Autoscale maximum instances (default: sizing max)")
     registry: RegistryName = Field(None, description=(
-        "Azure Container Registry name to build the scoring image in (ACR Tasks) and pull it from"))
+        "Azure Container Registry to build the scoring image in (ACR Tasks) and pull it from (default: the ACR "
+        "tagged managed-by: deploy-advisor in the resource group, else a new Basic one; the same rule as aks)"))
     registry_resource_group: ResourceGroup = Field(None, description=(
         "Resource group of the registry (default: the app's resource group)"))
     repository: Optional[str] = Field(None, description="Image repository in the registry (default: deploy-advisor/<name>)")
@@ -264,9 +266,10 @@ class Resolved(BaseModel):
     slots_supported: bool
     slot: str
     image: str = ""
-    image_source: str  # "user" | "acr-build" | "none"
+    image_source: str  # "user" | "acr-build"
     registry: str = ""
     registry_resource_group: str = ""
+    registry_how: str = ""  # images.RegistryChoice.how: given | found | new
     repository: str = ""
     port: int = PORT
     start_time_limit: int = START_LIMIT_DEFAULT
@@ -345,17 +348,20 @@ class _Clients:
 
     @cached_property
     def web(self) -> Any:
-        from azure.mgmt.web import WebSiteManagementClient
+        with needs_extra("appservice"):
+            from azure.mgmt.web import WebSiteManagementClient
         return WebSiteManagementClient(self.credential, self.subscription, **self.kwargs)
 
     @cached_property
     def monitor(self) -> Any:
-        from azure.mgmt.monitor import MonitorManagementClient
+        with needs_extra("appservice"):
+            from azure.mgmt.monitor import MonitorManagementClient
         return MonitorManagementClient(self.credential, self.subscription, **self.kwargs)
 
     @cached_property
     def arm(self) -> Any:
-        from azure.mgmt.resource.resources import ResourceManagementClient
+        with needs_extra("appservice"):
+            from azure.mgmt.resource.resources import ResourceManagementClient
         return ResourceManagementClient(self.credential, self.subscription, **self.kwargs)
 
     @cached_property
@@ -458,12 +464,7 @@ class AppServiceDeployer(Deployer):
                          "production in place (a short restart)")
         registry_rg = s.registry_resource_group or s.resource_group or ctx.resource_group or ""
         repository = s.repository or f"deploy-advisor/{spec.name}"
-        if s.image:
-            image_source, image = "user", s.image
-        elif s.registry:
-            image_source, image = "acr-build", ""
-        else:
-            image_source, image = "none", ""
+        image_source, image = ("user", s.image) if s.image else ("acr-build", "")
         ops = profile.operations
         insights = s.app_insights if s.app_insights is not None else (
             "app-insights" in ops.integrations or ops.drift_monitoring)
@@ -496,17 +497,12 @@ class AppServiceDeployer(Deployer):
 
     def _build_files(self, info: Optional[ModelInfo], r: Resolved) -> dict[str, Any]:
         """The image build context (Dockerfile, app/, serving package), as images.py renders it."""
-        from . import images, model_resolution
+        from . import images
 
         if info is None:
             raise InputError("the model could not be resolved, so no image can be built",
                              "give a ready image with --set image=...")
-        try:
-            model_dir = model_resolution.local_model_dir(info)
-        except DeployError as e:
-            raise InputError(f"model {info.uri} has no local files to build an image from ({e.message})",
-                             "use a local or MLflow-registry model, or give a ready image with --set image=...") from None
-        return images.render_build_context(info, model_dir, None, port=r.port)
+        return images.model_build_context(info, port=r.port)
 
     # ---- desired and observed state -----------------------------------------
     def _app_settings(self, r: Resolved) -> dict[str, str]:
@@ -732,10 +728,7 @@ class AppServiceDeployer(Deployer):
         if p.security.auth == "entra":
             f.append(Finding(check="auth", level="warn", message="Entra ID auth is not configured; the app uses the "
                              "scoring key", hint="enable App Service authentication (Easy Auth) on the app"))
-        if r.image_source == "none":
-            f.append(Finding(check="image", level="fail", message="no image source: neither `image` nor `registry` is set",
-                             hint="--set registry=<ACR name> to build the scoring image, or --set image=<ref>"))
-        elif r.image_source == "acr-build" and not r.image:
+        if r.image_source == "acr-build" and not r.image:
             f.append(Finding(check="image", level="fail", message="the scoring image cannot be built for this model",
                              hint="give a ready image with --set image=..."))
         else:
@@ -754,14 +747,15 @@ class AppServiceDeployer(Deployer):
             r, _notes = self._resolve(spec, s, ctx, info, sizing)
         except InputError as e:
             return [Finding(check="settings", level="fail", message=e.message, hint=e.hint)]
+        missing = credentials_missing_for(r, ctx)
         if r.image_source == "acr-build":
             try:
-                from .images import content_tag
-                r.image = f"{r.registry.lower()}.azurecr.io/{r.repository}:{content_tag(self._build_files(info, r))}"
+                choice = self._choose_registry(ctx, s, r, read_azure=not missing)
+                local = info is not None and bool(info.local_path)
+                r.image = self._image_ref(choice.login_server, r, self._build_files(info, r) if local else None)
             except DeployError as e:
                 ctx.emit("warning", e.message)
         findings = self._static_findings(spec, r, info)
-        missing = credentials_missing_for(r, ctx)
         if missing:
             findings.append(Finding(check="credentials", level="warn", message="not signed in to Azure: name, region "
                                     "and quota checks skipped (plan and export still work)", hint=missing))
@@ -853,17 +847,27 @@ class AppServiceDeployer(Deployer):
 
     # ---- plan ------------------------------------------------------------------
     def plan(self, spec: DeploymentSpec, ctx: DeployContext) -> DeploymentPlan:
+        from .images import plan_model_download
+
         s = self._settings(spec)
         info, sizing = self._model_and_sizing(spec, ctx)
+        download = None
+        if not s.image and info is not None:  # size a registered model from its listing (no download)
+            from .azure_common import credentials_missing
+
+            signed_in = credentials_missing(ctx, subscription_id=s.subscription, resource_group=s.resource_group) is None
+            info, download = plan_model_download(ctx, info, read_azure=signed_in)
         r, notes = self._resolve(spec, s, ctx, info, sizing)
         build: dict[str, Any] = {}
+        missing = credentials_missing_for(r, ctx)
+        choice = None
         if r.image_source == "acr-build":
-            from .images import content_tag
-            build = self._build_files(info, r)
-            r.image = f"{r.registry.lower()}.azurecr.io/{r.repository}:{content_tag(build)}"
+            choice = self._choose_registry(ctx, s, r, read_azure=not missing)
+            notes.append(choice.describe())
+            build = self._build_files(info, r) if download is None else {}
+            r.image = self._image_ref(choice.login_server, r, build or None)
         findings = self._static_findings(spec, r, info)
         observed: Optional[dict] = None
-        missing = credentials_missing_for(r, ctx)
         if missing:
             notes.append(f"Azure state not read ({missing}): every resource is shown as created; sign in and plan "
                          "again before applying")
@@ -875,6 +879,10 @@ class AppServiceDeployer(Deployer):
                 raise ConflictError(f"web app {r.app_name} exists and is not managed by this deployment",
                                     "choose another app_name")
         actions = self._actions(r, observed)
+        if choice is not None and choice.plan_action() is not None:
+            actions.insert(0, choice.plan_action())
+        if download is not None:
+            actions.insert(0, download)
         plan_owned = (observed or {}).get("plan_owned", True)
         return DeploymentPlan(
             spec=spec, target=TARGET, model_info=info, sizing=sizing, settings=r.model_dump(mode="json"),
@@ -884,10 +892,8 @@ class AppServiceDeployer(Deployer):
 
     def _artifacts(self, r: Resolved, build: dict[str, Any], plan_owned: bool) -> dict[str, str]:
         """ARM template + parameters + README to do the same by hand, and the image build context."""
-        import jinja2
-
         arts: dict[str, str] = {}
-        arts["appservice/azuredeploy.json"] = (TEMPLATE_DIR / "azuredeploy.json").read_text(encoding="utf-8")
+        arts["appservice/azuredeploy.json"] = templating.read_template("appservice/azuredeploy.json")
         params = {
             "deploymentName": r.deployment, "location": r.location, "appName": r.app_name, "planName": r.plan_name,
             "createPlan": plan_owned, "sku": r.sku, "skuTier": r.tier, "instances": r.instances,
@@ -912,8 +918,7 @@ class AppServiceDeployer(Deployer):
                 binary.append(rel)  # model weights: rebuilt from the model by `plan`, not exported as text
             else:
                 image_files[f"image/{rel}"] = text
-        env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)), undefined=jinja2.StrictUndefined,
-                                 autoescape=False, keep_trailing_newline=True)
+        env = templating.environment("appservice")
         q = shlex.quote
         arts["appservice/README.md"] = env.get_template("README.md.j2").render(
             r=r, q=q, image_files=bool(image_files), binary=sorted(binary), key_setting=KEY_SETTING,
@@ -934,9 +939,7 @@ class AppServiceDeployer(Deployer):
         if not r.state_read:
             raise StalePlanError("this plan was made without reading Azure (not signed in then)",
                                  "plan again now that you are signed in")
-        if r.image_source == "none":
-            raise InputError("no image source: neither `image` nor `registry` is set",
-                             "--set registry=<ACR name> to build the scoring image, or --set image=<ref>")
+        files = self._model_files(ctx, plan, r) if r.image_source == "acr-build" else {}
         cl = _Clients(ctx, r.subscription)
         resuming = bool(ctx.checkpoints)
         ctx.step(f"read the current state of {r.app_name}")
@@ -957,7 +960,7 @@ class AppServiceDeployer(Deployer):
             raise StalePlanError(f"{r.app_name} changed in Azure since this plan was made",
                                  "run plan again and review the new actions")
         if r.image_source == "acr-build":
-            r.image = self._ensure_image(ctx, plan, r)
+            r.image = self._ensure_image(ctx, r, files)
         self._ensure_plan(cl, ctx, r, observed)
         self._ensure_autoscale(cl, ctx, r, observed)
         insights = self._ensure_insights(cl, ctx, r) if r.app_insights else None
@@ -978,15 +981,47 @@ class AppServiceDeployer(Deployer):
                                       message="plan updated", outputs=self._outputs(r, host, None))
         return result
 
-    def _ensure_image(self, ctx: DeployContext, plan: DeploymentPlan, r: Resolved) -> str:
+    def _choose_registry(self, ctx: DeployContext, s: AppServiceSettings, r: Resolved, read_azure: bool):
+        """The shared registry rule (images.choose_registry); `r` follows the choice."""
         from . import images
 
-        files = self._build_files(plan.model_info, r)
-        ref = images.ensure_image(ctx, registry_rg=r.registry_resource_group, registry_name=r.registry,
-                                  repository=r.repository, files=files)
-        if ref != r.image:
-            ctx.emit("warning", f"the build context changed since planning: deploying {ref} (planned {r.image})")
-        return ref
+        choice = images.choose_registry(ctx, subscription=r.subscription, resource_group=r.resource_group,
+                                        location=r.location, given=s.registry,
+                                        given_resource_group=s.registry_resource_group, read_azure=read_azure)
+        r.registry, r.registry_resource_group, r.registry_how = choice.name, choice.resource_group, choice.how
+        return choice
+
+    @staticmethod
+    def _image_ref(server: str, r: Resolved, files: Optional[dict]) -> str:
+        from . import images
+
+        return images.image_ref(server, r.repository, files)[0]
+
+    def _model_files(self, ctx: DeployContext, plan: DeploymentPlan, r: Resolved) -> dict[str, Any]:
+        """The build context, downloading a registered model first (before anything is created); a plan
+        made before the download gets its image reference (content tag) filled in here."""
+        from . import images
+
+        if plan.model_info is None:
+            raise StalePlanError("the plan holds no model facts", "plan again")
+        info = images.fetch_model(ctx, plan.model_info)
+        files = self._build_files(info, r)
+        image = self._image_ref(images.login_server(r.registry), r, files)
+        if r.image.endswith(f":{images.PENDING_TAG}"):
+            plan.model_info = info
+            plan.settings["image"] = image
+        elif image != r.image:
+            ctx.emit("warning", f"the build context changed since planning: deploying {image} (planned {r.image})")
+        r.image = image
+        return files
+
+    def _ensure_image(self, ctx: DeployContext, r: Resolved, files: dict[str, Any]) -> str:
+        from . import images
+
+        choice = images.RegistryChoice.from_settings(r.model_dump())
+        registry = images.ensure_registry(ctx, choice, r.deployment)
+        return images.ensure_image(ctx, registry_rg=r.registry_resource_group, registry_name=r.registry,
+                                   repository=r.repository, files=files, registry=registry)
 
     def _ensure_plan(self, cl: _Clients, ctx: DeployContext, r: Resolved, observed: dict) -> None:
         from azure.mgmt.web.models import AppServicePlan, AppServicePlanProperties, SkuDescription
@@ -1286,23 +1321,17 @@ class AppServiceDeployer(Deployer):
     def _verify(self, cl: _Clients, ctx: DeployContext, r: Resolved, host: str, key: str, plan: DeploymentPlan,
                 what: str, smoke_test: Optional[bool] = None) -> tuple[bool, str, Optional[dict]]:
         """Wait for the readiness route, then score the model's input example. (ok, why, smoke)."""
-        from . import planning
+        from . import images
 
         ok, why = self._wait_ready(cl, ctx, host, r, what)
         if not ok:
             return False, why, None
         if not (r.smoke_test if smoke_test is None else smoke_test):
             return True, "", None
-        payload = planning.input_example(plan.model_info)
-        if payload is None:
-            ctx.emit("warning", f"no input example saved with the model: smoke test on {what} skipped")
-            return True, "", None
-        status, latency, body = self._score(cl, host, key, payload)
-        if status != 200:
-            from .azure_common import scrub
-            return False, f"smoke test answered HTTP {status}: {scrub(str(body))[:200]}", None
-        ctx.emit("info", f"smoke test on {what}: HTTP 200 in {latency:.0f} ms", latency_ms=round(latency, 1))
-        return True, "", {"latency_ms": round(latency, 1), "response": body}
+        out = images.smoke_test(ctx, plan.model_info, lambda payload: self._score(cl, host, key, payload), what)
+        if not out.ok or out.skipped:
+            return out.ok, out.why, None
+        return True, "", {"latency_ms": out.latency_ms, "response": out.response}
 
     def _wait_ready(self, cl: _Clients, ctx: DeployContext, host: str, r: Resolved, what: str) -> tuple[bool, str]:
         from azure.core.exceptions import AzureError
@@ -1375,6 +1404,8 @@ class AppServiceDeployer(Deployer):
                 "plan_name": r.plan_name, "plan_owned": plan_owned, "slot": r.slot, "location": r.location,
                 "autoscale_name": r.autoscale_name, "insights_name": r.insights_name if r.app_insights else "",
                 "registry_id": r.registry_id if r.uses_acr and r.assign_acr_pull else "",
+                "registry": r.registry if r.image_source == "acr-build" else "",
+                "registry_resource_group": r.registry_resource_group,
                 "principals": sorted(set((prev.get("principals") or []) + (principals or [])))}
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
@@ -1523,6 +1554,14 @@ class AppServiceDeployer(Deployer):
                     wait(cl.arm.resources.begin_delete_by_id(r.insights_id, api_version=INSIGHTS_API), ctx,
                          f"delete Application Insights {r.insights_name}")
                     deleted.append(f"Application Insights {r.insights_name}")
+        if mem.get("registry"):
+            gone, why = images.release_registry(ctx, deployment=name, subscription=r.subscription,
+                                                resource_group=mem.get("registry_resource_group") or rg,
+                                                name=mem["registry"])
+            if gone:
+                deleted.append(f"registry {mem['registry']}")
+            elif why:
+                kept.append(why)
         with _azure(f"read plan {r.plan_name}"):
             plan = _missing(lambda: cl.web.app_service_plans.get(rg, r.plan_name))
         if plan is not None:

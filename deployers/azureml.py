@@ -24,13 +24,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from advisor.models import ModelInfo, Sizing, WorkloadProfile
 
 from . import azure_common as ac
+from . import templating
 from .base import DeployContext, Deployer
 from .errors import (AuthError, ConflictError, DeployError, InputError, NotFoundError, QuotaError, RemoteError,
                      StalePlanError)
+from .extras import needs_extra
 from .models import (DeploymentPlan, DeploymentResult, DeploymentSpec, DestroyResult, Finding, InvokeResult,
                      PlannedAction, Status, fingerprint)
 
-TEMPLATES = Path(os.environ.get("DEPLOY_ADVISOR_TEMPLATES") or Path(__file__).resolve().parents[1] / "templates")
 ENDPOINT_NAME_RE = re.compile(r"(?!.*--)[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]")  # 3-32, letter first, no "--" [K]
 MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 AZUREML_MODEL_RE = re.compile(r"^azureml:(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]{0,254}):(?P<version>[A-Za-z0-9_.-]{1,64})$")
@@ -176,10 +177,7 @@ def _quiet_sdk() -> None:
 
 
 def _templates():
-    import jinja2
-
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES / "azureml")),
-                              undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    return templating.environment("azureml")
 
 
 def _get(obj: Any, *names: str, default: Any = None) -> Any:
@@ -270,7 +268,8 @@ class AzureMLDeployer(Deployer):
                        endpoint=settings.endpoint_name or name)
 
     def _ml(self, ctx: DeployContext, c: _Coords) -> Any:
-        from azure.ai.ml import MLClient
+        with needs_extra("azureml"):
+            from azure.ai.ml import MLClient
 
         _quiet_sdk()
         # show_progress=False: uploads would draw tqdm bars on stderr, where --output json puts its event lines
@@ -278,7 +277,8 @@ class AzureMLDeployer(Deployer):
                         **{"show_progress": False, **ac.sdk_kwargs(ctx)})
 
     def _monitor(self, ctx: DeployContext, c: _Coords) -> Any:
-        from azure.mgmt.monitor import MonitorManagementClient
+        with needs_extra("azureml"):
+            from azure.mgmt.monitor import MonitorManagementClient
 
         return MonitorManagementClient(ac.get_credential(ctx), c.subscription, **ac.sdk_kwargs(ctx))
 

@@ -38,6 +38,7 @@ examples:
   deploy-advisor apply -f specs/ --parallel 8 --yes
   deploy-advisor status -f specs/ --check-drift                   # exit 3 when live state drifted
   deploy-advisor export --target azureml --model azureml:churn:3 --profile P.yaml --out deploy/
+  deploy-advisor doctor --repair                                  # a damaged ledger: rebuild the deployment list
 """
 
 # Set on the first Ctrl-C: deployers check it (DeployContext.cancel) and stop at a safe point.
@@ -781,14 +782,18 @@ def cmd_doctor(args, out: Out) -> int:
     report = api.doctor(_ctx(args), repair=args.repair)
     if out.json:
         out.doc(report.to_dict())
-        return 0 if report.ok else 1
-    for check in report.checks:
-        print(f"{'ok ' if check.ok else 'BAD'}  {check.name}: {check.message}" + (f" ({check.hint})" if check.hint else ""))
-    for row in report.rebuilt:
-        print(f"     re-added {row['name']} ({row['target']}, {row['status']})")
-    if args.repair and not report.rebuilt:
-        print("     nothing to re-add: the ledger lists every deployment the local state shows")
-    return 0 if report.ok else 1
+    else:
+        for check in report.checks:
+            hint = f" ({check.hint})" if check.hint else ""
+            print(f"{'ok ' if check.ok else 'BAD'}  {check.name}: {check.message}{hint}")
+        for row in report.rebuilt:
+            print(f"     re-added {row['name']} ({row['target']}, {row['status']})")
+        if args.repair and not report.rebuilt:
+            print("     nothing to re-add: the ledger lists every deployment the local state shows")
+    bad = next((c for c in report.checks if not c.ok), None)
+    if bad is not None:
+        raise CliError(f"{bad.name}: {bad.message}" + (f" (hint: {bad.hint})" if bad.hint else ""), code=1)
+    return 0
 
 
 def _age(seconds: float) -> str:
@@ -839,7 +844,10 @@ def _fmt(v: Any) -> str:
 def cmd_prices(args, out: Out) -> int:
     from advisor import prices
 
-    path = prices.refresh(args.region)
+    try:
+        path = prices.refresh(args.region)
+    except prices.PriceError as e:  # offline, or the API answered something we cannot read
+        raise CliError(str(e), code=1) from None
     if out.json:
         out.doc({"region": args.region, "snapshot": str(path)})
     else:
@@ -867,7 +875,7 @@ def cmd_export(args, out: Out) -> int:
         spec, notes = _spec_and_notes(args)
     result = exporter.export_deployment(spec, Path(args.out), ctx, notes=notes, repo_path=args.repo_path,
                                         branch=args.branch, environment=args.environment,
-                                        install=args.install or exporter.DEFAULT_INSTALL, model_ref=model_ref)
+                                        install=args.install, model_ref=model_ref)
     for w in result.warnings:
         out.note(f"warning: {w}", kind="warning")
     if out.json:
@@ -892,6 +900,42 @@ def _parallel(text: str) -> int:
     return n
 
 
+def streamlit_flags(config_text: str) -> list[str]:
+    """ui/config.toml as `streamlit run` flags: Streamlit reads its config file only from the current folder
+    or ~/.streamlit, so the installed app passes the same settings on its command line."""
+    import tomllib
+
+    flags: list[str] = []
+    for section, options in tomllib.loads(config_text).items():
+        for key, value in options.items():
+            for item in value if isinstance(value, list) else [value]:
+                text = str(item).lower() if isinstance(item, bool) else str(item)
+                flags += [f"--{section}.{key}", text]
+    return flags
+
+
+def cmd_ui(args, out: Out) -> int:
+    """Run the installed package's Streamlit app (ui/streamlit_app.py) until Ctrl-C."""
+    import subprocess
+    from importlib import resources
+
+    from .extras import needs_extra
+
+    with needs_extra("ui"):
+        import streamlit  # noqa: F401  (fail here with the extra's name, not inside the child)
+    if not 1 <= args.port <= 65535:
+        raise CliError(f"--port {args.port}: use 1-65535")
+    ui = resources.files("ui")
+    command = [sys.executable, "-m", "streamlit", "run", str(ui / "streamlit_app.py"),
+               *streamlit_flags((ui / "config.toml").read_text(encoding="utf-8")), "--server.port", str(args.port)]
+    out.line(f"Deploy Advisor UI: http://127.0.0.1:{args.port}  (Ctrl-C stops it)")
+    child = subprocess.Popen(command)
+    try:
+        return child.wait()
+    except KeyboardInterrupt:  # the child got the same Ctrl-C: let it shut down
+        return child.wait() or 130
+
+
 # ---------------------------------------------------------------- parser
 
 def build_parser() -> argparse.ArgumentParser:
@@ -900,8 +944,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Recommend where on Azure to serve an ML model (Azure ML endpoint, AKS, App Service, batch, "
                     "Container Apps), size and price it, then deploy it — or serve it locally with no Azure account.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--version", action="version", version="deploy-advisor 0.1.0")
+    p.add_argument("--version", action="version", version=f"deploy-advisor {package_version()}")
+    p.add_argument("--verbose", "-v", action="count", default=0,
+                   help="log what happens (-v); -vv adds debug logs, Azure SDK HTTP requests included")
     common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--verbose", "-v", action="count", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     common.add_argument("--output", "-O", choices=["table", "json"], default="table",
                         help="json: one JSON document on stdout, events as JSON lines on stderr")
     common.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
@@ -996,8 +1043,11 @@ def build_parser() -> argparse.ArgumentParser:
                                         "the current folder); the workflow's `-f` and path filter use it")
     sp.add_argument("--branch", default="main", help="branch whose pushes deploy (default main)")
     sp.add_argument("--environment", help="GitHub environment for the deploy job (approvals, scoped secrets)")
-    sp.add_argument("--install", default=None, metavar="REQUIREMENT",
-                    help="what the workflow pip-installs (default deploy-advisor==0.1.0)")
+    sp.add_argument("--install", default=None, metavar="GIT_PIN|WHEEL",
+                    help="the pinned deploy-advisor the workflow installs: 'deploy-advisor @ git+https://…@COMMIT' "
+                         "(40-hex commit) or a wheel file, copied next to the workflow and sha256-checked "
+                         "(default: DEPLOY_ADVISOR_INSTALL, else the git commit this copy was installed from; "
+                         "export refuses when it cannot name one)")
     sp = add("invoke", "Send a scoring request to a deployment.", cmd_invoke)
     sp.add_argument("name")
     sp.add_argument("--data", "-d", help="JSON text, or a file holding it")
@@ -1009,6 +1059,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="fix what can be fixed: a damaged ledger, deployments missing from it")
     sp = add("benchmark", "Measure the model's service time and throughput here; sizing then uses it.", cmd_benchmark)
     sp.add_argument("--model", "-m", required=True)
+    sp = add("ui", "Start the web UI (Streamlit) on this machine only (127.0.0.1).", cmd_ui)
+    sp.add_argument("--port", type=int, default=8501, help="port to listen on (default 8501)")
     sp = add("prices", "Refresh the price snapshot from the Azure Retail Prices API (needs a network).", cmd_prices)
     psub = sp.add_subparsers(dest="prices_cmd", metavar="ACTION", required=True)
     pr = psub.add_parser("refresh", help="fetch current prices for a region", parents=[common])
@@ -1016,12 +1068,53 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def package_version() -> str:
+    """The installed distribution's version (pyproject.toml is the only place it is written)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("deploy-advisor")
+    except PackageNotFoundError:
+        return "(not installed: run from a source checkout)"
+
+
+def configure_logging(verbosity: int) -> None:
+    """-v: this tool's INFO logs and Azure's HTTP request lines (azure-core's HttpLoggingPolicy: method,
+    URL, status, headers with secrets redacted); -vv: DEBUG for everything. Bodies are never logged:
+    `logging_enable` (azure-core's network trace) would print keys that list-keys calls return."""
+    import logging
+
+    if verbosity <= 0:
+        return
+    level = logging.DEBUG if verbosity > 1 else logging.INFO
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in ("deployers", "advisor", "azure.core.pipeline.policies.http_logging_policy"):
+        logging.getLogger(name).setLevel(level)
+    if verbosity > 1:
+        logging.getLogger("azure").setLevel(logging.DEBUG)
+
+
 def main(argv: Optional[list[str]] = None) -> int:
+    """The console script: a closed stdout (`| head`) ends quietly, like any Unix tool."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # The reader went away: point stdout at /dev/null so the interpreter's final flush cannot fail too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # what a shell reports for a process ended by SIGPIPE
+
+
+def _main(argv: Optional[list[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    configure_logging(args.verbose)
     out = Out(args.output, quiet=args.quiet)
     try:
         _export_flags(args)
@@ -1031,6 +1124,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     from advisor.models import ProfileError
 
     from .errors import DeployError
+    from .extras import missing_extra_error
     from .specs import SpecError
     CANCEL.clear()  # main() may run more than once in a process (tests, library callers)
     in_main = threading.current_thread() is threading.main_thread()
@@ -1050,9 +1144,17 @@ def main(argv: Optional[list[str]] = None) -> int:
     except DeployError as e:
         print(f"deploy-advisor: error: {e.one_line()}", file=sys.stderr)
         return e.exit_code
+    except ModuleNotFoundError as e:  # an optional SDK import nobody wrapped in extras.needs_extra
+        missing = missing_extra_error(e)
+        if missing is None:
+            raise
+        print(f"deploy-advisor: error: {missing.one_line()}", file=sys.stderr)
+        return missing.exit_code
     except KeyboardInterrupt:
         print("deploy-advisor: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # stdout's reader went away: main() ends quietly
+        raise
     except Exception as e:  # the last resort (OSError, sqlite3, RecursionError, MemoryError, bugs): one line
         from .errors import from_exception
 

@@ -193,7 +193,8 @@ def _compile(app_dir: Path, out: Path) -> Optional[str]:
     if isinstance(arrays, str):
         return arrays
     meta.update(format=script.COMPILED_FORMAT, source_sha256=script._sha256(path), columns=real.columns,
-                model_class=type(model).__name__, sklearn_version=sklearn.__version__)
+                model_class=type(model).__name__, sklearn_version=sklearn.__version__,
+                allow_nan=script._accepts_missing(model))
     out.parent.mkdir(parents=True, exist_ok=True)
     _write_npz(out, arrays, meta)
     compiled = script._load_compiled(path, fn, columns, types, kind, compiled_file=str(out))

@@ -68,7 +68,7 @@ def _check_ledger(led: Ledger) -> tuple[Check, bool]:
 
 def _evidence(ctx: DeployContext) -> list[tuple[str, str]]:
     """(target, name) for every deployment a target keeps local state for."""
-    found = []
+    found: list[tuple[str, str]] = []
     for target in registry.available():
         try:
             names = registry.get(target).recorded(ctx)
@@ -88,8 +88,8 @@ def diagnose(ctx: DeployContext, led: Ledger, repair: bool = False) -> Report:
     evidence = _evidence(ctx)
     if not repair:
         return report
-    if damaged:
-        report.moved_aside = led.move_aside()
+    aside = led.move_aside() if damaged else None
+    report.moved_aside = aside
     known = {row["name"] for row in led.list_deployments()}
     for target, name in evidence:
         if name in known:
@@ -102,8 +102,8 @@ def diagnose(ctx: DeployContext, led: Ledger, repair: bool = False) -> Report:
         led.upsert_deployment(name, target, status, endpoint_url=url)
         known.add(name)
         report.rebuilt.append({"name": name, "target": target, "status": status})
-    if damaged:
+    if aside is not None:
         ledger_check.ok = True
-        ledger_check.message = f"moved the damaged ledger to {report.moved_aside.name}; started a new one"
+        ledger_check.message = f"moved the damaged ledger to {aside.name}; started a new one"
         ledger_check.hint = ""
     return report

@@ -104,13 +104,16 @@ def from_exception(exc: BaseException) -> DeployError:
 
     if isinstance(exc, DeployError):
         return exc
-    text = " ".join(str(exc).split())[:200]
+    text = " ".join(str(exc)[:1000].split())[:200]
     if isinstance(exc, OSError):
-        where = exc.filename if exc.filename is not None else ""
+        where = str(exc.filename) if exc.filename is not None else ""
+        where = where if len(where) <= 160 else where[:159] + "…"  # a path may be user input of any length
         what = exc.strerror or text or exc.__class__.__name__
         message = f"cannot use {where}: {what}" if where else f"{what}"
-        return DeployError(message, _OS_HINTS.get(exc.errno or 0, "check the path and its permissions"),
-                           category="os")
+        hint = _OS_HINTS.get(exc.errno or 0, "check the path and its permissions")
+        if exc.errno == errno.ENAMETOOLONG:  # only ever a path the user typed
+            return InputError(message, hint)
+        return DeployError(message, hint, category="os")
     if isinstance(exc, sqlite3.Error):
         return StateError(f"a local database failed ({text or exc.__class__.__name__})",
                           "check the state dir (DEPLOY_ADVISOR_HOME): free space, permissions, a damaged file")

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -22,11 +23,18 @@ from typing import Any, Optional
 
 import yaml
 
+from . import templating
 from .errors import InputError
 from .models import DeploymentPlan, DeploymentSpec, validate_deployment_name
 
-TEMPLATES = Path(os.environ.get("DEPLOY_ADVISOR_TEMPLATES") or Path(__file__).resolve().parents[1] / "templates")
-DEFAULT_INSTALL = "deploy-advisor==0.1.0"
+INSTALL_HINT = ("pass --install 'deploy-advisor @ git+https://github.com/ORG/REPO@COMMIT' (a full 40-hex commit) or "
+                "--install PATH/deploy_advisor-VERSION-py3-none-any.whl (copied next to the workflow); "
+                "DEPLOY_ADVISOR_INSTALL sets a default")
+# The pip extra a target's SDKs come with (pyproject.toml); other targets (plugins) bring their own.
+TARGET_EXTRA = {"azureml": "azureml", "aks": "aks", "appservice": "appservice", "containerapps": "containerapps"}
+WHEELS = "wheels"  # subfolder of an export holding the deploy-advisor wheel the workflow installs
+_GIT_PIN_RE = re.compile(r"^deploy-advisor(?:\[[a-z0-9,-]+\])? @ (git\+https://[A-Za-z0-9._~/%:-]+@[0-9a-f]{40})$")
+_WHEEL_NAME_RE = re.compile(r"^deploy_advisor-[A-Za-z0-9_.+]+-py3-none-any\.whl$")
 ARTIFACTS = "artifacts"  # subfolder of an export holding the target's plan artifacts and plan.json
 PYTHON_VERSION = "3.11"
 
@@ -51,13 +59,15 @@ MANUAL = {
                   "`az deployment group create -g RG --template-file appservice/azuredeploy.json "
                   "--parameters @appservice/azuredeploy.parameters.json`.",
     "local": "`score.py`, the model (`model/`) and `serving.json` are the app folder. Install the serving "
-             "module and the model's requirements (`pip install deploy-advisor -r model/requirements.txt`), "
+             "module the way the workflow does (the pinned artifact it names) and the model's requirements "
+             "(`pip install -r model/requirements.txt`), "
              "create a key (`python -c \"import secrets; print(secrets.token_urlsafe(32))\" > key && chmod 600 "
              "key`), then `sh run.sh`: it serves the model on 127.0.0.1:8080 with the same scoring contract "
              "(`POST /score`, `Authorization: Bearer <key>`) as the cloud targets.",
 }
 
 WHAT = [
+    (re.compile(r"^wheels/.*\.whl$"), "the deploy-advisor wheel the workflow installs (sha256-checked): commit it"),
     (re.compile(r"^deployment\.yaml$"), "the deployment spec that `deploy-advisor plan / apply / status / destroy -f` read"),
     (re.compile(r"^plan\.json$"), "the plan this export was made from (`deploy-advisor apply plan.json` applies it)"),
     (re.compile(r"^EXPORT\.md$"), "this file"),
@@ -110,17 +120,58 @@ def _check(value: Optional[str], rx: re.Pattern[str], what: str) -> Optional[str
     return value
 
 
-def _check_install(spec: str) -> str:
-    """The pip requirement the workflow installs: a real PEP 508 requirement, nothing else."""
-    from packaging.requirements import InvalidRequirement, Requirement
+@dataclass(frozen=True)
+class Install:
+    """What an exported workflow installs: a pinned artifact, never a bare (unpublished) package name.
 
-    if not spec or any(c in spec for c in "\n\r\0`$\\;|&<>'\""):
-        raise InputError(f"--install: {spec!r} is not a pip requirement", f"e.g. {DEFAULT_INSTALL}")
+    Either the git repository at an exact commit, or a wheel copied into the export (`wheels/`) whose
+    sha256 the workflow checks before installing it."""
+    url: Optional[str] = None  # git+https://...@<40-hex commit>
+    wheel: Optional[Path] = None  # the wheel to copy next to the workflow
+    sha256: str = ""
+
+    def pip_argument(self, extra: Optional[str], wheel_path: str = "") -> str:
+        """`pip install` argument with the target's extra: `deploy-advisor[aks] @ git+...` or `wheels/x.whl[aks]`."""
+        suffix = f"[{extra}]" if extra else ""
+        return f"{wheel_path}{suffix}" if self.wheel else f"deploy-advisor{suffix} @ {self.url}"
+
+
+def _installed_from_git() -> Optional[str]:
+    """`deploy-advisor @ git+URL@COMMIT` when this copy was pip-installed from a git commit (PEP 610
+    direct_url.json), so a re-export names the same code without being told."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
     try:
-        Requirement(spec)
-    except InvalidRequirement as e:
-        raise InputError(f"--install: {spec!r} is not a pip requirement ({e})", f"e.g. {DEFAULT_INSTALL}") from None
-    return spec
+        raw = distribution("deploy-advisor").read_text("direct_url.json")
+    except PackageNotFoundError:
+        return None
+    info = json.loads(raw) if raw else {}
+    vcs = info.get("vcs_info") or {}
+    if vcs.get("vcs") != "git" or not str(info.get("url", "")).startswith("https://"):
+        return None
+    return f"deploy-advisor @ git+{info['url']}@{vcs.get('commit_id', '')}"
+
+
+def resolve_install(value: Optional[str]) -> Install:
+    """--install (or DEPLOY_ADVISOR_INSTALL, or the git commit this copy came from) as a pinned artifact;
+    a one-line error when none can be named: an exported pipeline must not install whatever a name means
+    on the day it runs."""
+    import hashlib
+
+    value = (value or os.environ.get("DEPLOY_ADVISOR_INSTALL") or _installed_from_git() or "").strip()
+    if not value:
+        raise InputError("--install: cannot name a pinned deploy-advisor for the workflow to install", INSTALL_HINT)
+    if value.endswith(".whl"):
+        path = Path(value).expanduser()
+        if not _WHEEL_NAME_RE.match(path.name):
+            raise InputError(f"--install {value!r}: not a deploy-advisor wheel file name", INSTALL_HINT)
+        if not path.is_file():
+            raise InputError(f"--install {value!r}: no such wheel file", INSTALL_HINT)
+        return Install(wheel=path, sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+    m = _GIT_PIN_RE.match(value)
+    if not m:
+        raise InputError(f"--install: {value!r} is not a pinned artifact (a git commit or a wheel file)", INSTALL_HINT)
+    return Install(url=m.group(1))
 
 
 def repo_relative(path: Path, repo_root: Optional[Path] = None) -> str:
@@ -138,12 +189,8 @@ def repo_relative(path: Path, repo_root: Optional[Path] = None) -> str:
 
 
 def _env():
-    import jinja2
-
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES / "github")),
-                             undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
-    env.filters["q"] = lambda v: json.dumps(str(v))  # a double-quoted YAML scalar
-    env.filters["sh"] = lambda v: shlex.quote(str(v))
+    env = templating.environment("github", q=lambda v: json.dumps(str(v)),  # a double-quoted YAML scalar
+                                 sh=lambda v: shlex.quote(str(v)))
     env.globals["gh"] = lambda expr: "${{ " + expr + " }}"  # a GitHub Actions expression
     return env
 
@@ -151,8 +198,8 @@ def _env():
 def render_workflow(*, name: str, target: str, requires_azure: bool, spec_path: str, watch: str,
                     workflow_path: str, branch: str = "main", environment: Optional[str] = None,
                     resource_group: Optional[str] = None, location: Optional[str] = None,
-                    workspace: Optional[str] = None, install: str = DEFAULT_INSTALL,
-                    sample_request: Optional[str] = None) -> str:
+                    workspace: Optional[str] = None, install: str, install_sha256: str = "",
+                    install_file: str = "", sample_request: Optional[str] = None) -> str:
     """The GitHub Actions workflow (templates/github/deploy.yml.j2), checked to parse as YAML."""
     validate_deployment_name(name)
     _check(target, re.compile(r"^[a-z][a-z0-9-]{0,40}$"), "target")
@@ -165,13 +212,16 @@ def render_workflow(*, name: str, target: str, requires_azure: bool, spec_path: 
     _check(resource_group, _RG_RE, "resource group")
     _check(location, _LOCATION_RE, "location")
     _check(workspace, _WORKSPACE_RE, "workspace")
-    _check_install(install)
+    if install_file:
+        _check(install_file, _REPO_PATH_RE, "wheel path")
+    if not (install_sha256 and re.fullmatch(r"[0-9a-f]{64}", install_sha256)) and not _GIT_PIN_RE.match(install):
+        raise InputError(f"install: {install!r} is not a pinned artifact", INSTALL_HINT)
     text = _env().get_template("deploy.yml.j2").render(
         name=name, target=target, requires_azure=requires_azure, spec_path=spec_path, watch=watch,
         workflow_path=workflow_path, branch=branch, environment=environment or "",
         resource_group=resource_group or "${{ vars.AZURE_RESOURCE_GROUP }}", location=location or "",
         workspace=workspace or ("${{ vars.AZUREML_WORKSPACE_NAME }}" if target == "azureml" else ""),
-        install=install, python_version=PYTHON_VERSION, sample_request=sample_request or "",
+        install=install, install_sha256=install_sha256, install_file=install_file, python_version=PYTHON_VERSION, sample_request=sample_request or "",
         credential_flag=" --credential cli" if requires_azure else "")
     doc = yaml.safe_load(text)  # a template bug must fail here, not in the user's pipeline
     if not isinstance(doc, dict) or "jobs" not in doc:
@@ -207,7 +257,7 @@ def _warnings(spec: DeploymentSpec) -> list[str]:
 
 def export_deployment(spec: DeploymentSpec, out_dir: Path | str, ctx: Any = None, *, notes: list[str] = (),
                       repo_path: Optional[str] = None, branch: str = "main", environment: Optional[str] = None,
-                      install: str = DEFAULT_INSTALL, model_ref: Optional[str] = None) -> ExportResult:
+                      install: Optional[str] = None, model_ref: Optional[str] = None) -> ExportResult:
     """Plan (read-only) and write the artifacts, plan.json, deployment.yaml, the workflow and EXPORT.md.
 
     `repo_path` is where `out_dir` will live inside the repository (default: its path relative to
@@ -224,7 +274,7 @@ def export_deployment(spec: DeploymentSpec, out_dir: Path | str, ctx: Any = None
         _check(repo_path, _REPO_PATH_RE, "--repo-path")
     _check(branch, _BRANCH_RE, "--branch")  # before anything is written
     _check(environment, _ENV_RE, "--environment")
-    _check_install(install)
+    pinned = resolve_install(install)
 
     plan = api.plan(spec, ctx)
     plan.notes[:0] = [n for n in notes if n not in plan.notes]
@@ -248,6 +298,14 @@ def export_deployment(spec: DeploymentSpec, out_dir: Path | str, ctx: Any = None
                  or os.environ.get("AZUREML_WORKSPACE_NAME") or None)
     prefix = "" if repo_path == "." else repo_path + "/"
     workflow_rel = f".github/workflows/deploy-{spec.name}.yml"
+    wheel_rel = ""
+    if pinned.wheel:  # committed next to the workflow; the workflow checks its sha256 before installing
+        wheel_file = out / WHEELS / pinned.wheel.name
+        wheel_file.parent.mkdir(parents=True, exist_ok=True)
+        if pinned.wheel.resolve() != wheel_file.resolve():
+            shutil.copyfile(pinned.wheel, wheel_file)
+        written.append(wheel_file)
+        wheel_rel = f"{prefix}{WHEELS}/{pinned.wheel.name}"
     sample = next((f"{ARTIFACTS}/{k}" for k in sorted(plan.artifacts) if k.endswith("request.json")), None)
     workflow_text = render_workflow(
         name=spec.name, target=spec.target, requires_azure=bool(cls.requires_azure),
@@ -256,7 +314,8 @@ def export_deployment(spec: DeploymentSpec, out_dir: Path | str, ctx: Any = None
         resource_group=settings.get("resource_group") or getattr(ctx, "resource_group", None),
         location=settings.get("location") or getattr(ctx, "location", None),
         workspace=workspace if spec.target == "azureml" else None,
-        install=install, sample_request=f"{prefix}{sample}" if sample else None)
+        install=pinned.pip_argument(TARGET_EXTRA.get(spec.target), wheel_rel), install_sha256=pinned.sha256,
+        install_file=wheel_rel, sample_request=f"{prefix}{sample}" if sample else None)
     workflow = out / workflow_rel
     workflow.parent.mkdir(parents=True, exist_ok=True)
     workflow.write_text(workflow_text, encoding="utf-8")

@@ -61,7 +61,10 @@ class FleetItem:
     def fail(self, exc: BaseException) -> None:
         """Record an error as this item's outcome (secrets scrubbed, one line)."""
         from .azure_common import scrub
+        from .errors import from_exception
 
+        if isinstance(exc, Exception) and not isinstance(exc, DeployError):
+            exc = from_exception(exc)  # OSError, sqlite3, RecursionError, a bug: a message and a hint
         if isinstance(exc, Interrupted):
             self.status, self.exit_code = "interrupted", 130
         elif isinstance(exc, DeployError):

@@ -1,4 +1,36 @@
-"""Container images for AKS and App Service: build context, content tag, ACR Tasks build, AcrPull.
+"""The one image path for every image target (AKS, App Service, Container Apps).
+
+An image target calls, in this order (each step is a small function below):
+
+  plan:
+    info, dl = plan_model_download(ctx, info)    a registered model to download: a `create`
+                                                 action (files, size, where), info sized; no blob read
+    choice = choose_registry(ctx, subscription=, resource_group=, location=, given=, read_azure=)
+    choice.describe() / choice.plan_action()     the plan's note / the registry `create` action
+    files = model_build_context(info, port=...)  only when info.local_path (else None)
+    ref, tag = image_ref(choice.login_server, repository, files)
+                                                 tag "" (ref ends :pending-model-download) until the
+                                                 model is downloaded; tag_exists(...) says no-op or build
+    store choice.settings() in plan.settings     (registry, registry_resource_group, registry_how, plus
+                                                 your `subscription`): apply, destroy and
+                                                 registry_users read these keys
+  apply:
+    info = fetch_model(ctx, plan.model_info)     FIRST: download (progress, cache); fails before
+                                                 anything is created
+    files = model_build_context(info, ...); ref, tag = image_ref(...)   fill a pending tag in
+    registry = ensure_registry(ctx, RegistryChoice.from_settings(plan.settings), deployment)
+    ensure_image(ctx, registry_rg=, registry_name=, repository=, files=, registry=registry)
+    ensure_acr_pull(ctx, registry_id=registry.id, principal_id=<the identity that pulls>)
+    smoke_test(ctx, info, post, where)           post(payload) -> (status, latency_ms, body)
+  destroy:
+    delete_acr_pull(ctx, registry_id=, principal_id=)
+    release_registry(ctx, deployment=, subscription=, resource_group=, name=) -> (deleted, why)
+
+Registry choice is the same for every target: `--set registry=` wins; else an
+ACR tagged `managed-by: deploy-advisor` in the resource group; else one is
+created (tagged, Basic SKU, admin user off; images are pulled with a managed
+identity that holds AcrPull). `release_registry` deletes a registry only when
+we created it and no other deployment in the ledger still names it.
 
 The image holds the same scoring server and scoring script the local target
 runs. It is tagged by the hash of its build context, so an unchanged model is
@@ -20,6 +52,7 @@ import tarfile
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -27,13 +60,17 @@ from typing import Any, Iterable, Mapping, Optional, Union
 
 from advisor.models import ModelInfo
 
+from . import templating
 from .base import DeployContext
 from .errors import AuthError, DeployTimeout, InputError, RemoteError
 
 ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES = ROOT / "templates"
 TASKS_API_VERSION = "2019-06-01-preview"
 PORT = 8080
+# The scoring image's base, pinned by digest so a rebuild of the same build context (same content-hash tag)
+# starts from the same bytes. The tag is kept for readers; Docker uses the digest. To move to a newer patch
+# release: `docker buildx imagetools inspect python:3.11-slim` and copy the index digest here.
+BASE_IMAGE = "python:3.11-slim@sha256:9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad5a0412fd5bfc7"
 SERVING_MODULE = "deployers.serving"
 PROJECT_PACKAGES = ("deployers", "advisor")
 # Tree models are compiled at image build time (a RUN step), never while planning: compiling loads the model.
@@ -235,11 +272,62 @@ def merge_requirements(model_reqs: Iterable[str], serving_reqs: Iterable[str]) -
     return [merged[k] for k in sorted(merged)]
 
 
-def _jinja():
-    import jinja2
+# The image's target environment: markers in dependency metadata are evaluated for it, not for this machine.
+IMAGE_MARKERS = {"python_version": "3.11", "python_full_version": "3.11.0", "sys_platform": "linux",
+                 "platform_system": "Linux", "os_name": "posix", "platform_machine": "x86_64",
+                 "implementation_name": "cpython", "platform_python_implementation": "CPython"}
 
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
-                              autoescape=False, keep_trailing_newline=True)
+
+# A model logged where only mlflow-skinny is installed still lists `mlflow==X` (MLflow writes its own name);
+# mlflow-skinny of the same version provides the same `mlflow` package, which is all loading a model needs.
+SUBSTITUTES = {"mlflow": "mlflow-skinny"}
+
+
+def _installed(name: str) -> Optional[metadata.Distribution]:
+    try:
+        return metadata.distribution(name) if name else None
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def full_lock(requirements: Iterable[str]) -> list[str]:
+    """The requirements plus every distribution they depend on, each pinned with `==`.
+
+    Versions are the ones installed here (what ran locally and in the tests); a requirement this environment
+    does not satisfy keeps its own pin (its dependencies are then taken from the installed release of the same
+    project when there is one). The Dockerfile installs the list with `--no-deps` and runs `pip check`, so the
+    build either gets exactly this set or fails: nothing unpinned is resolved at build time, and the
+    content-hash tag (which hashes this file) names what runs."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pins: dict[str, str] = {}
+    queue = [(Requirement(r), True) for r in requirements]
+    while queue:
+        req, direct = queue.pop(0)
+        name = canonicalize_name(req.name)
+        if name in pins:
+            continue
+        dist = _installed(req.name) or _installed(SUBSTITUTES.get(name, ""))
+        if dist is not None and req.specifier.contains(dist.version, prereleases=True):
+            pins[name] = f"{dist.metadata['Name']}=={dist.version}"
+        elif direct and str(req.specifier).startswith("=="):
+            pins[name] = f"{req.name}{req.specifier}"
+        else:
+            raise InputError(f"the image needs {req} but this environment has "
+                             f"{dist.version if dist else 'no release'} of it",
+                             f"pip install '{req}' here (then the image runs what you tested) or pin it in the "
+                             "model's requirements.txt")
+        for line in (dist.requires or []) if dist is not None else []:
+            dep = Requirement(line)
+            extras = sorted(req.extras) or [""]
+            if dep.marker is None or any(dep.marker.evaluate({**IMAGE_MARKERS, "extra": e}) for e in extras):
+                queue.append((dep, False))
+    return [pins[k] for k in sorted(pins)]
+
+
+def _jinja():
+    return templating.environment()
 
 
 def render_dockerfile(model_info: ModelInfo, *, workers: int = 1, port: int = PORT) -> str:
@@ -248,7 +336,7 @@ def render_dockerfile(model_info: ModelInfo, *, workers: int = 1, port: int = PO
     safe = re.compile(r"[^A-Za-z0-9_.:/@+-]")
     return _jinja().get_template("Dockerfile.j2").render(
         model_name=safe.sub("_", model_info.name)[:120], model_version=safe.sub("_", model_info.version or "")[:60],
-        workers=int(workers), port=int(port))
+        workers=int(workers), port=int(port), base_image=BASE_IMAGE)
 
 
 def _read_tree(root: Path, prefix: str) -> Files:
@@ -283,10 +371,52 @@ def render_build_context(model_info: ModelInfo, model_dir: Optional[Path], app_d
     files[BUILD_COMPILER] = (ROOT / BUILD_COMPILER).read_text(encoding="utf-8")  # the Dockerfile runs it
     reqs = merge_requirements(model_info.requirements,
                               serving_requirements(third) + score_requirements(model_info))
-    files["requirements.txt"] = "".join(f"{r}\n" for r in reqs)
+    files["requirements.txt"] = "".join(f"{r}\n" for r in full_lock(reqs))
     files["Dockerfile"] = render_dockerfile(model_info, workers=workers, port=port)
     files[".dockerignore"] = "**/__pycache__\n**/*.pyc\n"
     return dict(sorted(files.items()))
+
+
+def plan_model_download(ctx: DeployContext, info: ModelInfo, *, read_azure: bool = True):
+    """(info, action): the plan's `create` action for a registered model apply will download (file
+    count, size, where from) — None when its files are local — and `info` sized from that listing
+    (so sizing matches what the downloaded files will say). Read-only: a listing, never a blob
+    read; a version whose blobs are missing fails here with their path."""
+    from . import model_fetch
+    from .models import PlannedAction
+
+    if info.local_path:
+        return info, None
+    if not read_azure:
+        return info, PlannedAction(kind="create", resource_type="model-download", resource=info.uri,
+                                   detail="downloaded on apply (registry not read: not signed in)")
+    dl = model_fetch.plan_download(info, ctx.state_dir, ctx)
+    if dl is None:
+        return info, None
+    action = PlannedAction(kind="create", resource_type="model-download", resource=dl.uri,
+                           detail=f"{dl.files} file(s), {dl.bytes / 1e6:.1f} MB from {dl.where}",
+                           changes={"files": dl.files, "bytes": dl.bytes})
+    return info.model_copy(update={"size_mb": round(dl.bytes / 1_048_576, 3)}), action
+
+
+def fetch_model(ctx: DeployContext, info: ModelInfo) -> ModelInfo:
+    """`info` with local files: a registered model is downloaded into the state dir (progress events)
+    and cached by name, version and content; call it before creating anything, so a model that cannot
+    be fetched leaves nothing half-created."""
+    from . import model_fetch
+
+    return model_fetch.fetch(info, ctx.state_dir, ctx)
+
+
+def model_build_context(info: ModelInfo, *, workers: int = 1, port: int = PORT) -> Files:
+    """The build context of a resolved model, from its local folder (a registered model is
+    fetched into the state dir first: `model_resolution.fetch`)."""
+    from .model_resolution import local_model_dir
+
+    if not info.local_path:
+        raise InputError(f"model {info.uri} has no local files to put in an image",
+                         "apply downloads a registered model first; or give a ready image with --set image=...")
+    return render_build_context(info, local_model_dir(info), workers=workers, port=port)
 
 
 def _as_bytes(v: Union[bytes, str]) -> bytes:
@@ -382,7 +512,9 @@ def get_registry(ctx: DeployContext, resource_group: str, name: str):
 
 
 def create_registry(ctx: DeployContext, resource_group: str, name: str, location: str, tags: dict[str, str]):
-    """A Basic registry for the deployment's images (ACR Tasks work on every SKU)."""
+    """A Basic registry for the deployment's images (ACR Tasks work on every SKU), admin user off:
+    pulls use Microsoft Entra identities with AcrPull, the admin account is for proofs of concept
+    (learn.microsoft.com/azure/container-registry/container-registry-authentication, read 2026-12-06)."""
     from azure.mgmt.containerregistry.models import Registry, Sku
 
     from .azure_common import map_azure_error, pending, wait
@@ -400,6 +532,193 @@ def create_registry(ctx: DeployContext, resource_group: str, name: str, location
         return wait(poller, ctx, f"create container registry {name}", key)
     except Exception as e:  # noqa: BLE001
         raise _mapped(e, map_azure_error) from e
+
+
+# ----------------------------------------------------------------- registry choice (plan) and creation (apply)
+
+TAG_CREATED = "deploy-advisor-created"  # value "registry": we created it, so destroy may delete it
+
+
+def default_registry_name(subscription: str, resource_group: str) -> str:
+    """The name of a registry we create: one per subscription + resource group (ACR names are
+    global, so a hash keeps it unique while staying the same on every run)."""
+    return "da" + hashlib.sha256(f"{subscription}|{resource_group}".lower().encode()).hexdigest()[:16]
+
+
+def registry_resource_id(subscription: str, resource_group: str, name: str) -> str:
+    return (f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/"
+            f"Microsoft.ContainerRegistry/registries/{name}")
+
+
+@dataclass
+class RegistryChoice:
+    """Which ACR an image target builds in and pulls from, and why (the plan shows `describe()`).
+
+    `how` is "given" (`--set registry=`), "found" (an ACR tagged managed-by: deploy-advisor in the
+    resource group) or "new" (none found: one will be created). `registry` is the SDK object when
+    the registry exists (None when it is still to be created or Azure was not read).
+    """
+    subscription: str
+    resource_group: str
+    name: str
+    how: str
+    location: str = ""
+    registry: Any = None
+    state_read: bool = True
+
+    @property
+    def id(self) -> str:
+        return getattr(self.registry, "id", None) or registry_resource_id(self.subscription, self.resource_group,
+                                                                          self.name)
+
+    @property
+    def login_server(self) -> str:
+        return login_server(self.name, self.registry)
+
+    @property
+    def exists(self) -> bool:
+        return self.registry is not None
+
+    def describe(self) -> str:
+        rg = self.resource_group or "the resource group"
+        why = {"given": "set with registry=",
+               "found": f"found in {rg}: tagged {TAG_MANAGED_BY_VALUE}",
+               "new": f"no registry tagged {TAG_MANAGED_BY_VALUE} in {rg}"}[self.how]
+        if not self.state_read:
+            return f"registry {self.name} ({why}; Azure not read: created on apply when missing)"
+        if self.exists:
+            return f"registry {self.login_server} ({why})"
+        return f"registry {self.name} will be created ({why}; Basic SKU, admin user off, managed-identity pull)"
+
+    def plan_action(self):
+        """A `create` PlannedAction when apply will create the registry, else None."""
+        from .models import PlannedAction
+
+        if self.exists:
+            return None
+        return PlannedAction(kind="create", resource_type="Microsoft.ContainerRegistry/registries", resource=self.name,
+                             detail=f"Basic registry in {self.location or 'the resource group location'}, admin user "
+                                    f"off, tagged {TAG_MANAGED_BY_VALUE}")
+
+    def settings(self) -> dict[str, str]:
+        """What a plan stores so apply and destroy find the same registry (no SDK objects)."""
+        return {"registry": self.name, "registry_resource_group": self.resource_group, "registry_how": self.how}
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any], registry: Any = None) -> "RegistryChoice":
+        """The choice a plan stored (`settings()` keys plus the target's `subscription` and `location`)."""
+        return cls(settings.get("subscription") or "", settings.get("registry_resource_group") or "",
+                   settings["registry"], settings.get("registry_how") or "given", settings.get("location") or "",
+                   registry=registry)
+
+
+TAG_MANAGED_BY_VALUE = "managed-by: deploy-advisor"
+
+
+def _tagged_ours(tags: Optional[Mapping[str, str]]) -> bool:
+    from .azure_common import MANAGED_BY, TAG_MANAGED_BY
+
+    return {str(k).lower(): v for k, v in (tags or {}).items()}.get(TAG_MANAGED_BY) == MANAGED_BY
+
+
+def find_tagged_registry(ctx: DeployContext, resource_group: str) -> Optional[Any]:
+    """The ACR in `resource_group` tagged managed-by: deploy-advisor (the first by name), or None."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    from .azure_common import map_azure_error
+
+    try:
+        found = [r for r in registry_client(ctx).registries.list_by_resource_group(resource_group)
+                 if _tagged_ours(r.tags)]
+    except ResourceNotFoundError:
+        return None
+    except Exception as e:  # noqa: BLE001 - mapped to a DeployError with a hint
+        raise _mapped(e, map_azure_error) from e
+    return min(found, key=lambda r: r.name.lower()) if found else None
+
+
+def choose_registry(ctx: DeployContext, *, subscription: str, resource_group: str, location: str,
+                    given: Optional[str] = None, given_resource_group: Optional[str] = None,
+                    read_azure: bool = True) -> RegistryChoice:
+    """`--set registry=` wins; else the ACR tagged managed-by: deploy-advisor in the resource
+    group; else a new one (named by `default_registry_name`). Read-only; with `read_azure=False`
+    (not signed in) nothing is looked up and the plan says so."""
+    rg = given_resource_group or resource_group
+    if given:
+        validate_registry_name(given)
+        choice = RegistryChoice(subscription, rg, given, "given", location, state_read=read_azure)
+        if read_azure:
+            choice.registry = get_registry(ctx, rg, given)
+        return choice
+    if read_azure:
+        found = find_tagged_registry(ctx, rg)
+        if found is not None:
+            return RegistryChoice(subscription, rg, found.name, "found", location, registry=found)
+    return RegistryChoice(subscription, rg, default_registry_name(subscription, rg), "new", location,
+                          state_read=read_azure)
+
+
+def ensure_registry(ctx: DeployContext, choice: RegistryChoice, deployment: str) -> Any:
+    """The chosen registry, created (tagged as ours and as created by us) when it does not exist yet."""
+    from .azure_common import tags
+
+    if choice.registry is None:
+        choice.registry = get_registry(ctx, choice.resource_group, choice.name)
+    if choice.registry is None:
+        ctx.step(f"create container registry {choice.name} (Basic, admin user off)")
+        choice.registry = create_registry(ctx, choice.resource_group, choice.name, choice.location,
+                                          tags(deployment, **{TAG_CREATED: "registry"}))
+    return choice.registry
+
+
+def registry_users(ctx: DeployContext, registry_id: str, *, except_deployment: str) -> list[str]:
+    """Deployments in the ledger (not destroyed) whose plan names this registry.
+
+    Every image target stores `subscription`, `registry` and `registry_resource_group` in its
+    plan settings (`RegistryChoice.settings()`), which is what is compared here.
+    """
+    from .ledger import Ledger
+
+    users = []
+    for row in Ledger(ctx.state_dir).list_deployments():
+        if row["name"] == except_deployment or row.get("status") == "destroyed":
+            continue
+        settings = (row.get("plan") or {}).get("settings") or {}
+        if settings.get("registry") and RegistryChoice.from_settings(settings).id.lower() == registry_id.lower():
+            users.append(row["name"])
+    return sorted(users)
+
+
+def release_registry(ctx: DeployContext, *, deployment: str, subscription: str, resource_group: str,
+                     name: str) -> tuple[bool, str]:
+    """On destroy: delete the registry if we created it and no other deployment of ours uses it.
+
+    Returns (deleted, why) — `why` says what was kept and for what reason.
+    """
+    from azure.core.exceptions import ResourceNotFoundError
+
+    from .azure_common import map_azure_error, wait
+
+    if not name:
+        return False, ""
+    registry = get_registry(ctx, resource_group, name)
+    if registry is None:
+        return False, f"registry {name} already gone"
+    tags = {str(k).lower(): v for k, v in (registry.tags or {}).items()}
+    if not (_tagged_ours(registry.tags) and tags.get(TAG_CREATED) == "registry"):
+        return False, f"registry {name} kept (not created by deploy-advisor)"
+    users = registry_users(ctx, registry.id or registry_resource_id(subscription, resource_group, name),
+                           except_deployment=deployment)
+    if users:
+        return False, f"registry {name} kept (still used by {', '.join(users[:5])})"
+    ctx.step(f"delete container registry {name} (created by deploy-advisor, no other deployment uses it)")
+    try:
+        wait(registry_client(ctx).registries.begin_delete(resource_group, name), ctx, f"delete registry {name}")
+    except ResourceNotFoundError:
+        return False, f"registry {name} already gone"
+    except Exception as e:  # noqa: BLE001
+        raise _mapped(e, map_azure_error) from e
+    return True, f"registry {name} deleted"
 
 
 def _mapped(exc: Exception, mapper) -> Exception:
@@ -564,6 +883,19 @@ def _wait_run(ctx: DeployContext, tasks: Any, rg: str, registry_name: str, run_i
     ctx.emit("info", f"image {ref} built", image=ref, run_id=run_id)
 
 
+def image_ref(server: str, repository: str, files: Optional[Mapping[str, Union[bytes, str]]]) -> tuple[str, str]:
+    """(`<server>/<repository>:<content tag>`, tag); without files (model not downloaded yet) the tag
+    is "" and the reference ends in `:<tag after download>` (apply fills it in)."""
+    validate_repository(repository)
+    if files is None:
+        return f"{server}/{repository}:{PENDING_TAG}", ""
+    tag = content_tag(files)
+    return f"{server}/{repository}:{tag}", tag
+
+
+PENDING_TAG = "pending-model-download"
+
+
 # ----------------------------------------------------------------- AcrPull for the cluster / web app identity
 
 def authorization_client(ctx: DeployContext):
@@ -669,3 +1001,42 @@ def delete_acr_pull(ctx: DeployContext, *, registry_id: str, principal_id: str) 
         return False
     except Exception as e:  # noqa: BLE001
         raise _mapped(e, map_azure_error) from e
+
+
+# ----------------------------------------------------------------- smoke test after the rollout
+
+
+@dataclass
+class SmokeResult:
+    """Outcome of scoring the model's input example on a new deployment."""
+    ok: bool
+    why: str = ""
+    latency_ms: Optional[float] = None
+    response: Any = None
+    skipped: bool = False
+
+
+def smoke_test(ctx: DeployContext, info: Optional[ModelInfo], post, where: str) -> SmokeResult:
+    """Score the model's saved input example through `post(payload) -> (status, latency_ms, body)`.
+
+    Every image target runs the same check (`/score` with the Azure ML `input_data` shape); a
+    model without an input example is skipped with a warning, not failed.
+    """
+    from .azure_common import scrub
+    from .errors import DeployError
+    from .planning import input_example
+
+    payload = input_example(info)
+    if payload is None:
+        ctx.emit("warning", f"smoke test on {where} skipped: the model has no input example")
+        return SmokeResult(True, skipped=True)
+    ctx.step(f"smoke test: score the model's input example on {where}")
+    try:
+        status, latency_ms, body = post(payload)
+    except DeployError as e:
+        return SmokeResult(False, f"smoke test failed: {e.message}")
+    if status != 200:
+        return SmokeResult(False, f"smoke test failed: HTTP {status}: {scrub(str(body))[:300]}")
+    ctx.emit("info", f"smoke test on {where} passed: HTTP 200 in {latency_ms:.0f} ms",
+             latency_ms=round(latency_ms, 1))
+    return SmokeResult(True, "", round(latency_ms, 1), body)

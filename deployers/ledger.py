@@ -112,6 +112,10 @@ def _mapped(method):
     return wrapper
 
 
+_header_checked: set[Path] = set()  # ledger files whose header this process has read (see Ledger._check_file)
+_header_lock = threading.Lock()
+
+
 def _migrate(conn: sqlite3.Connection) -> None:
     """Bring the ledger to SCHEMA_VERSION, one recorded step at a time, each in one transaction."""
     while True:
@@ -165,9 +169,28 @@ class Ledger:
         return conn
 
     def _check_file(self) -> None:
-        size = self.path.stat().st_size
-        if size == 0:  # SQLite would treat it as a new, empty ledger and forget every deployment
+        """Refuse a damaged file before SQLite touches it (it would replay a leftover WAL into it)."""
+        if self.path.stat().st_size == 0:  # SQLite would take it for a new, empty ledger: every deployment forgotten
             raise StateError(f"the ledger at {self.path} is damaged (0 bytes: truncated)", DOCTOR_HINT)
+        with _header_lock:
+            # Reading the header opens and closes the file, and closing any descriptor of a file drops every
+            # POSIX lock this process holds on it, SQLite's included (sqlite.org/howtocorrupt.html, 2.2).
+            # So only before this process's first connection to it: later ones are opened after this returns.
+            key = self.path.resolve()
+            if key in _header_checked:
+                return
+            with open(self.path, "rb") as f:
+                header = f.read(16)
+            if header != b"SQLite format 3\x00":
+                raise StateError(f"the ledger at {self.path} is damaged (not an SQLite database)", DOCTOR_HINT)
+            _header_checked.add(key)
+
+    def close(self) -> None:
+        """Close this thread's connection (the last one to close removes the -wal and -shm files)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
 
     def _create(self) -> None:
         """Write the schema into a private temp file, then link it in place (never a half-made ledger)."""
@@ -203,17 +226,23 @@ class Ledger:
         try:
             conn, read_only = self._open(), False
         except sqlite3.OperationalError as e:
-            if write or not ("readonly" in str(e) or "unable to open" in str(e)):
+            if write or "locked" in str(e):
                 raise
+            # a read-only or full state dir: SQLite cannot make the -shm file a WAL reader needs
             conn, read_only = self._open(read_only=True), True
-        if write and read_only:
-            raise sqlite3.OperationalError("attempt to write a readonly database")
+        self.close()  # a read-only connection this thread had before
         self._local.conn, self._local.read_only = conn, read_only
         return conn
 
     def _rows(self, query: str, args: tuple = ()) -> list[sqlite3.Row]:
         conn = self._conn()
-        return conn.execute(query, args).fetchall() if conn is not None else []
+        if conn is None:
+            return []
+        try:
+            return conn.execute(query, args).fetchall()
+        finally:
+            if self._local.read_only:  # a snapshot that ignores writers: take a fresh one next time
+                self.close()
 
     @property
     def schema_version(self) -> int:
@@ -234,10 +263,7 @@ class Ledger:
     @_mapped
     def move_aside(self) -> Path:
         """Rename a damaged ledger (and its WAL files) out of the way; the next write starts a new one."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self.close()
         self._migrated = False
         aside = self.path.with_name(f"ledger.db.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
         os.replace(self.path, aside)
@@ -250,6 +276,7 @@ class Ledger:
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         db = self._conn(write=True)
+        assert db is not None  # a write creates the ledger when it is missing
         db.execute("BEGIN IMMEDIATE")
         try:
             yield db

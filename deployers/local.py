@@ -113,6 +113,25 @@ def _servers_under(base: Path, *, workers: bool = False) -> list[dict]:
     return found
 
 
+def _stopped_in_group(pid: int) -> list[int]:
+    """Processes of the server's process group (the server and its workers) that are stopped
+    (state T: SIGSTOP, SIGTSTP, a debugger). Empty where there is no /proc."""
+    try:
+        group = os.getpgid(pid)
+        entries = [p for p in Path("/proc").iterdir() if p.name.isdigit()]
+    except OSError:
+        return []
+    stopped = []
+    for entry in entries:
+        try:
+            fields = (entry / "stat").read_text().rsplit(") ", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and fields[2] == str(group) and fields[0] in ("T", "t"):
+            stopped.append(int(entry.name))
+    return sorted(stopped)
+
+
 def _http(method: str, url: str, body: Optional[bytes] = None, key: Optional[str] = None,
           timeout: float = 10.0) -> tuple[int, bytes]:
     req = urllib.request.Request(url, data=body, method=method)
@@ -313,6 +332,7 @@ class LocalDeployer(Deployer):
         cmd = [sys.executable, "-m", "deployers.serving", "--app-dir", str(app_dir), "--host", HOST,
                "--port", str(port), "--max-batch", str(settings.max_batch), "--max-wait-ms", str(settings.max_wait_ms),
                "--max-body-mb", str(settings.max_body_mb), "--timeout-s", str(settings.timeout_s)]
+        cmd += ["--log-file", str(log_path)]  # rotated by size; stdout (READY) and stray stderr append to it too
         cmd += ["--key-file", str(self._dir(ctx, name) / "key")] if settings.auth else ["--no-auth"]
         if settings.workers:
             cmd += ["--workers", str(settings.workers)]
@@ -406,11 +426,22 @@ class LocalDeployer(Deployer):
             code, _ = _http("GET", f"http://{HOST}:{st['port']}/ready", timeout=2)
         except (OSError, urllib.error.URLError):
             code = 0
-        state = "running" if code == 200 else "provisioning"
-        return Status(name=name, target=self.name, state=state, endpoint_url=url,
-                      message="ready" if code == 200 else f"not ready (HTTP {code or 'no answer'})",
-                      details={"pid": st["pid"], "port": st["port"], "log": st["log"],
-                               "uptime_s": round(time.time() - st.get("started_at", time.time()))})
+        details = {"pid": st["pid"], "port": st["port"], "log": st["log"],
+                   "uptime_s": round(time.time() - st.get("started_at", time.time()))}
+        stopped = _stopped_in_group(st["pid"])
+        if stopped:  # a stopped worker still accepts connections, which then hang: not ready, whatever /ready said
+            details["stopped_pids"] = stopped
+            return Status(name=name, target=self.name, state="degraded", endpoint_url=url, details=details,
+                          message=f"process(es) {', '.join(map(str, stopped))} of the server are stopped (SIGSTOP): "
+                                  f"requests they accept hang; `kill -CONT` them or apply again")
+        if code == 200:
+            return Status(name=name, target=self.name, state="running", endpoint_url=url, message="ready",
+                          details=details)
+        if code == 0 and self._announced_ready(st):  # it was ready and no longer answers
+            return Status(name=name, target=self.name, state="degraded", endpoint_url=url, details=details,
+                          message="ready before, but /ready did not answer within 2 s (stopped or stuck?)")
+        return Status(name=name, target=self.name, state="provisioning", endpoint_url=url, details=details,
+                      message=f"not ready (HTTP {code or 'no answer'})")
 
     def invoke(self, name: str, payload: Any, ctx: DeployContext) -> InvokeResult:
         st = self._state(ctx, name)

@@ -14,13 +14,14 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
 import sqlite3
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, NamedTuple, Optional
 from urllib.parse import urlsplit, urlunsplit
 
 
@@ -130,6 +131,10 @@ def _artifact_location(state_dir: Path, uri: str) -> Optional[str]:
 
 def _client(state_dir: Path):
     from mlflow import MlflowClient  # lazy: ~1 s import
+
+    # MLflow's store logs its schema set-up at INFO and a full traceback before re-raising a database error
+    # (a full or read-only state dir); we report those as one line, so its own lines only add noise
+    logging.getLogger("mlflow.store").setLevel(logging.CRITICAL)
     uri = registry_uri(state_dir)
     return MlflowClient(tracking_uri=uri, registry_uri=uri), uri
 
@@ -465,6 +470,19 @@ def _download(client, mv, cache: Path, ctx: Optional[DeployContext]) -> None:
 
 def _resolve_registry(ref: str, state_dir: Path, ctx: Optional[DeployContext]) -> ModelInfo:
     name, version, alias = _parse_models_uri(ref)
+    if not _is_embedded(state_dir):
+        from . import model_fetch
+
+        tracking = registry_uri(state_dir)
+        workspace = model_fetch.azureml_workspace_of(tracking)
+        if workspace is not None:  # an Azure ML workspace's MLflow registry is its model registry
+            aml_ref = f"azureml:{name}:{version}" if version and version != "latest" else \
+                f"azureml:{name}@{alias or 'latest'}"
+            found = azureml_lookup(aml_ref, state_dir, ctx, workspace=workspace)
+            info = model_fetch.azureml_info(found, state_dir)
+            return info.model_copy(update={"uri": f"models:/{found.model.name}/{found.model.version}"})
+        if model_fetch.is_remote_tracking(tracking):  # files are fetched on apply, never while planning
+            return model_fetch.mlflow_info(ref, state_dir)
     if version is not None and version.isdigit():
         warm = _fast_cached(state_dir, name, version)
         if warm is not None:
@@ -719,7 +737,28 @@ def _azure_model_info(model: Any, uri: str, source: str) -> ModelInfo:
     )
 
 
+class AzureMLModel(NamedTuple):
+    """A registered Azure ML model version as azure-ai-ml returned it, with the client that found it."""
+    client: Any  # azure.ai.ml.MLClient (workspace- or registry-scoped)
+    model: Any  # azure.ai.ml.entities.Model
+    uri: str  # canonical: azureml:NAME:VERSION or azureml://registries/R/models/NAME/versions/V
+    source: str  # "azureml" | "azureml-registry"
+    scope: str  # "subscription/rg/workspace" or "registry/R": what the download cache is keyed by
+    registry: Optional[str]
+
+
 def _resolve_azureml(ref: str, state_dir: Path, ctx: Optional[DeployContext]) -> ModelInfo:
+    from . import model_fetch
+
+    return model_fetch.azureml_info(azureml_lookup(ref, state_dir, ctx), state_dir)
+
+
+def azureml_lookup(ref: str, state_dir: Path, ctx: Optional[DeployContext], *,
+                   workspace: Optional[tuple[str, str, str]] = None) -> AzureMLModel:
+    """Find an Azure ML model version with azure-ai-ml (one model GET); every failure is one line.
+
+    `workspace` = (subscription, resource group, workspace) overrides the configured one (an Azure ML
+    workspace's MLflow tracking URI names it)."""
     short = _AZUREML_SHORT_RE.match(ref)
     reg = _AZUREML_REGISTRY_RE.match(ref)
     if not short and not reg:
@@ -732,6 +771,8 @@ def _resolve_azureml(ref: str, state_dir: Path, ctx: Optional[DeployContext]) ->
         label = "latest"
     ctx = ctx or DeployContext(state_dir=state_dir)
     sub, rg, ws = ctx.subscription_id, ctx.resource_group, os.environ.get("AZUREML_WORKSPACE_NAME") or None
+    if workspace is not None:
+        sub, rg, ws = workspace
     if short and not (sub and rg and ws):
         from .azureml import workspace_config  # the deployer's rule: both find the same workspace
 
@@ -784,8 +825,9 @@ def _resolve_azureml(ref: str, state_dir: Path, ctx: Optional[DeployContext]) ->
                               "AzureMLError") from None
     if reg:
         canonical = f"azureml://registries/{reg.group('registry')}/models/{model.name}/versions/{model.version}"
-        return _azure_model_info(model, canonical, "azureml-registry")
-    return _azure_model_info(model, f"azureml:{model.name}:{model.version}", "azureml")
+        return AzureMLModel(client, model, canonical, "azureml-registry", f"registry/{reg.group('registry')}",
+                            reg.group("registry"))
+    return AzureMLModel(client, model, f"azureml:{model.name}:{model.version}", "azureml", f"{sub}/{rg}/{ws}", None)
 
 
 # ----------------------------------------------------------------------------- entry point

@@ -15,6 +15,7 @@ from typing import Any, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from advisor.models import ModelInfo, Sizing, WorkloadProfile
+from advisor.safe_load import short
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
 
@@ -23,7 +24,7 @@ def validate_deployment_name(name: str) -> str:
     """Deployment names reach resource names, URLs and file names: keep them DNS-safe."""
     if not NAME_RE.match(name or "") or "--" in name:
         raise ValueError(
-            f"invalid deployment name {name!r}: use 3-32 lowercase letters, digits and single dashes, "
+            f"invalid deployment name {short(name)}: use 3-32 lowercase letters, digits and single dashes, "
             "starting with a letter and ending with a letter or digit")
     return name
 

@@ -16,7 +16,6 @@ stable, and user-controlled text reaches the template only as Python literals
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from pathlib import Path
@@ -24,10 +23,9 @@ from typing import Any, Optional
 
 from advisor.models import ModelInfo
 
-from . import compiled_trees, model_folder
+from . import compiled_trees, model_folder, templating
 from .errors import InputError
 
-TEMPLATES = Path(os.environ.get("DEPLOY_ADVISOR_TEMPLATES") or Path(__file__).resolve().parents[1] / "templates")
 SCORE_TEMPLATE = "score.py.j2"
 DEFAULT_MAX_ROWS = 100_000
 _COMMENT_SAFE = re.compile(r"[^A-Za-z0-9_.:/@+ -]")
@@ -40,12 +38,7 @@ def _comment_safe(text: str, limit: int = 120) -> str:
 
 
 def _environment():
-    import jinja2
-
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
-                             autoescape=False, keep_trailing_newline=True)
-    env.filters["py"] = _py_literal
-    return env
+    return templating.environment(py=_py_literal)
 
 
 def _py_literal(value: Any) -> str:

@@ -27,11 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal, Optional, Union
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from advisor.models import ProfileError, WorkloadProfile, describe_validation_error, load_profile
-from advisor.safe_load import MAX_BYTES, DocumentError, load_yaml, short
+from advisor.safe_load import MAX_BYTES, DocumentError, dump_yaml, load_yaml, short, short_text
 
 from .errors import InputError
 
@@ -145,12 +144,12 @@ def _rel(path: Path) -> str:
 def load_spec(path: Path | str, *, check_settings: bool = True) -> LoadedSpec:
     """Read and validate one spec file; raises SpecError naming the file and the field."""
     p = Path(path)
-    where = _rel(p)
-    if not p.is_file():
-        raise SpecError([f"{where}: no such spec file"])
-    if p.stat().st_size > MAX_SPEC_BYTES:
-        raise SpecError([f"{where}: larger than {MAX_SPEC_BYTES // 1000} kB: not a deployment spec"])
+    where = short_text(_rel(p))
     try:
+        if not p.is_file():
+            raise SpecError([f"{where}: no such spec file"])
+        if p.stat().st_size > MAX_SPEC_BYTES:
+            raise SpecError([f"{where}: larger than {MAX_SPEC_BYTES // 1000} kB: not a deployment spec"])
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise SpecError([f"{where}: cannot read ({e.__class__.__name__})"]) from None
@@ -245,6 +244,13 @@ def discover(paths: list[str | Path]) -> list[Path]:
     problems: list[str] = []
     for raw in paths:
         p = Path(raw)
+        try:
+            p.stat()
+        except FileNotFoundError:
+            pass
+        except OSError as e:  # a name too long, a loop of links, no permission
+            problems.append(f"{short_text(_rel(p))}: cannot read ({e.strerror or e.__class__.__name__})")
+            continue
         if p.is_dir():
             files = sorted(f for f in p.iterdir() if f.is_file() and f.suffix in SPEC_SUFFIXES
                            and not f.name.startswith("."))
@@ -369,5 +375,5 @@ def to_yaml(spec: Any, *, header: str = "") -> str:
     doc: dict[str, Any] = {"version": 1, "name": spec.name, "target": spec.target, "model": spec.model,
                            "profile": json.loads(spec.profile.model_dump_json(exclude_none=True)),
                            "settings": dict(spec.settings)}
-    text = yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)
+    text = dump_yaml(doc, default_flow_style=False)
     return (header + text) if header else text

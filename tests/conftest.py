@@ -13,6 +13,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
+# What exported workflows install in tests: the git repository at an exact commit (export refuses a bare name).
+PINNED_INSTALL = "deploy-advisor @ git+https://github.com/example/deploy-advisor@" + "0123456789abcdef" * 2 + "01234567"
 
 # onnxruntime (>= 1.29 on Linux) posts telemetry to mobile.events.data.microsoft.com unless this is set before it
 # initializes in a process: tests that load ONNX models in-process (mlflow's onnx flavor) made a later test's blob
@@ -28,6 +30,7 @@ def isolated_home(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     for var in ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "AZUREML_WORKSPACE_NAME", "AZURE_LOCATION"):
         monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("DEPLOY_ADVISOR_INSTALL", PINNED_INSTALL)  # exports refuse to run without a pinned artifact
     return home
 
 

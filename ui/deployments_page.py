@@ -9,6 +9,7 @@ import streamlit as st
 
 from deployers import api
 from ui import render, state, tryit
+from ui.streamlit_app import page
 
 SELECTED = "dl_selected"
 STATUS_COLOURS = {"running": "green", "failed": "red", "degraded": "orange", "destroyed": "gray",
@@ -107,7 +108,7 @@ def main() -> None:
                     "hidden (turn on Show destroyed).", icon=":material/inbox:")
         else:
             st.info("No deployments yet. Plan and apply one on the Deploy page.", icon=":material/inbox:")
-        st.page_link("ui/deploy_page.py", label="Go to Deploy", icon=":material/arrow_forward:")
+        st.page_link(page("deploy_page.py"), label="Go to Deploy", icon=":material/arrow_forward:")
         return
     _table(rows)
     names = [r["name"] for r in rows]

@@ -6,13 +6,14 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import render, state
+from ui.streamlit_app import page
 
 STEPS = [  # (title in the step bar, page file, url path)
-    ("Model", "ui/model_page.py", "model"),
-    ("Workload", "ui/workload_page.py", "workload"),
-    ("Recommendation", "ui/recommendation_page.py", "recommendation"),
-    ("Deploy", "ui/deploy_page.py", "deploy"),
-    ("Operate", "ui/deployments_page.py", "deployments"),
+    ("Model", "model_page.py", "model"),
+    ("Workload", "workload_page.py", "workload"),
+    ("Recommendation", "recommendation_page.py", "recommendation"),
+    ("Deploy", "deploy_page.py", "deploy"),
+    ("Operate", "deployments_page.py", "deployments"),
 ]
 # messages that belong to the page that raised them: cleared when the user moves to another page
 PAGE_ERRORS = ("model_error", "wf_import_error", "dp_plan_error", "wf_paste_note")
@@ -68,8 +69,8 @@ def footer(url_path: str) -> None:
     left, _mid, right = st.columns([2, 1, 2])
     if i > 0 and left.button(f"Back: {STEPS[i - 1][0]}", icon=":material/arrow_back:", key="flow_back",
                              width="stretch"):
-        st.switch_page(STEPS[i - 1][1])
+        st.switch_page(page(STEPS[i - 1][1]))
     if i < len(STEPS) - 1 and right.button(f"Next: {STEPS[i + 1][0]}", icon=":material/arrow_forward:",
                                            key="flow_next", type="primary", width="stretch"):
-        st.switch_page(STEPS[i + 1][1])
+        st.switch_page(page(STEPS[i + 1][1]))
     state.persist()

@@ -16,12 +16,11 @@ from typing import Any, Literal, Optional, Union
 
 import annotated_types as at
 import streamlit as st
-import yaml
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from advisor.safe_load import DocumentError, load_yaml
+from advisor.safe_load import DocumentError, dump_yaml, load_yaml
 
 ACRONYMS = {"rps": "RPS", "ms": "ms", "kb": "KB", "mb": "MB", "gb": "GB", "sla": "SLA", "sku": "SKU", "gpu": "GPU",
             "usd": "USD", "aks": "AKS", "acr": "ACR", "url": "URL", "id": "ID", "vnet": "VNet", "api": "API",
@@ -157,7 +156,7 @@ def _to_widget(spec: FieldSpec, value: Any) -> Any:
     if spec.kind in ("text", "secret"):
         return "" if value is None else str(value)
     if spec.kind == "yaml":
-        return "" if value in (None, {}, []) else yaml.safe_dump(value, sort_keys=False).strip()
+        return "" if value in (None, {}, []) else dump_yaml(value).strip()
     return value
 
 

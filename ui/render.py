@@ -10,6 +10,7 @@ import io
 import json
 import logging
 import re
+import sqlite3
 import tempfile
 import time
 import zipfile
@@ -18,7 +19,7 @@ from typing import Any, Iterable, Optional
 
 import streamlit as st
 
-from deployers.errors import DeployError
+from deployers.errors import DeployError, from_exception
 
 log = logging.getLogger("deploy_advisor.ui")
 if not log.handlers:  # errors hidden from the page (showErrorDetails = "none") still reach the server log
@@ -45,6 +46,8 @@ def error(e: BaseException, what: str = "") -> None:
     from advisor.models import ProfileError
 
     prefix = f"{what}: " if what else ""
+    if isinstance(e, (OSError, sqlite3.Error, RecursionError, MemoryError)):
+        e = from_exception(e)  # a full or read-only state dir, input nested too deeply: what to do about it
     if isinstance(e, DeployError):
         st.error(prefix + esc(e.message) + (f" [{esc(e.code)}]" if e.code else ""), icon=":material/error:")
         if e.hint:

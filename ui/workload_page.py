@@ -11,6 +11,7 @@ import streamlit as st
 from advisor.models import ProfileError, WorkloadProfile, parse_profile_text, profile_to_yaml
 from ui import forms, render, state, words
 from ui.profile_help import GROUPS, HELP, LABELS
+from ui.streamlit_app import page
 
 KEY = "wf"
 PRESET_KEY = "wf_preset"
@@ -232,7 +233,7 @@ def _live_ranking(p: WorkloadProfile | None, n_errors: int) -> None:
                         f":gray[{render.esc(opt.sizing.sku)} × {opt.sizing.instances}]")
         if rec.excluded:
             st.caption("Excluded: " + ", ".join(render.esc(state.target_title(x.target)) for x in rec.excluded))
-        st.page_link("ui/recommendation_page.py", label="Full recommendation", icon=":material/arrow_forward:")
+        st.page_link(page("recommendation_page.py"), label="Full recommendation", icon=":material/arrow_forward:")
 
 
 @st.fragment

@@ -1,10 +1,17 @@
-"""The raw ASGI scoring app: GET / (liveness), GET /ready (readiness), POST /score.
+"""The raw ASGI scoring app: POST /score; probes GET /live (liveness), GET /ready (readiness), GET / (up).
+
+/ready: 200 once the model is loaded, 503 while loading, stopping, or when a scoring call has run past the
+timeout (startup and readiness probes, App Service's health check). /live: 503 only when restarting helps:
+the model failed to load or the scoring thread is stuck (liveness probes). / answers whenever the event loop
+does (a plain "is the port up" check).
 
 No web framework: routing three paths by hand keeps per-request overhead to a
 few tens of microseconds, which matters when the model itself costs ~0.1 ms a
 row inside a batch. Scoring runs on the MicroBatcher's thread, never on the
-event loop. Error bodies are one JSON line with a request id; tracebacks go
-only to the server log. The key is compared in constant time and never logged.
+event loop. Error bodies are one JSON line with a request id. A bad request
+(4xx: wrong key, not JSON, nested too deeply, input that does not fit the
+model) is one warning line in the log; only a failing model (500) logs its
+traceback. The key is compared in constant time and never logged.
 """
 from __future__ import annotations
 
@@ -64,6 +71,33 @@ def _one_line(exc: BaseException, limit: int = 300) -> str:
     return msg[:limit]
 
 
+def _client_status(exc: BaseException) -> Optional[int]:
+    """The 4xx status a scoring script's exception asks for (score.py's InputError says 422), else None."""
+    status = getattr(exc, "http_status", None)
+    return status if isinstance(status, int) and 400 <= status < 500 else None
+
+
+def parse_body(body: bytes) -> tuple[Any, Optional[str]]:
+    """(the JSON payload, None), or (None, one line saying why the body is not JSON we read)."""
+    try:
+        return _loads(body), None
+    except ValueError as exc:  # malformed, not UTF-8, a number over Python's 4300-digit limit
+        return None, _json_error(body, exc)
+    except RecursionError:
+        return None, "the JSON is nested too deeply"
+
+
+def _json_error(body: bytes, exc: ValueError) -> str:
+    """One line naming why a body is not JSON we can read (never the body itself)."""
+    if isinstance(exc, json.JSONDecodeError):
+        if not body.strip():
+            return "empty body: send a JSON object like {\"input_data\": ...}"
+        return f"malformed JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+    if isinstance(exc, UnicodeDecodeError):
+        return "the body is not UTF-8 JSON"
+    return f"the body is not JSON we accept: {str(exc).splitlines()[0][:120] if str(exc) else 'invalid value'}"
+
+
 class ScoringApp:
     """ASGI callable; `state` flips from loading to ready/failed as the scoring thread reports."""
 
@@ -95,13 +129,15 @@ class ScoringApp:
                                       ((b"allow", b"POST"),))
             elif path == "/ready":
                 await self._ready(send) if method in ("GET", "HEAD") else await self._reply(send, 405, {"error": "use GET"})
+            elif path == "/live":
+                await self._live(send) if method in ("GET", "HEAD") else await self._reply(send, 405, {"error": "use GET"})
             elif path == "/":
                 if method in ("GET", "HEAD"):
                     await self._reply(send, 200, {"status": "alive"})
                 else:
                     await self._reply(send, 405, {"error": "use GET"})
             else:
-                await self._reply(send, 404, {"error": "not found: use POST /score, GET / or GET /ready"})
+                await self._reply(send, 404, {"error": "not found: use POST /score, GET /, GET /live or GET /ready"})
         elif kind == "lifespan":
             await self._lifespan(receive, send)
 
@@ -128,15 +164,32 @@ class ScoringApp:
     async def _reply(self, send: Callable, status: int, obj: Any, extra: tuple = ()) -> None:
         await self._send(send, status, _body(obj), extra)
 
+    def _stuck(self) -> bool:
+        """The scoring thread has been inside one call for longer than the scoring timeout."""
+        b = self.batcher
+        return b is not None and b.busy_since is not None and time.monotonic() - b.busy_since > self.settings.timeout_s
+
+    async def _refuse(self, send: Callable, status: int, error: str, rid_s: str, extra: tuple = ()) -> int:
+        """A bad request: one JSON line to the client, one line in the log, no traceback."""
+        log.warning("request %s: %d %s", rid_s, status, error)
+        await self._reply(send, status, {"error": error, "request_id": rid_s}, extra)
+        return status
+
     async def _ready(self, send: Callable) -> None:
         if self.state == "ready":
-            b = self.batcher
-            if b is not None and b.busy_since is not None and time.monotonic() - b.busy_since > self.settings.timeout_s:
+            if self._stuck():
                 await self._reply(send, 503, {"status": "stuck", "detail": "a scoring call has run longer than the timeout"})
                 return
             await self._send(send, 200, self._ready_body)
         else:
             await self._reply(send, 503, {"status": self.state})
+
+    async def _live(self, send: Callable) -> None:
+        if self.state == "failed" or self._stuck():
+            status = "failed" if self.state == "failed" else "stuck"
+            await self._reply(send, 503, {"status": status, "detail": "restart me"})
+        else:
+            await self._reply(send, 200, {"status": "alive"})
 
     def _new_id(self) -> bytes:
         self._counter += 1
@@ -164,10 +217,8 @@ class ScoringApp:
     async def _score_inner(self, receive, send, auth, length, rid, rid_s, rid_header) -> int:  # noqa: ANN001
         s = self.settings
         if self._expected_auth is not None and (auth is None or not hmac.compare_digest(auth, self._expected_auth)):
-            await self._reply(send, 401, {"error": "missing or wrong key: send 'Authorization: Bearer <key>'",
-                                          "request_id": rid_s},
-                              (*rid_header, (b"www-authenticate", b"Bearer")))
-            return 401
+            return await self._refuse(send, 401, "missing or wrong key: send 'Authorization: Bearer <key>'", rid_s,
+                                      (*rid_header, (b"www-authenticate", b"Bearer")))
         if length is not None:
             try:
                 declared = int(length)
@@ -193,16 +244,9 @@ class ScoringApp:
             await self._reply(send, 503, {"error": f"the model is not ready ({self.state})", "request_id": rid_s},
                               (*rid_header, (b"retry-after", b"1")))
             return 503
-        try:
-            payload = _loads(body)
-        except json.JSONDecodeError as exc:
-            msg = "empty body: send a JSON object like {\"input_data\": ...}" if not body.strip() else \
-                f"malformed JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-            await self._reply(send, 400, {"error": msg, "request_id": rid_s}, rid_header)
-            return 400
-        except UnicodeDecodeError:
-            await self._reply(send, 400, {"error": "the body is not UTF-8 JSON", "request_id": rid_s}, rid_header)
-            return 400
+        payload, error = parse_body(body)
+        if error is not None:
+            return await self._refuse(send, 400, error, rid_s, rid_header)
         batcher = self.batcher
         if self.pending >= s.max_queue:
             await self._reply(send, 503, {"error": "overloaded: too many requests queued", "request_id": rid_s},
@@ -219,6 +263,10 @@ class ScoringApp:
                               rid_header)
             return 504
         except Exception as exc:  # noqa: BLE001 - the scoring script's error: 500, traceback in the log
+            status = _client_status(exc)
+            if status is not None:  # the input does not fit the model: the client's to fix
+                return await self._refuse(send, status, str(exc).strip().split("\n", 1)[0][:300] or "bad input",
+                                          rid_s, rid_header)
             log.error("request %s: scoring failed: %s", rid_s, _one_line(exc), exc_info=exc)
             await self._reply(send, 500, {"error": _one_line(exc), "request_id": rid_s}, rid_header)
             return 500
@@ -237,8 +285,8 @@ class ScoringApp:
 
     async def _too_large(self, send: Callable, rid_s: str, rid_header: tuple) -> None:
         limit = self.settings.max_body / (1024 * 1024)
-        await self._reply(send, 413, {"error": f"request body larger than {limit:g} MB", "request_id": rid_s},
-                          (*rid_header, (b"connection", b"close")))
+        await self._refuse(send, 413, f"request body larger than {limit:g} MB", rid_s,
+                           (*rid_header, (b"connection", b"close")))
 
 
 def _expire(fut: asyncio.Future) -> None:

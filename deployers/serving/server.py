@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
+import logging.handlers
 import os
 import socket
 import stat
@@ -67,8 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-queue", type=int, default=1000, help="queued requests per worker before 503")
     p.add_argument("--max-body-mb", type=float, default=10.0, help="largest request body (413 above)")
     p.add_argument("--timeout-s", type=float, default=60.0, help="scoring timeout per request (504 above)")
+    p.add_argument("--max-header-kb", type=int, default=32, help="largest request line + headers (431 above)")
+    p.add_argument("--header-timeout-s", type=float, default=10.0,
+                   help="a request's headers must arrive within this (408 and closed after)")
+    p.add_argument("--body-timeout-s", type=float, default=30.0,
+                   help="a request's body must arrive within this after its headers (408 and closed after)")
     p.add_argument("--loop", choices=("auto", "uvloop", "asyncio"), default="auto", help="event loop implementation")
     p.add_argument("--log-file", type=Path, help="append logs here instead of stderr")
+    p.add_argument("--log-max-mb", type=float, default=10.0,
+                   help="rotate the log file at this size, keeping 2 old files (0 = never rotate)")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     p.add_argument("--access-log", action="store_true", help="log one line per /score request")
     p.add_argument("--no-warmup", action="store_true", help="skip the warm-up call with serving.json's input example")
@@ -99,6 +107,13 @@ def validate(args: argparse.Namespace) -> None:
         raise UsageError(f"--max-body-mb must be > 0 and <= 4096 (got {args.max_body_mb})")
     if not 0 < args.timeout_s <= 86_400:
         raise UsageError(f"--timeout-s must be > 0 and <= 86400 (got {args.timeout_s})")
+    if not 1 <= args.max_header_kb <= 1024:
+        raise UsageError(f"--max-header-kb must be 1-1024 (got {args.max_header_kb})")
+    for flag, value in (("--header-timeout-s", args.header_timeout_s), ("--body-timeout-s", args.body_timeout_s)):
+        if not 0 < value <= 3600:
+            raise UsageError(f"{flag} must be > 0 and <= 3600 (got {value})")
+    if not 0 <= args.log_max_mb <= 100_000:
+        raise UsageError(f"--log-max-mb must be 0-100000 (got {args.log_max_mb})")
     check_host(args.host, args.allow_public)
 
 
@@ -133,11 +148,49 @@ def read_key(path: Path) -> bytes:
     return key
 
 
-def setup_logging(log_file: Optional[Path], level: str) -> None:
+class SharedRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Size-capped log shared by a supervisor and its workers: every process checks the file's
+    size on disk (not its own position), rotates under a lock, and follows a rotation another
+    process made (the path's inode changed) instead of writing on into the old file."""
+
+    def _open(self):  # noqa: ANN202 - every log file is born 0600 (requests' ids, errors: not for other users)
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+
+    def shouldRollover(self, record: logging.LogRecord) -> bool:  # noqa: N802 - logging's name
+        if self.stream is None:
+            return False
+        try:
+            on_disk = os.stat(self.baseFilename)
+            if on_disk.st_ino != os.fstat(self.stream.fileno()).st_ino:
+                self.stream.close()
+                self.stream = self._open()  # someone else rotated: write to the new file
+                on_disk = os.stat(self.baseFilename)
+            return self.maxBytes > 0 and on_disk.st_size + len(self.format(record)) + 1 > self.maxBytes
+        except OSError:
+            return False
+
+    def doRollover(self) -> None:  # noqa: N802
+        import fcntl
+
+        with os.fdopen(os.open(self.baseFilename + ".lock", os.O_WRONLY | os.O_CREAT, 0o600), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                if os.stat(self.baseFilename).st_size >= self.maxBytes * 0.9:  # not rotated meanwhile
+                    super().doRollover()
+                else:
+                    self.stream.close()
+                    self.stream = self._open()
+            except OSError:
+                pass
+
+
+def setup_logging(log_file: Optional[Path], level: str, max_mb: float = 10.0) -> None:
     handler: logging.Handler
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(log_file, encoding="utf-8")
+        handler = SharedRotatingFileHandler(log_file, maxBytes=int(max_mb * 1024 * 1024), backupCount=2,
+                                            encoding="utf-8")
     else:
         handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)s [{os.getpid()}] %(name)s: %(message)s"))
@@ -172,7 +225,7 @@ def url_for(sock: socket.socket) -> str:
 def main(argv: Optional[list[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        setup_logging(args.log_file, args.log_level)
+        setup_logging(args.log_file, args.log_level, args.log_max_mb)
         validate(args)
         args.app_dir = args.app_dir.resolve()
         key = read_key(args.key_file) if args.key_file else None

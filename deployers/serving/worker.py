@@ -54,10 +54,17 @@ def serve(args: argparse.Namespace, sock: socket.socket, key: Optional[bytes]) -
     app = ScoringApp(settings, meta)
     warmup = None if args.no_warmup else meta.get("input_example")
     http, loop_name = pick_http(), pick_loop(args.loop)
+    protocol: object = http  # h11 (no httptools): only its own head size limit, set below
+    if http == "httptools":
+        from .protocol import Limits, guarded_protocol
 
-    config = uvicorn.Config(app, http=http, ws="none", loop=loop_name, lifespan="on", log_config=None, access_log=False,
-                            server_header=False, proxy_headers=False, backlog=2048, timeout_keep_alive=15,
-                            timeout_graceful_shutdown=int(args.timeout_s) + 5)
+        protocol = guarded_protocol(Limits(max_head_bytes=args.max_header_kb * 1024,
+                                           head_timeout_s=args.header_timeout_s, body_timeout_s=args.body_timeout_s))
+
+    config = uvicorn.Config(app, http=protocol, ws="none", loop=loop_name, lifespan="on", log_config=None,
+                            access_log=False, server_header=False, proxy_headers=False, backlog=2048,
+                            timeout_keep_alive=15, timeout_graceful_shutdown=int(args.timeout_s) + 5,
+                            h11_max_incomplete_event_size=args.max_header_kb * 1024)
     server = uvicorn.Server(config)
     exit_code = [0]
     url = url_for(sock)

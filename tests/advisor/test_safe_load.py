@@ -132,6 +132,16 @@ def test_plain_yaml_still_loads_merges_written_inline():
     assert load_json('{"a": [1, 2.5, null, true]}') == {"a": [1, 2.5, None, True]}
 
 
+def test_what_we_write_we_read_back_even_with_shared_objects():
+    from advisor.safe_load import dump_yaml
+
+    shared = {"days": "mon-fri"}
+    value = {"a": shared, "b": shared, "c": [shared, shared]}
+    text = dump_yaml(value)
+    assert "&" not in text and "*" not in text  # yaml.safe_dump writes &id001 / *id001 here
+    assert load_yaml(text) == value
+
+
 def test_validation_messages_never_repr_an_unbounded_value():
     huge = "x" * 200_000
     for text in (f"inference:\n  gpu: {huge}\n", f"inference:\n  peak_rps: {huge}\n", f"name: [{huge}]\n",

@@ -150,7 +150,8 @@ def test_destroy_deletes_what_it_labelled_and_the_cluster_it_created_twice_ok(az
     assert "managedCluster/deploy-advisor-aks" in out.deleted and "roleAssignment/AcrPull/myregistry" in out.deleted
     assert fake.get(aks.cluster_id()) is None
     assert fake.calls("DELETE", r"/managedClusters/deploy-advisor-aks$")
-    assert fake.ids(r"/registries/myregistry$")  # the shared registry is kept
+    # the registry was created for this deployment and nothing else of ours uses it: deleted too
+    assert "registry/myregistry" in out.deleted and not fake.ids(r"/registries/myregistry$")
     again = api.destroy(NAME, ctx)
     assert again.already_absent is True and again.deleted == []
 

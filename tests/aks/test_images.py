@@ -23,7 +23,9 @@ def files(tiny_model, isolated_home):
 
 def test_build_context_has_dockerfile_app_server_and_pinned_requirements(files):
     docker = files["Dockerfile"]
-    assert docker.startswith("# Scoring image") and "FROM python:3.11-slim" in docker
+    assert docker.startswith("# Scoring image") and f"FROM {images.BASE_IMAGE}\n" in docker
+    assert images.IMAGE_RE.match(images.BASE_IMAGE) and "@sha256:" in images.BASE_IMAGE  # pinned by digest
+    assert "pip install --no-compile --no-deps -r /tmp/requirements.txt && pip check" in docker
     assert "USER 10001:10001" in docker and "DEPLOY_ADVISOR_WORKERS=3" in docker
     assert ('CMD ["python", "-m", "deployers.serving", "--app-dir", "/app", "--host", "0.0.0.0", "--allow-public", '
             '"--port", "8080", "--key-file", "/var/run/secrets/scoring/key"]') in docker
@@ -31,7 +33,10 @@ def test_build_context_has_dockerfile_app_server_and_pinned_requirements(files):
             "deployers/serving/__main__.py", ".dockerignore"} <= set(files)
     assert not any(k.startswith(("deployers/aks", "deployers/api", "advisor/")) for k in files)  # only the server
     reqs = files["requirements.txt"].splitlines()
-    assert "scikit-learn==1.9.1" in reqs and any(r.startswith("mlflow==") for r in reqs)  # the model's pins
+    # the model's pins (`mlflow==X` is met by mlflow-skinny X where only that is installed)
+    assert "scikit-learn==1.9.1" in reqs and any(r.startswith(("mlflow==", "mlflow-skinny==")) for r in reqs)
+    names = {r.split("==")[0].lower() for r in reqs}
+    assert {"scipy", "threadpoolctl", "joblib", "h11", "click"} <= names  # indirect dependencies: a full lock
     assert any(r.startswith("uvicorn==") for r in reqs)  # the server's imports, pinned to what was tested
     assert all("==" in r for r in reqs)
 
@@ -194,3 +199,13 @@ def test_the_build_context_alone_runs_the_scoring_server(files, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_full_lock_pins_the_whole_closure_or_refuses():
+    from importlib import metadata
+
+    lock = images.full_lock(["uvicorn"])
+    assert f"uvicorn=={metadata.version('uvicorn')}" in lock and any(r.startswith("h11==") for r in lock)
+    assert images.full_lock(["not-installed-here==1.0"]) == ["not-installed-here==1.0"]  # a model's own exact pin
+    with pytest.raises(InputError, match="this environment has"):
+        images.full_lock(["uvicorn<0.1"])  # an installed release that does not match cannot be locked honestly

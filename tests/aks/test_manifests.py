@@ -88,7 +88,12 @@ def test_deployment_runs_non_root_read_only_with_probes_and_sized_requests():
     assert c["securityContext"]["allowPrivilegeEscalation"] is False
     assert {"name": "tmp", "mountPath": "/tmp"} in c["volumeMounts"]
     assert {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}} in pod["volumes"]
-    assert c["readinessProbe"]["httpGet"]["path"] == "/ready" and c["livenessProbe"]["httpGet"]["path"] == "/"
+    # startup waits for the model (not just the port); liveness restarts a stuck scoring thread
+    assert c["startupProbe"]["httpGet"]["path"] == "/ready" and c["readinessProbe"]["httpGet"]["path"] == "/ready"
+    assert c["livenessProbe"]["httpGet"]["path"] == "/live"
+    # preStop waits for endpoints to drop the pod; the grace period covers it plus the longest scoring call
+    assert c["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "10"]
+    assert pod["terminationGracePeriodSeconds"] >= 10 + 60
     assert c["image"] == IMAGE
     assert {"name": "DEPLOY_ADVISOR_WORKERS", "value": "2"} in c["env"]
     # 2 workers -> 2 cores requested; memory limit == request; a DS3_v2 node (4 vCPU) is the CPU limit

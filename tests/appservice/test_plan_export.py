@@ -98,9 +98,11 @@ def test_preflight_failures_name_their_reason(ctx, fake, web, model_dir):
     assert findings["quota"].level == "fail" and "1 instances free" in findings["quota"].message
 
 
-def test_preflight_without_an_image_source_fails(ctx, model_dir):
+def test_preflight_without_registry_or_image_builds_in_the_chosen_registry(ctx, model_dir):
+    """No --set registry= needed: the shared rule picks (or plans) one, as for aks."""
     findings = {f.check: f for f in api.preflight(make_spec(model_dir, image=None, registry=None), ctx)}
-    assert findings["image"].level == "fail" and "registry" in findings["image"].hint
+    assert findings["image"].level == "pass" and "(acr-build)" in findings["image"].message
+    assert ".azurecr.io/deploy-advisor/fraud-app:c" in findings["image"].message
 
 
 def test_dev_profile_gets_basic_and_updates_in_place(ctx, fake, web, model_dir):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import cli
+from tests.conftest import PINNED_INSTALL, cli
 
 SAMPLE = "models:/sample-classifier/1"
 GH_SECRET = re.compile(r"\$\{\{ secrets\.[A-Z_]+ \}\}")
@@ -181,6 +181,9 @@ def test_export_local_is_a_runnable_app_folder_and_a_smoke_test_workflow(home_wi
     ("--environment", "prod env", "--environment: invalid value"),
     ("--install", "deploy-advisor; rm -rf /", "--install: "),
     ("--install", "$(curl x)", "--install: "),
+    ("--install", "deploy-advisor==0.1.0", "not a pinned artifact"),  # a bare name: whoever registers it runs
+    ("--install", "deploy-advisor @ git+https://github.com/o/r@main", "not a pinned artifact"),  # a moving ref
+    ("--install", "evil-1.0-py3-none-any.whl", "not a deploy-advisor wheel"),
     ("--repo-path", "../outside", "--repo-path: invalid value"),
 ])
 def test_hostile_values_never_reach_the_workflow(home_with_sample, tmp_path, flag, value, needle):
@@ -196,10 +199,51 @@ def test_render_workflow_rejects_bad_scope_values():
     from deployers.export import render_workflow
 
     base = dict(name="ok-name", target="azureml", requires_azure=True, spec_path="deployment.yaml", watch="**",
-                workflow_path=".github/workflows/deploy-ok-name.yml")
+                workflow_path=".github/workflows/deploy-ok-name.yml", install=PINNED_INSTALL)
     text = render_workflow(**base, resource_group="rg-(prod).1", location="westeurope", workspace="mlw_prod-1")
     assert yaml.safe_load(text)["env"]["AZURE_RESOURCE_GROUP"] == "rg-(prod).1"
     for key, bad in (("resource_group", "rg\nname"), ("location", "West Europe"), ("workspace", "w s"),
                      ("spec_path", "/etc/passwd"), ("name", "Bad")):
         with pytest.raises((InputError, ValueError)):
             render_workflow(**{**base, key: bad})
+
+
+def _install_steps(wf: dict) -> list[str]:
+    return [s["run"] for job in wf["jobs"].values() for s in job["steps"] if "pip install" in s.get("run", "")]
+
+
+def test_export_refuses_without_a_pinned_artifact(home_with_sample, tmp_path, monkeypatch):
+    monkeypatch.delenv("DEPLOY_ADVISOR_INSTALL")
+    exp = tmp_path / "x"
+    out = cli("export", "--target", "appservice", "--model", "azureml:m:1", "--name", "x-app", "--out", str(exp))
+    assert out.returncode == 2 and "cannot name a pinned deploy-advisor" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr and not exp.exists()
+
+
+def test_workflow_installs_the_git_commit_with_the_targets_extra(home_with_sample, tmp_path):
+    exp = tmp_path / "x"
+    out = cli("export", "--target", "appservice", "--model", "azureml:m:1", "--name", "x-app", "--out", str(exp))
+    assert out.returncode == 0, out.stderr
+    runs = _install_steps(_workflow(exp, "x-app"))
+    pin = PINNED_INSTALL.replace("deploy-advisor @", "deploy-advisor[appservice] @")
+    assert len(runs) == 2 and all(r.strip() == f"python -m pip install '{pin}'" for r in runs), runs
+
+
+def test_workflow_installs_a_wheel_committed_next_to_it(home_with_sample, tmp_path):
+    import hashlib
+
+    wheel = tmp_path / "dist" / "deploy_advisor-0.1.0-py3-none-any.whl"
+    wheel.parent.mkdir()
+    wheel.write_bytes(b"PK not really a wheel, only its bytes are hashed")
+    exp = tmp_path / "x"
+    out = cli("export", "--target", "aks", "--model", SAMPLE, "--name", "sample-aks", "--out", str(exp),
+              "--repo-path", "deploy/aks", "--install", str(wheel))
+    assert out.returncode == 0, out.stderr
+    copied = exp / "wheels" / wheel.name
+    assert copied.read_bytes() == wheel.read_bytes()
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    for run in _install_steps(_workflow(exp, "sample-aks")):
+        check, install = run.strip().splitlines()
+        assert check == f"echo '{digest}  deploy/aks/wheels/{wheel.name}' | sha256sum --check --strict"
+        assert install == f"python -m pip install 'deploy/aks/wheels/{wheel.name}[aks]'"
+    assert "wheels/" in (exp / "EXPORT.md").read_text()

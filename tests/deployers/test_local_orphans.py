@@ -104,3 +104,34 @@ def test_a_readiness_timeout_stops_the_server_it_started(home_with_sample):
     assert not _servers_under(_base("slow"), workers=True)
     assert _listed("slow")["status"] == "failed"
     cli("destroy", "slow", "--yes")
+
+
+def test_status_sees_a_stopped_worker(home_with_sample):
+    from deployers import api
+
+    result = api.deploy(api.make_spec("paused", "local", SAMPLE, api.parse_profile({}), settings={"workers": 2}))
+    try:
+        workers = [s["pid"] for s in _servers_under(_base("paused"), workers=True) if s["pid"] != result.outputs["pid"]]
+        assert len(workers) == 2
+        os.kill(workers[0], signal.SIGSTOP)
+        try:
+            st = api.status("paused")
+            assert st.state == "degraded" and st.details["stopped_pids"] == [workers[0]], st
+            assert "SIGSTOP" in st.message
+        finally:
+            os.kill(workers[0], signal.SIGCONT)
+        assert api.status("paused").state == "running"
+    finally:
+        api.destroy("paused")
+
+
+def test_no_launch_when_the_intent_cannot_be_written(home_with_sample):
+    """The write-ahead record comes first: when it fails (here state.json's temp file cannot be
+    created, as on a full disk) nothing is started and the failure is one line."""
+    base = _base("nospace")
+    base.mkdir(parents=True)
+    (base / "state.tmp").mkdir()  # _write_state's temp file
+    out = cli("deploy", "--target", "local", "--model", SAMPLE, "--name", "nospace", "--yes")
+    assert out.returncode != 0 and len(out.stderr.strip().splitlines()[-1:]) == 1 and "Traceback" not in out.stderr
+    assert not _servers_under(base, workers=True)
+    assert _listed("nospace")["status"] == "failed"

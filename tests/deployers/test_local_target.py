@@ -159,13 +159,13 @@ def test_corrupt_mlflow_folder_is_one_line(home_with_sample, tmp_path):
     assert len(out.stderr.strip().splitlines()) == 1
 
 
-def test_payload_with_wrong_columns_is_a_500_with_request_id(home_with_sample):
+def test_payload_with_wrong_columns_is_a_422_with_request_id(home_with_sample):
     from deployers import api
 
     result = api.deploy(api.make_spec("cols", "local", SAMPLE, api.parse_profile({})))
     try:
         inv = api.invoke("cols", {"input_data": {"columns": ["nope"], "data": [[1.0]]}})
-        assert inv.status_code in (400, 500)
+        assert inv.status_code == 422 and "missing column" in inv.response["error"]
         assert inv.request_id and "Traceback" not in json.dumps(inv.response)
         out = cli("invoke", "cols", "--data", "{not json")
         assert out.returncode == 2 and "not valid JSON" in out.stderr

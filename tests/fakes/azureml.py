@@ -127,6 +127,30 @@ class AzureMLFake:
         self.fake.put(vid, {"properties": props})
         return vid
 
+    def register_model_files(self, name: str, version: str, folder: Any, *, prefix: str = "") -> str:
+        """Upload every file of `folder` to the workspace's default datastore (as `az ml model create
+        --path` leaves them) and register the version pointing at them. The type is mlflow_model when
+        the folder has an MLmodel file (its flavors copied as the service does), else custom_model.
+        Returns the blob prefix (the datastore path), e.g. to delete the blobs afterwards."""
+        from pathlib import Path
+
+        root = Path(folder)
+        prefix = prefix or f"LocalUpload/{uuid.uuid4().hex}/{root.name}"
+        _put_folder(self.storage, self.storage_account, self.blob_container, prefix, root)
+        props: dict[str, Any] = {"modelType": "custom_model", "flavors": {}, "description": "", "tags": {},
+                                 "properties": {},
+                                 "modelUri": f"azureml://subscriptions/{self.subscription}/resourcegroups/"
+                                             f"{self.resource_group}/workspaces/{self.workspace}/datastores/"
+                                             f"{DATASTORE}/paths/{prefix}/", "isArchived": False}
+        if (root / "MLmodel").is_file():
+            props["modelType"] = "mlflow_model"
+            props["flavors"] = _flavors((root / "MLmodel").read_bytes())
+        cid = f"{self.ws_id}/models/{name}"
+        self.fake.put(cid, {"properties": {"latestVersion": version, "description": "", "tags": {},
+                                           "properties": {}}})
+        self.fake.put(f"{cid}/versions/{version}", {"properties": props})
+        return prefix
+
     def set_quota(self, family: str, current: int, limit: int) -> None:
         self.usage[family] = (current, limit)
 
@@ -424,19 +448,123 @@ def _install_datastore(fake: FakeAzure, aml: AzureMLFake) -> None:
             return
         uri = str(props.get("modelUri") or "")
         mlmodel = aml.uploaded(uri.split(f"/datastores/{DATASTORE}/paths/", 1)[-1].rstrip("/") + "/MLmodel")
-        flavors: dict = {}
-        if props.get("modelType") == "mlflow_model" and mlmodel:
-            import yaml
-            doc = yaml.safe_load(next(iter(mlmodel.values()))) or {}
-            flavors = {k: {"data": {kk: json.dumps(vv) if isinstance(vv, (dict, list)) else str(vv)
-                                    for kk, vv in (v or {}).items()}} for k, v in (doc.get("flavors") or {}).items()}
-        props["flavors"] = flavors
+        props["flavors"] = _flavors(next(iter(mlmodel.values()))) if (
+            props.get("modelType") == "mlflow_model" and mlmodel) else {}
 
     fake.behaviour(WS_RE + r"/models/[^/]+/versions/[^/]+$", lro=None, create_status=201, update_status=200,
                    transform=model_transform)
     fake.behaviour(WS_RE + r"/codes/[^/]+/versions/[^/]+$", lro=None, create_status=201, update_status=200)
     for kind in ("models", "codes"):
         fake.route("PUT", WS_RE + rf"/{kind}/(?P<name>[^/]+)/versions/(?P<version>[^/]+)$")(asset_version(kind))
+
+
+# ----------------------------------------------------------------- Azure ML registries (shared across workspaces)
+
+REGISTRY_HOST = r"^eastus\.api\.azureml\.ms$"  # azure-ai-ml's registry discovery endpoint for AzureCloud
+MFE = r"^/mferp/managementfrontend/subscriptions/[^/]+/resourceGroups/[^/]+/providers/" \
+      r"Microsoft\.MachineLearningServices/registries/(?P<reg>[^/]+)"
+
+
+@dataclass
+class AzureMLRegistryFake:
+    """An Azure ML registry as azure-ai-ml reaches it: discovery, then the registry front end (model
+    version GET, `datarefs` POST that hands out a SAS for the version's blobs) on eastus.api.azureml.ms.
+    The blobs live in `storage` (serve it through tls_proxy) under account `account`, container `container`."""
+    fake: FakeAzure
+    name: str
+    storage: FakeBlobStorage
+    subscription: str = SUBSCRIPTION
+    resource_group: str = "rg-registry"
+    location: str = "eastus"
+    sas_issued: int = 0
+
+    @property
+    def account(self) -> str:
+        return re.sub(r"[^a-z0-9]", "", self.name.lower())[:14] + "regst"
+
+    @property
+    def container(self) -> str:
+        return f"{self.name.lower()}-models"
+
+    def version_id(self, name: str, version: str) -> str:
+        return f"azureml://registries/{self.name}/models/{name}/versions/{version}"
+
+    def register_model_files(self, name: str, version: str, folder: Any) -> str:
+        """Put every file of `folder` in the registry's storage and register the version there."""
+        from pathlib import Path
+
+        root = Path(folder)
+        prefix = f"models/{name}/{version}/{root.name}"
+        _put_folder(self.storage, self.account, self.container, prefix, root)
+        flavors = _flavors((root / "MLmodel").read_bytes()) if (root / "MLmodel").is_file() else {}
+        self.fake.put(f"/registryfake/{self.name}/models/{name}/versions/{version}", {
+            "id": self.version_id(name, version), "name": version,
+            "type": "Microsoft.MachineLearningServices/registries/models/versions",
+            "properties": {"description": "", "tags": {}, "properties": {}, "isArchived": False, "isAnonymous": False,
+                           "flavors": flavors, "modelType": "mlflow_model" if flavors else "custom_model",
+                           "modelUri": f"https://{self.account}.blob.core.windows.net/{self.container}/{prefix}",
+                           "provisioningState": "Succeeded"}})
+        return prefix
+
+
+def install_registry(fake: FakeAzure, storage: FakeBlobStorage, name: str = "shared-models") -> AzureMLRegistryFake:
+    """Register the routes of one Azure ML registry on `fake` (its blobs in `storage`)."""
+    reg = AzureMLRegistryFake(fake, name, storage)
+    storage.account(reg.account, reg.container)
+
+    @fake.data_plane(REGISTRY_HOST, method="GET", path=r"^/registrymanagement/v1\.0/registries/(?P<reg>[^/]+)/discovery$")
+    def discovery(f: FakeAzure, req: RecordedRequest, m: re.Match) -> Any:
+        if m["reg"] != reg.name:
+            return None
+        return f.json(200, {"registryName": reg.name, "tenantId": "11111111-1111-1111-1111-111111111111",
+                            "primaryRegion": reg.location, "regions": [reg.location],
+                            "subscriptionId": reg.subscription, "resourceGroup": reg.resource_group,
+                            "workspaceName": None,
+                            "primaryRegionResourceProviderUri": f"https://{reg.location}.api.azureml.ms/"})
+
+    @fake.data_plane(REGISTRY_HOST, method="GET", path=MFE + r"/models/(?P<name>[^/]+)/versions/(?P<version>[^/]+)$")
+    def get_version(f: FakeAzure, req: RecordedRequest, m: re.Match) -> Any:
+        if m["reg"] != reg.name:
+            return None
+        body = f.get(f"/registryfake/{reg.name}/models/{m['name']}/versions/{m['version']}")
+        if body is None:
+            return f.error(404, "UserError", f"Model {m['name']}:{m['version']} not found in registry {reg.name}")
+        body.pop("systemData", None)
+        body["id"] = reg.version_id(m["name"], m["version"])
+        body["systemData"] = {"createdAt": "2026-05-01T10:00:00Z", "createdBy": "someone@contoso.com",
+                              "createdByType": "User", "lastModifiedAt": "2026-05-01T10:00:00Z"}
+        return f.json(200, body)
+
+    @fake.data_plane(REGISTRY_HOST, method="POST", path=MFE + r"/datarefs/(?P<name>[^/]+)/versions/(?P<version>[^/]+)$")
+    def datarefs(f: FakeAzure, req: RecordedRequest, m: re.Match) -> Any:
+        """A SAS for the version's container: how azure-ai-ml reads a registry model's files."""
+        if m["reg"] != reg.name:
+            return None
+        body = req.body if isinstance(req.body, dict) else {}
+        if body.get("assetId") != reg.version_id(m["name"], m["version"]):
+            return f.error(400, "UserError", f"assetId {body.get('assetId')!r} does not match the URL")
+        reg.sas_issued += 1
+        container_url = f"https://{reg.account}.blob.core.windows.net/{reg.container}"
+        return f.json(200, {"blobReferenceForConsumption": {
+            "blobUri": body.get("blobUri") or container_url, "storageAccountArmId": "",
+            "credential": {"credentialType": "SAS", "sasUri": f"{container_url}?{storage.issue_sas(reg.account)}"}}})
+
+    return reg
+
+
+def _flavors(mlmodel: bytes) -> dict:
+    """`flavors` as the service fills it from an MLmodel file (values as strings, nested ones as JSON)."""
+    import yaml
+
+    doc = yaml.safe_load(mlmodel) or {}
+    return {k: {"data": {kk: json.dumps(vv) if isinstance(vv, (dict, list)) else str(vv)
+                         for kk, vv in (v or {}).items()}} for k, v in (doc.get("flavors") or {}).items()}
+
+
+def _put_folder(storage: FakeBlobStorage, account: str, container: str, prefix: str, root: Any) -> None:
+    """Every file under `root` as a blob `<prefix>/<relative path>` (what an upload leaves)."""
+    for f in sorted(p for p in root.rglob("*") if p.is_file()):
+        storage.put_blob(account, container, f"{prefix}/{f.relative_to(root).as_posix()}", f.read_bytes())
 
 
 def _default_scorer(deployment: str, payload: Any) -> tuple[int, Any]:

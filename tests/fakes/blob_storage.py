@@ -7,8 +7,9 @@ service checks: SharedKey signatures against the account key, SAS tokens it issu
 tokens it was told to accept; Content-MD5; `If-None-Match: *`. Unknown operations answer
 501 so an SDK change shows up as a clear failure instead of a silently wrong fake.
 
-Covered: Get Blob Properties (HEAD), Get Blob, Put Blob, Set Blob Metadata, Put Block,
-Put Block List, List Blobs (flat, prefix).
+Covered: Get Blob Properties (HEAD), Get Blob (whole or a byte range: 206 + Content-Range), Put Blob,
+Set Blob Metadata, Put Block, Put Block List, List Blobs (flat or one level with a delimiter, prefix).
+`put_blob` seeds a blob, `delete_blobs` removes some, `gets()` lists every read of a blob's content.
 """
 from __future__ import annotations
 
@@ -82,6 +83,26 @@ class FakeBlobStorage:
             self.accounts[account].sas_tokens.add(sig)
         return f"sv={VERSION}&ss=b&srt=sco&sp=rwdlac&se=2099-01-01T00:00:00Z&spr=https&sig={quote(sig, safe='')}"
 
+    def put_blob(self, account: str, container: str, name: str, data: bytes) -> Blob:
+        """Seed a blob as an upload would leave it (MD5 set); the account and container are created."""
+        blob = Blob(data, content_md5=base64.b64encode(hashlib.md5(data).digest()).decode())
+        with self._lock:
+            self.account(account, container).containers[container][name] = blob
+        return blob
+
+    def delete_blobs(self, account: str, container: str, prefix: str) -> int:
+        """Remove the blobs under `prefix` (a test's "blobs went missing"); returns how many."""
+        with self._lock:
+            store = self.accounts[account].containers[container]
+            gone = [k for k in store if k.startswith(prefix)]
+            for k in gone:
+                del store[k]
+            return len(gone)
+
+    def gets(self) -> list[BlobRequest]:
+        """Every Get Blob (a blob's content was read): what a read-only plan must never do."""
+        return [r for r in self.requests if r.method == "GET" and r.blob and not r.comp]
+
     def blobs(self, account: str, container: str, prefix: str = "") -> dict[str, Blob]:
         with self._lock:
             return {k: v for k, v in sorted(self.accounts[account].containers[container].items())
@@ -144,7 +165,7 @@ class FakeBlobStorage:
             return self._error(404, "ContainerNotFound", f"The specified container {container} does not exist.")
         if not blob:
             if method == "GET" and query.get("restype") == "container" and comp == "list":
-                return self._list(acct, container, store, query.get("prefix", ""))
+                return self._list(acct, container, store, query.get("prefix", ""), query.get("delimiter", ""))
             return self._error(501, "NotImplemented", f"fake: container operation {method} comp={comp}")
         existing = store.get(blob)
         if method in ("HEAD", "GET") and not comp:
@@ -153,6 +174,18 @@ class FakeBlobStorage:
             headers = self._props(existing)
             if method == "HEAD":
                 return 200, headers, b""
+            wanted = re.match(r"bytes=(\d+)-(\d*)$", h.get("x-ms-range") or h.get("range") or "")
+            if wanted:  # a ranged read (azure-storage-blob downloads in chunks): 206 + Content-Range
+                size = len(existing.data)
+                start = int(wanted[1])
+                end = min(int(wanted[2]) if wanted[2] else size - 1, size - 1)
+                if size and start >= size:
+                    return self._error(416, "InvalidRange", "The range specified is invalid for the current size.")
+                part = existing.data[start:end + 1]
+                headers.pop("Content-MD5", None)
+                headers.update({"Content-Length": str(len(part)),
+                                "Content-Range": f"bytes {start}-{max(end, start)}/{size}" if size else "bytes */0"})
+                return 206, headers, part
             return 200, headers, existing.data
         if method == "PUT" and not comp:
             if h.get("x-ms-blob-type") != "BlockBlob":
@@ -192,13 +225,20 @@ class FakeBlobStorage:
         return 201, {**self._write_headers(new), "Content-MD5": new.content_md5,
                      "x-ms-request-server-encrypted": "true"}, b""
 
-    def _list(self, acct: Account, container: str, store: dict[str, Blob], prefix: str):
+    def _list(self, acct: Account, container: str, store: dict[str, Blob], prefix: str, delimiter: str = ""):
+        if delimiter:  # one level: blobs directly under prefix, plus <BlobPrefix> for each "folder"
+            folders = sorted({prefix + n[len(prefix):].split(delimiter, 1)[0] + delimiter for n in store
+                              if n.startswith(prefix) and delimiter in n[len(prefix):]})
+            store = {n: b for n, b in store.items() if n.startswith(prefix) and delimiter not in n[len(prefix):]}
+        else:
+            folders = []
         items = "".join(
             f"<Blob><Name>{escape(n)}</Name><Properties><Last-Modified>{b.last_modified}</Last-Modified>"
             f"<Etag>{b.etag}</Etag><Content-Length>{len(b.data)}</Content-Length>"
             f"<Content-Type>{escape(b.content_type)}</Content-Type><BlobType>BlockBlob</BlobType></Properties>"
             "<Metadata>" + "".join(f"<{k}>{escape(v)}</{k}>" for k, v in b.metadata.items()) + "</Metadata></Blob>"
             for n, b in sorted(store.items()) if n.startswith(prefix))
+        items += "".join(f"<BlobPrefix><Name>{escape(f)}</Name></BlobPrefix>" for f in folders)
         xml = (f'<?xml version="1.0" encoding="utf-8"?><EnumerationResults ServiceEndpoint="https://{acct.name}.'
                f'{self.suffix}/" ContainerName="{escape(container)}"><Prefix>{escape(prefix)}</Prefix>'
                f"<Blobs>{items}</Blobs><NextMarker /></EnumerationResults>")

@@ -61,7 +61,7 @@ def test_plain_onnx_file_served_with_batching(onnx_file_app, start_server):
         results = list(pool.map(lambda b: srv.request("POST", "/score", b), bodies))
     for body, (code, _, out) in zip(bodies[:-1], results[:-1]):
         assert (code, out) == (200, expected(body["input_data"]))
-    assert results[-1][0] == 500 and "expected 4 values per row" in results[-1][2]["error"]
+    assert results[-1][0] == 422 and "expected 4 values per row" in results[-1][2]["error"]
 
 
 def test_mlflow_onnx_flavor_uses_onnxruntime(tmp_path, monkeypatch):

@@ -54,7 +54,7 @@ def test_hostile_model_names_cannot_inject_code(tmp_path):
 
 def test_strict_undefined_catches_template_mistakes(monkeypatch, tmp_path):
     (tmp_path / "score.py.j2").write_text("X = {{ not_given }}\n")
-    monkeypatch.setattr(scoring, "TEMPLATES", tmp_path)
+    monkeypatch.setenv("DEPLOY_ADVISOR_TEMPLATES", str(tmp_path))
     with pytest.raises(jinja2.UndefinedError):
         scoring.render_score_script(ModelInfo(uri="x", name="m"))
 

@@ -62,6 +62,7 @@ def test_liveness_200_and_readiness_503_until_init_finishes(tmp_path, start_serv
     assert code == 200 and body == {"status": "alive"}
     code, _, body = request(port, "GET", "/ready")
     assert code == 503 and body["status"] == "loading"
+    assert request(port, "GET", "/live")[0] == 200  # loading is alive: the startup probe waits on /ready
     code, headers, body = request(port, "POST", "/score", {"data": 1})
     assert code == 503 and headers["retry-after"] == "1"
     srv.wait_ready(30)
@@ -136,8 +137,11 @@ def test_scoring_timeout_is_504_and_server_keeps_serving(tmp_path, start_server)
     time.sleep(0.1)
     code, _, out = srv.request("GET", "/ready")  # the scoring thread is still busy past the timeout
     assert code == 503 and out["status"] == "stuck"
+    code, _, out = srv.request("GET", "/live")  # liveness fails too: a restart frees a stuck thread
+    assert code == 503 and out["status"] == "stuck"
+    assert srv.request("GET", "/")[0] == 200  # the event loop itself still answers
     time.sleep(max(0.0, started + 2.3 - time.monotonic()))  # the slow call ends; the server recovers
-    assert srv.request("GET", "/ready")[0] == 200
+    assert srv.request("GET", "/ready")[0] == 200 and srv.request("GET", "/live")[0] == 200
     code, _, out = srv.request("POST", "/score", {"sleep": 0})
     assert (code, out) == (200, {"slept": 0})
 

@@ -98,6 +98,23 @@ def test_pasted_yaml_is_imported_and_bad_yaml_names_the_field(app):
     assert at.session_state[state.PROFILE] == WorkloadProfile.model_validate(good)
 
 
+def test_pasted_alias_bomb_is_one_error_and_keeps_the_profile(app):
+    import time
+
+    from tests.advisor.test_safe_load import ALIAS_BOMB
+
+    at = open_page(app, "workload")
+    before = at.session_state[state.PROFILE]
+    at.text_area(key="wf_yaml_text").input(ALIAS_BOMB).run()
+    t0 = time.perf_counter()
+    next(b for b in at.button if b.label == "Use pasted profile").click().run()
+    assert time.perf_counter() - t0 < 5  # the whole rerun; plain yaml.safe_load here took minutes and GBs
+    no_exception(at)
+    errors = [e.value.replace("\\", "") for e in at.error]
+    assert len(errors) == 1 and "aliases" in errors[0] and len(errors[0]) < 300, errors
+    assert at.session_state[state.PROFILE] == before
+
+
 def test_unknown_yaml_key_is_reported(app):
     at = open_page(app, "workload")
     at.text_area(key="wf_yaml_text").input("inference:\n  peak: 5\n").run()
