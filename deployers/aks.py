@@ -1757,11 +1757,12 @@ def _readme(cfg: Config, image: str, files: list[str]) -> str:
     else:
         build = (f"## Image\n\nThe build context is in `build/`. Build it yourself with\n\n"
                  f"    az acr build -r {cfg.registry} -t {cfg.repository}:{cfg.tag} build/\n\n")
-    return (f"# {cfg.name} on AKS\n\nCluster `{cfg.cluster_name}` (resource group `{cfg.resource_group}`), "
+    rg = cfg.resource_group or "<resource-group>"  # planned offline: no group known yet, say where it goes
+    return (f"# {cfg.name} on AKS\n\nCluster `{cfg.cluster_name}` (resource group `{rg}`), "
             f"namespace `{cfg.namespace}`, image `{image}`.\n\n{build}"
             "## Manifests\n\n`kubernetes/` holds the objects in apply order. The Secret's key is a placeholder: "
             "deploy-advisor generates the real key at apply time. By hand:\n\n"
-            f"    az aks get-credentials -n {cfg.cluster_name} -g {cfg.resource_group}\n"
+            f"    az aks get-credentials -n {cfg.cluster_name} -g {rg}\n"
             f"    kubectl create namespace {cfg.namespace}\n"
             f"    kubectl -n {cfg.namespace} create secret generic {cfg.secret_name} "
             "--from-literal=key=$(openssl rand -hex 24)\n"
