@@ -33,6 +33,11 @@ def header(url_path: str) -> None:
             ss.pop(key, None)
         ss[LAST_PAGE] = url_path
     _welcome()
+    if state.Q_PROFILE in st.query_params and state.PROFILE not in ss:
+        state.ensure()  # a shared link: restore it now, so a link that cannot be read is reported on any page
+    note = ss.pop(state.RESTORE_NOTE, None)
+    if note:
+        st.warning(render.esc(note) + " — starting from the sample workload.", icon=":material/link_off:")
     i = _index(url_path)
     pills = []
     for j, (title, _f, _u) in enumerate(STEPS):
