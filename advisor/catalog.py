@@ -1,29 +1,42 @@
-"""Facts about each deployment target, loaded once from `advisor/data/targets.yaml`.
+"""The advisor's data, loaded once: sources, compute sizes, criteria weights, and the targets.
 
-The YAML is the data; this module only turns it into small read-only objects
-that the criteria, sizing and cost code can read quickly. Every fact keeps the
-key of its source so an explanation can cite the Microsoft Learn page (or the
-user's notes) it came from: `target.cite("request_timeout_s")`.
+Everything here is read from `advisor/data/*.yaml`; this module only turns it into small read-only
+objects. Every fact keeps the key of its source, so an explanation can cite the Microsoft Learn page
+(or the user's notes) it came from: `target.facts.cite("request_timeout_s")`.
+
+Targets are classes (advisor/targets/<id>.py) found through the entry-point group
+`deploy_advisor.targets`; the built-in ones are also listed here so a plain checkout works.
 """
 from __future__ import annotations
 
-import sys
-from dataclasses import dataclass, field
+import importlib
+from dataclasses import dataclass
 from functools import lru_cache
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Final, Optional
+from typing import Any, Optional
 
 import yaml
 
-#: the package's data folder (from the package's own __init__: a compiled module's __file__ is not its source's)
-DATA_DIR = Path(sys.modules[__name__.rpartition(".")[0]].__file__ or ".").resolve().parent / "data"
-TARGETS_FILE = DATA_DIR / "targets.yaml"
+DATA_DIR = Path(__file__).resolve().parent / "data"
+TARGETS_GROUP = "deploy_advisor.targets"
 
-#: Ranking order used as the final, deterministic tie-break.
-TARGET_ORDER: Final[tuple[str, ...]] = ("azureml", "aks", "appservice", "containerapps", "azureml-batch")
+#: the built-in targets, in the order that breaks ties in the ranking (plug-ins come after, by id)
+BUILTIN_TARGETS = {
+    "azureml": "advisor.targets.azureml:AzureML",
+    "aks": "advisor.targets.aks:AKS",
+    "appservice": "advisor.targets.appservice:AppService",
+    "containerapps": "advisor.targets.containerapps:ContainerApps",
+    "azureml-batch": "advisor.targets.azureml_batch:AzureMLBatch",
+}
+TARGET_ORDER = tuple(BUILTIN_TARGETS)
 
 
-def _short_label(url: str) -> str:
+def read_yaml(path: Path) -> Any:
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+def short_label(url: str) -> str:
     """A compact label for reason text, e.g. `Learn: how-to-manage-quotas`."""
     if url.startswith("seed/azure-ml-notes.md"):
         return "your notes, azure-ml-notes.md"
@@ -43,15 +56,79 @@ class Source:
     key: str
     url: str
     title: str
-    short: str = ""
+    short: str
+
+
+def read_sources(raw: dict) -> dict[str, Source]:
+    return {k: Source(k, v["url"], v.get("title", ""), short_label(v["url"])) for k, v in (raw or {}).items()}
+
+
+@lru_cache(maxsize=1)
+def sources() -> dict[str, Source]:
+    """The shared sources (advisor/data/sources.yaml); a target's own file may add more."""
+    return read_sources(read_yaml(DATA_DIR / "sources.yaml")["sources"])
 
 
 @dataclass(frozen=True)
 class Fact:
     value: Any
-    src: str
+    source: Source
     note: str = ""
     verified: bool = True
+
+
+class Facts:
+    """A target's facts by name, each with its source: `facts.value("sla")`, `facts.cite("sla")`."""
+
+    def __init__(self, owner: str, raw: dict, known: dict[str, Source], rows: Optional[dict] = None) -> None:
+        self.owner = owner
+        self.by_name: dict[str, Fact] = {}
+        #: the target's rows of the table criteria: {criterion: {"scores": {value: 0-100}, "text", "url", "short"}}
+        self.rows: dict[str, dict] = {}
+        for cid, row in (rows or {}).items():
+            if row.get("src") not in known:
+                raise ValueError(f"{owner}: scores.{cid}: unknown source key {row.get('src')!r}")
+            src = known[row["src"]]
+            self.rows[cid] = {"scores": dict(row["scores"]), "text": row["text"], "url": src.url, "short": src.short}
+        for name, f in raw.items():
+            if not isinstance(f, dict) or "src" not in f:
+                raise ValueError(f"{owner}.{name}: a fact needs a value and a src")
+            if f["src"] not in known:
+                raise ValueError(f"{owner}.{name}: unknown source key {f['src']!r}")
+            self.by_name[name] = Fact(f.get("value"), known[f["src"]], str(f.get("note", "")),
+                                      bool(f.get("verified", True)))
+        self.values = {name: f.value for name, f in self.by_name.items()}  # (read on every evaluation)
+
+    def row(self, criterion: str) -> dict:
+        """This target's row of a table criterion (its `scores:` entry in the target's YAML file)."""
+        try:
+            return self.rows[criterion]
+        except KeyError:
+            raise ValueError(f"{self.owner}: no `scores.{criterion}` row in its data file") from None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.by_name
+
+    def value(self, name: str, default: Any = None) -> Any:
+        return self.values.get(name, default)
+
+    def cite(self, name: str) -> str:
+        """Source URL of a fact."""
+        f = self.by_name.get(name)
+        return f.source.url if f else ""
+
+    def short(self, name: str) -> str:
+        """Compact source label of a fact, for reason text."""
+        f = self.by_name.get(name)
+        return f.source.short if f else ""
+
+    def note(self, name: str) -> str:
+        f = self.by_name.get(name)
+        return f.note if f else ""
+
+    def verified(self, name: str) -> bool:
+        f = self.by_name.get(name)
+        return bool(f and f.verified)
 
 
 @dataclass(frozen=True)
@@ -77,136 +154,67 @@ class AppServiceTier:
     max_instances: int
     autoscale: bool
     slots: bool
-    src: str
 
 
 @dataclass
-class Target:
-    id: str
-    title: str
-    purpose: str
-    facts: dict[str, Fact]
-    skus: tuple[VmSku, ...] = ()
-    # hot facts copied to attributes for speed
-    realtime: bool = True
-    gpu: Any = False
-    scale_to_zero: bool = False
-    request_timeout_s: Optional[float] = None
-    max_instances: int = 1
-    networks: tuple[str, ...] = ()
-    auth: tuple[str, ...] = ()
-    catalog: Any = field(default=None, repr=False)  # the Catalog (set by load_catalog)
+class Skus:
+    """Compute sizes (advisor/data/skus.yaml): VM sizes, App Service plans and tiers, Container Apps sizes."""
 
-    _values: dict = field(default_factory=dict, repr=False)
-    _urls: dict = field(default_factory=dict, repr=False)
-    _shorts: dict = field(default_factory=dict, repr=False)
-    _notes: dict = field(default_factory=dict, repr=False)
-    headline: str = field(default="", repr=False)  # "Title: purpose.", the first line of an option's reasons
-    #: ha_min_instances / zone_min_instances as ints (sizing reads them for every plan; 1 when the fact is absent)
-    ha_min: int = field(default=1, repr=False)
-    zone_min: int = field(default=1, repr=False)
-
-    def index(self) -> None:
-        """Precompute lookups (facts are read on every recommendation)."""
-        src = self.catalog.sources
-        self._values = {k: f.value for k, f in self.facts.items()}
-        self._urls = {k: src[f.src].url for k, f in self.facts.items()}
-        self._shorts = {k: src[f.src].short for k, f in self.facts.items()}
-        self._notes = {k: f.note for k, f in self.facts.items()}
-        self.headline = f"{self.title}: {self.purpose}."
-        ha, zone = self._values.get("ha_min_instances"), self._values.get("zone_min_instances")
-        self.ha_min = 1 if ha is None else int(ha)
-        self.zone_min = 1 if zone is None else int(zone)
-
-    def v(self, name: str, default: Any = None) -> Any:
-        return self._values.get(name, default)
-
-    def cite(self, name: str) -> str:
-        """Source URL of a fact."""
-        return self._urls.get(name, "")
-
-    def cite_short(self, name: str) -> str:
-        """Compact source label of a fact, for reason text."""
-        return self._shorts.get(name, "")
-
-    def note(self, name: str) -> str:
-        return self._notes.get(name, "")
-
-
-@dataclass
-class Catalog:
-    as_of: str
-    sources: dict[str, Source]
-    targets: dict[str, Target]
-    vm_skus: dict[str, VmSku]
+    vm: dict[str, VmSku]
     appservice_plans: dict[str, VmSku]
     appservice_tiers: dict[str, AppServiceTier]
-    containerapps_sizes: dict[str, VmSku]
+    containerapps: dict[str, VmSku]
 
-    def source(self, key: str) -> Source:
-        return self.sources[key]
-
-    def url(self, key: str) -> str:
-        return self.sources[key].url
-
-    def short(self, key: str) -> str:
-        return self.sources[key].short
-
-    def sku(self, name: str) -> VmSku:
-        return self.vm_skus.get(name) or self.appservice_plans.get(name) or self.containerapps_sizes[name]
-
-
-def _fact(raw: Any) -> Fact:
-    if isinstance(raw, dict) and "src" in raw:
-        return Fact(value=raw.get("value"), src=str(raw["src"]), note=str(raw.get("note", "")),
-                    verified=bool(raw.get("verified", True)))
-    raise ValueError(f"fact without a source: {raw!r}")
-
-
-def load_catalog(path: Path | str = TARGETS_FILE) -> Catalog:
-    raw = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    sources = {k: Source(k, v["url"], v.get("title", ""), _short_label(v["url"])) for k, v in raw["sources"].items()}
-    vm = {k: VmSku(name=k, vcpu=v["vcpu"], mem_gib=v["mem_gib"], gpus=v.get("gpus", 0), gpu_model=v.get("gpu_model", ""),
-                   gpu_mem_gib=v.get("gpu_mem_gib", 0.0), family=v.get("family", ""), quota_exempt=v.get("quota_exempt", False))
-          for k, v in raw["vm_skus"].items()}
-    plans = {k: VmSku(name=k, vcpu=v["vcpu"], mem_gib=v["mem_gib"], tier=v["tier"]) for k, v in raw["appservice_plans"].items()}
-    tiers = {k: AppServiceTier(k, v["max_instances"], v["autoscale"], v["slots"], v["src"]) for k, v in raw["appservice_tiers"].items()}
-    aca = {k: VmSku(name=k, vcpu=v["vcpu"], mem_gib=v["mem_gib"]) for k, v in raw["containerapps_sizes"].items()}
-    cat = Catalog(as_of=str(raw["as_of"]), sources=sources, targets={}, vm_skus=vm, appservice_plans=plans,
-                  appservice_tiers=tiers, containerapps_sizes=aca)
-    for tid, t in raw["targets"].items():
-        facts = {k: _fact(v) for k, v in t.items() if k not in ("title", "purpose")}
-        for k, f in facts.items():
-            if f.src not in sources:
-                raise ValueError(f"{tid}.{k}: unknown source key {f.src!r}")
-        names = facts["skus"].value
-        skus = tuple(vm.get(n) or plans.get(n) or aca[n] for n in names)
-        target = Target(id=tid, title=t["title"], purpose=t["purpose"], facts=facts, skus=skus,
-                        realtime=bool(facts["realtime"].value), gpu=facts["gpu"].value,
-                        scale_to_zero=bool(facts["scale_to_zero"].value),
-                        request_timeout_s=facts["request_timeout_s"].value,
-                        max_instances=int(facts["max_instances"].value),
-                        networks=tuple(facts["networks"].value), auth=tuple(facts["auth"].value), catalog=cat)
-        target.index()
-        cat.targets[tid] = target
-    missing = set(TARGET_ORDER) - set(cat.targets)
-    if missing:
-        raise ValueError(f"targets.yaml lacks targets: {sorted(missing)}")
-    return cat
+    def get(self, name: str) -> Optional[VmSku]:
+        return self.vm.get(name) or self.appservice_plans.get(name) or self.containerapps.get(name)
 
 
 @lru_cache(maxsize=1)
-def get_catalog() -> Catalog:
-    """The catalog, loaded once per process."""
-    return load_catalog()
+def skus() -> Skus:
+    raw = read_yaml(DATA_DIR / "skus.yaml")
+    vm = {k: VmSku(name=k, vcpu=v["vcpu"], mem_gib=v["mem_gib"], gpus=v.get("gpus", 0), gpu_model=v.get("gpu_model", ""),
+                   gpu_mem_gib=v.get("gpu_mem_gib", 0.0), family=v.get("family", ""),
+                   quota_exempt=v.get("quota_exempt", False)) for k, v in raw["vm_skus"].items()}
+    plans = {k: VmSku(name=k, vcpu=v["vcpu"], mem_gib=v["mem_gib"], tier=v["tier"])
+             for k, v in raw["appservice_plans"].items()}
+    tiers = {k: AppServiceTier(k, v["max_instances"], v["autoscale"], v["slots"])
+             for k, v in raw["appservice_tiers"].items()}
+    aca = {k: VmSku(name=k, vcpu=v["vcpu"], mem_gib=v["mem_gib"]) for k, v in raw["containerapps_sizes"].items()}
+    return Skus(vm, plans, tiers, aca)
+
+
+@lru_cache(maxsize=1)
+def criteria_specs() -> dict[str, dict]:
+    """advisor/data/criteria.yaml: each criterion's title, weight and (table criteria) input, in display order."""
+    return read_yaml(DATA_DIR / "criteria.yaml")
+
+
+def _load_class(ref: str) -> type:
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def target_classes() -> dict[str, str]:
+    """target id -> 'module:Class': the built-ins, then every `deploy_advisor.targets` entry point."""
+    found = dict(BUILTIN_TARGETS)
+    for ep in sorted(entry_points(group=TARGETS_GROUP), key=lambda e: e.name):
+        found.setdefault(ep.name, ep.value)
+    return found
+
+
+@lru_cache(maxsize=1)
+def targets() -> dict[str, Any]:
+    """Every advice target, loaded once: {id: instance of its class}, in tie-break order."""
+    out = {}
+    for tid, ref in target_classes().items():
+        target = _load_class(ref)()
+        if target.id != tid:
+            raise ValueError(f"entry point {tid!r} loads a target whose id is {target.id!r}")
+        out[tid] = target
+    return out
 
 
 def target_summaries() -> list[dict[str, str]]:
     """What each cloud target is for (used by `deploy-advisor targets`)."""
-    cat = get_catalog()
-    out = []
-    for tid in TARGET_ORDER:
-        t = cat.targets[tid]
-        out.append({"id": tid, "title": t.title, "purpose": t.purpose,
-                    "recommended_for": t.v("recommended_for"), "source": t.cite("recommended_for")})
-    return out
+    return [{"id": t.id, "title": t.title, "purpose": t.purpose, "recommended_for": t.facts.value("recommended_for"),
+             "source": t.facts.cite("recommended_for")} for t in targets().values()]

@@ -20,8 +20,6 @@ class _Strict(BaseModel):
 
 
 Framework = Literal["sklearn", "xgboost", "lightgbm", "pytorch", "tensorflow", "onnx", "transformers", "custom"]
-TargetId = Literal["azureml", "aks", "appservice", "azureml-batch", "containerapps"]
-CLOUD_TARGETS: tuple[str, ...] = ("azureml", "aks", "appservice", "azureml-batch", "containerapps")
 
 
 class Calibration(_Strict):

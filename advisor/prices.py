@@ -82,7 +82,7 @@ class PriceBook:
         # key -> (effective date, price, value, source items)
         self._rows: dict[tuple[str, str, str], tuple[str, float, Any, list]] = {}
         self._resolved: dict[str, dict] = {}
-        self._cost_models: dict[str, Any] = {}
+        self._regions: dict[str, RegionPrices] = {}
         self.items_read = 0
         self.items_used = 0
 
@@ -135,7 +135,7 @@ class PriceBook:
             items = (prev[3] + [it]) if same else [it]
             self._rows[key] = (date, per_unit, tuple(sorted(tiers.items())), items)
             self._resolved.clear()
-            self._cost_models.clear()
+            self._regions.clear()
             self.items_used += 1
             return True
         if key is None:
@@ -145,7 +145,7 @@ class PriceBook:
             return False
         self._rows[key] = (date, value, value, [it])
         self._resolved.clear()
-        self._cost_models.clear()
+        self._regions.clear()
         self.items_used += 1
         return True
 
@@ -191,12 +191,48 @@ class PriceBook:
             self._resolved[region] = table
         return table
 
+    def for_region(self, region: str) -> "RegionPrices":
+        """The prices a recommendation in `region` reads (built once per region)."""
+        rp = self._regions.get(region)
+        if rp is None:
+            rp = self._regions[region] = RegionPrices(self, region)
+        return rp
+
     # ---------------------------------------------------------------- export
     def to_envelope(self) -> dict:
         items = [it for _k, row in sorted(self._rows.items()) for it in row[3]]
         return {"BillingCurrency": self.currency, "CustomerEntityId": "Default", "CustomerEntityType": "Retail",
                 "_snapshot": {"as_of": self.as_of, "source": self.source, "note": self.note},
                 "Items": items, "NextPageLink": None, "Count": len(items)}
+
+
+class RegionPrices:
+    """A book's prices for one region, each with the region it came from (eastus when the region has none)."""
+
+    def __init__(self, book: PriceBook, region: str) -> None:
+        self.book = book
+        self.region = region
+        self.as_of = book.as_of
+        self._table = book.resolved(region)
+
+    def get(self, kind: str, key: str = "") -> tuple[Any, str]:
+        """(value, region used), or (None, "") when no region has it. Kinds as in PriceBook."""
+        return self._table.get((kind, key), (None, ""))
+
+    def hourly(self, kind: str, key: str) -> Optional[tuple[float, str]]:
+        """(USD per hour, region used) of a VM size ("vm") or an App Service plan ("appservice"), or None."""
+        v = self._table.get((kind, _norm_plan(key) if kind == "appservice" else key))
+        return None if v is None or v[0] is None else v
+
+    @property
+    def source(self) -> str:
+        """Where the prices came from: the bundled file (a path independent of the checkout), or the export."""
+        src = self.book.source.replace("\\", "/")
+        if not src:
+            return "advisor/data"
+        if "/advisor/data/" in src:
+            return "advisor/data/" + src.rsplit("/", 1)[-1]
+        return src
 
 
 # ---------------------------------------------------------------- reading exports
@@ -377,11 +413,10 @@ def fetch_live(region: str, *, fetch: Optional[Fetch] = None, base: Optional[Pri
     current default prices) for other regions are kept so fallbacks still work.
     Raises PriceError when the API cannot be reached.
     """
-    from .catalog import get_catalog
+    from .catalog import skus as sku_table
 
     fetch = fetch or _urllib_fetch
-    cat = get_catalog()
-    skus = list(cat.vm_skus)
+    skus = list(sku_table().vm)
     as_of = today or _dt.date.today().isoformat()
     book = PriceBook(as_of, source=API_URL, note=f"Fetched live from the Retail Prices API for {region} on {as_of}.")
     fetched_regions = [region] if region == FALLBACK_REGION else [region, FALLBACK_REGION]

@@ -223,9 +223,9 @@ class VmFacts:
 def catalog_vm(name: str) -> Optional[VmFacts]:
     """VM facts from the advisor's catalog (offline; each fact carries its source there)."""
     try:
-        from advisor.catalog import get_catalog
+        from advisor.catalog import skus
 
-        sku = get_catalog().sku(name)
+        sku = skus().get(name)
     except Exception:  # noqa: BLE001 - unknown SKU or no catalog: the live SKU list may still know it
         return None
     if sku is None:

@@ -462,12 +462,19 @@ def runs(name: str, ctx: Optional[DeployContext] = None) -> list[dict]:
     return ledger(_ctx(ctx).state_dir).runs(name)
 
 
-def logs(name: str, ctx: Optional[DeployContext] = None, tail: int = 100) -> str:
+def logs(name: str, ctx: Optional[DeployContext] = None, tail: int = 100, **options: Any) -> str:
+    """Recent logs; `options` go to the target (e.g. job=NAME for a batch endpoint's job)."""
     ctx = _ctx(ctx)
     target = _target_of(name, ctx)
     if target is None:
         raise InputError(f"no deployment named {name!r}", "see `deploy-advisor list`")
-    return registry.get(target).logs(name, ctx.for_deployment(name), tail=tail)
+    import inspect
+
+    read = registry.get(target).logs
+    unknown = [k for k in options if k not in inspect.signature(read).parameters]
+    if unknown:
+        raise InputError(f"{target} logs take no {', '.join(unknown)} option", "--job is for batch endpoint jobs")
+    return read(name, ctx.for_deployment(name), tail=tail, **options)
 
 
 def drift(name: str, ctx: Optional[DeployContext] = None, spec: Optional[DeploymentSpec] = None) -> list[str]:

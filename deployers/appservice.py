@@ -12,8 +12,8 @@ The scoring key is generated at apply time and lives only in the app settings
 (slot-sticky); invoke reads it back from Azure. It never enters plans, events,
 results, artifacts or the ledger.
 
-Facts used (each with its source): advisor/data/targets.yaml (plan SKUs, tier
-limits, 230 s request timeout), and the App Service docs cited below.
+Facts used (each with its source): advisor/data/skus.yaml (plan SKUs, tier limits),
+advisor/data/targets/appservice.yaml (230 s request timeout), and the App Service docs cited below.
 """
 from __future__ import annotations
 
@@ -43,7 +43,8 @@ from .models import (DeploymentPlan, DeploymentResult, DeploymentSpec, DestroyRe
 
 TARGET = "appservice"
 ROOT = Path(__file__).resolve().parent.parent
-TARGETS_YAML = ROOT / "advisor" / "data" / "targets.yaml"
+SKUS_YAML = ROOT / "advisor" / "data" / "skus.yaml"
+SOURCES_YAML = ROOT / "advisor" / "data" / "sources.yaml"
 
 PORT = 8080  # the scoring server's port inside the image (templates/Dockerfile.j2)
 READY_PATH = "/ready"  # readiness route of deployers.serving: 503 until init() finished
@@ -55,7 +56,7 @@ SECRET_SETTINGS = (KEY_SETTING, INSIGHTS_SETTING)
 INSIGHTS_API = "2020-02-02"
 PRODUCTION = "production"
 
-# 230 s: Azure Load Balancer idle timeout in front of every App Service request [targets.yaml src M].
+# 230 s: Azure Load Balancer idle timeout in front of every App Service request [advisor/data/sources.yaml key M].
 REQUEST_TIMEOUT_S = 230
 # WEBSITES_CONTAINER_START_TIME_LIMIT: default 230, max 1800 (App Service Linux docs,
 # https://github.com/Azure/app-service-linux-docs/pull/29 ; azure-targets.md preflight #10).
@@ -69,7 +70,7 @@ DEV_BUDGET_USD = 100.0
 # Free/Shared plans: no Always On, no custom container SLA, CPU minutes quota — unfit for serving.
 # https://learn.microsoft.com/azure/app-service/overview-hosting-plans
 UNFIT_SKUS = {"F1": "Free", "D1": "Shared"}
-# SKUs missing from advisor/data/targets.yaml (vCPU / memory from the plan tables [ASP-PLANS], [E]).
+# SKUs missing from advisor/data/skus.yaml (vCPU / memory from the plan tables [ASP-PLANS], [E]).
 EXTRA_SKUS = {
     "S2": {"vcpu": 2, "mem_gib": 3.5, "tier": "Standard"},
     "S3": {"vcpu": 4, "mem_gib": 7, "tier": "Standard"},
@@ -96,7 +97,9 @@ def _catalog() -> tuple[dict[str, dict], dict[str, dict], dict[str, dict]]:
     """(skus, tiers, sources) from the advisor's fact file, plus the SKUs it does not list."""
     import yaml
 
-    data = yaml.safe_load(TARGETS_YAML.read_text(encoding="utf-8")) if TARGETS_YAML.is_file() else {}
+    data = yaml.safe_load(SKUS_YAML.read_text(encoding="utf-8")) if SKUS_YAML.is_file() else {}
+    if SOURCES_YAML.is_file():
+        data["sources"] = yaml.safe_load(SOURCES_YAML.read_text(encoding="utf-8")).get("sources")
     skus = {k: dict(v) for k, v in (data.get("appservice_plans") or {}).items()}
     for k, v in EXTRA_SKUS.items():
         skus.setdefault(k, dict(v))

@@ -44,6 +44,8 @@ MAX_ENDPOINTS_PER_REGION = 100  # per subscription and region, all endpoint type
 QUOTA_RESERVE = 0.2  # ceil(1.2 x instances) x cores must be free [AD]
 DEFAULT_IMAGE = "mcr.microsoft.com/azureml/minimal-py311-inference:latest"
 
+OFFLINE_NOTE = ("remote state not read (no Azure access): every resource is planned as new; sign in and plan again "
+                "before applying")
 SRC = {
     "K": "https://learn.microsoft.com/azure/machine-learning/how-to-manage-quotas#azure-machine-learning-online-endpoints-and-batch-endpoints",
     "D": "https://learn.microsoft.com/azure/machine-learning/reference-managed-online-endpoints-vm-sku-list",
@@ -83,8 +85,8 @@ WorkspaceName = Annotated[Optional[str], ac.Matches(r"[a-zA-Z0-9][a-zA-Z0-9_-]{2
                                                     "workspace names have 3-33 letters, digits, '-' or '_'")]
 
 
-class AzureMLSettings(BaseModel):
-    """Azure ML managed online endpoint settings (CLI `--set k=v`, the UI form)."""
+class WorkspaceScope(BaseModel):
+    """Where an Azure ML deployment lives: the first settings of every Azure ML target."""
     model_config = ConfigDict(extra="forbid")
 
     subscription: ac.SubscriptionId = Field(None, description="Azure subscription id (default: AZURE_SUBSCRIPTION_ID or "
@@ -93,6 +95,10 @@ class AzureMLSettings(BaseModel):
                                                             "AZURE_RESOURCE_GROUP or config.json)")
     workspace: WorkspaceName = Field(None, description="Azure ML workspace name (default: AZUREML_WORKSPACE_NAME or "
                                                        "config.json)")
+
+
+class AzureMLSettings(WorkspaceScope):
+    """Azure ML managed online endpoint settings (CLI `--set k=v`, the UI form)."""
     endpoint_name: EndpointName = Field(None, description="Online endpoint name, 3-32 letters/digits/dashes, unique "
                                                            "in the region (default: the deployment name)")
     auth_mode: Optional[Literal["key", "aml_token", "aad_token"]] = Field(
@@ -176,8 +182,8 @@ def _quiet_sdk() -> None:
         polling.AzureMLPolling._deploy_advisor_quiet = True
 
 
-def _templates():
-    return templating.environment("azureml")
+def _templates(folder: str = "azureml"):
+    return templating.environment(folder)
 
 
 def _get(obj: Any, *names: str, default: Any = None) -> Any:
@@ -230,6 +236,57 @@ def _endpoint_or_none(ml: Any, c: "_Coords") -> Any:
         raise ac.map_azure_error(e, f"endpoint {c.endpoint}") from e
 
 
+def check_core_quota(ml: Any, location: str, sku: str, n: int, add, *, reserve: bool, held: int = 0) -> None:
+    """`n` instances of `sku` must fit the family's and the region's free dedicated vCPUs [AD].
+
+    With `reserve` (managed online deployments), ceil(1.2 x n) x vCPUs must be free; `held` instances of the
+    same size already run (an in-place scale), so their cores are already counted in the current usage.
+    Compute clusters (batch endpoints) take no reserve: max nodes x vCPUs is what they can hold.
+    """
+    try:
+        sizes = list(ml.compute.list_sizes(location=location))
+        usages = list(ml.compute.list_usage(location=location))
+    except Exception as e:
+        add("quota", "warn", f"could not read quota: {ac.map_azure_error(e).message}",
+            "check Quotas > Machine learning in the portal")
+        return
+    size = next((z for z in sizes if str(_get(z, "name", default="")).lower() == sku.lower()), None)
+    if size is None:
+        add("sku-region", "fail", f"{sku} is not offered in {location}", "pick another size or region")
+        return
+    family = str(_get(size, "family", default="") or "")
+    vcpus = int(_get(size, "v_cp_us", "vCPUs", "vcpus", default=0) or SKUS.get(sku, (0,))[0])
+    needed = max(0, (math.ceil((1 + QUOTA_RESERVE) * n) if reserve else n) * vcpus - held * vcpus)
+
+    def row(pred) -> Optional[tuple[int, int]]:
+        for u in usages:
+            nm = _get(u, "name", default={}) or {}
+            value = str(_get(nm, "value", default="") or "")
+            local = str(_get(nm, "localized_value", "localizedValue", default="") or "")
+            if pred(value, local):
+                cur = _get(u, "current_value", "currentValue", default=0)
+                lim = _get(u, "limit", default=0)
+                return int(cur or 0), int(lim or 0)
+        return None
+
+    fam = row(lambda v, l: family and v.lower() == family.lower())
+    total = row(lambda v, l: "total" in (v + l).lower() and "dedicated" in (v + l).lower()
+                and "low" not in (v + l).lower())
+    note = f" (ceil(1.2 x {n}) x {vcpus} vCPU, 20% reserved for upgrades)" if reserve else f" ({n} x {vcpus} vCPU)"
+    if held:
+        note += f", {held} instance(s) already running"
+    for label, r in ((f"{family or sku} family", fam), ("regional total", total)):
+        if r is None:
+            add("quota", "warn", f"no {label} quota row for {sku}", "check Quotas > Machine learning")
+            continue
+        free = r[1] - r[0]
+        if free < needed:
+            add("quota", "fail", f"{label}: {free} of {r[1]} vCPUs free, {needed} needed{note}",
+                "request more quota (portal: Quotas > Machine learning) or lower instance_type/instances")
+        else:
+            add("quota", "pass", f"{label}: {free} of {r[1]} vCPUs free, {needed} needed{note}")
+
+
 class _Coords(BaseModel):
     subscription: str
     resource_group: str
@@ -247,6 +304,9 @@ class AzureMLDeployer(Deployer):
                    "split or mirroring, Azure Monitor autoscale")
     requires_azure = True
     Settings = AzureMLSettings
+    deployment_ops = "online_deployments"  # the MLClient operations for this endpoint kind's deployments
+    code_folder = "score"  # where a custom model's scoring code sits in the artifacts (and is uploaded from)
+    deployment_label = "deployment"  # how events and errors name one of its deployments
 
     # ------------------------------------------------------------- coordinates and clients
     def _coords(self, settings: AzureMLSettings, name: str, ctx: DeployContext, *, strict: bool = True) -> _Coords:
@@ -352,6 +412,15 @@ class AzureMLDeployer(Deployer):
         return info, {"ref": f"azureml:{name}:{version}", "register": not exists, "exists": exists, "name": name,
                       "version": version, "local": True}
 
+    def _planned_model(self, spec: DeploymentSpec, ctx: DeployContext, ml: Any, c: _Coords,
+                       findings: list[Finding]) -> tuple[ModelInfo, dict]:
+        """The model facts and reference for a plan; a registered model that is not there is a failing finding."""
+        info, model = self._model(spec, ctx, ml)
+        if model.get("exists") is False and not model.get("register"):
+            findings.append(Finding(check="model", level="fail", message=f"model {model['ref']} not found in "
+                                    f"workspace {c.workspace}", hint="check the name/version with `az ml model list`"))
+        return info, model
+
     def _desired(self, spec: DeploymentSpec, s: AzureMLSettings, c: _Coords, sizing: Sizing, info: ModelInfo,
                  model: dict) -> dict:
         p = spec.profile
@@ -449,16 +518,7 @@ class AzureMLDeployer(Deployer):
         c = self._coords(s, spec.name, ctx, strict=False)
         gathered["coords"] = c
         ep = c.endpoint
-        if ENDPOINT_NAME_RE.fullmatch(ep):
-            add("name", "pass", f"endpoint name {ep!r} follows the rules (3-32, letter first, letters/digits/dashes)")
-        else:
-            add("name", "fail", f"endpoint name {ep!r} breaks the naming rules",
-                "use 3-32 letters, digits and single dashes, starting with a letter (--set endpoint_name=...)")
-        missing = [k for k, v in (("subscription", c.subscription), ("resource group", c.resource_group),
-                                  ("workspace", c.workspace)) if not v]
-        if missing:
-            add("workspace-config", "fail", f"no {', '.join(missing)} configured",
-                "set AZURE_SUBSCRIPTION_ID / AZURE_RESOURCE_GROUP / AZUREML_WORKSPACE_NAME or --set them")
+        missing = self._check_scope(c, add)
         sizing = self._sizing(p, ctx)
         gathered["sizing"] = sizing
         sku = s.instance_type or sizing.sku
@@ -507,20 +567,11 @@ class AzureMLDeployer(Deployer):
         if rollout == "shadow" and s.mirror_percent > MAX_MIRROR:
             add("rollout", "fail", "mirror traffic is limited to 50%", "lower mirror_percent")
         # remote checks
-        who = self._signed_in(ctx, c)
-        if who:
-            add("credentials", "fail", "no Azure sign-in found", who)
+        connected = self._connect(ctx, c, add, missing, lambda ml: remote if remote is not None else self._read(
+            ml, c, ctx))
+        if connected is None:
             return out, gathered
-        add("credentials", "pass", f"Azure credential: {ac.credential_source(ctx)}")
-        if missing:
-            return out, gathered
-        try:
-            ml = self._ml(ctx, c)
-            state = remote if remote is not None else self._read(ml, c, ctx)
-        except DeployError as e:
-            level_check = "workspace"
-            add(level_check, "fail", f"workspace {c.workspace} not reachable: {e.message}", e.hint)
-            return out, gathered
+        ml, state = connected
         gathered["ml"], gathered["state"] = ml, state
         add("workspace", "pass", f"workspace {c.workspace} reachable in {state.get('location') or '?'}")
         epstate = state["endpoint"]
@@ -552,6 +603,37 @@ class AzureMLDeployer(Deployer):
             self._quota(ml, state.get("location") or p.region, sku, count, s, sizing, add)
         return out, gathered
 
+    def _check_scope(self, c: _Coords, add) -> list[str]:
+        """Findings on the endpoint name and the configured workspace; returns what is missing."""
+        if ENDPOINT_NAME_RE.fullmatch(c.endpoint):
+            add("name", "pass", f"endpoint name {c.endpoint!r} follows the rules (3-32, letter first, "
+                "letters/digits/dashes)")
+        else:
+            add("name", "fail", f"endpoint name {c.endpoint!r} breaks the naming rules",
+                "use 3-32 letters, digits and single dashes, starting with a letter (--set endpoint_name=...)")
+        missing = [k for k, v in (("subscription", c.subscription), ("resource group", c.resource_group),
+                                  ("workspace", c.workspace)) if not v]
+        if missing:
+            add("workspace-config", "fail", f"no {', '.join(missing)} configured",
+                "set AZURE_SUBSCRIPTION_ID / AZURE_RESOURCE_GROUP / AZUREML_WORKSPACE_NAME or --set them")
+        return missing
+
+    def _connect(self, ctx: DeployContext, c: _Coords, add, missing: list[str], read) -> Optional[tuple[Any, dict]]:
+        """Sign-in and workspace findings; (MLClient, read(MLClient)) when the workspace answered, else None."""
+        who = self._signed_in(ctx, c)
+        if who:
+            add("credentials", "fail", "no Azure sign-in found", who)
+            return None
+        add("credentials", "pass", f"Azure credential: {ac.credential_source(ctx)}")
+        if missing:
+            return None
+        try:
+            ml = self._ml(ctx, c)
+            return ml, read(ml)
+        except DeployError as e:
+            add("workspace", "fail", f"workspace {c.workspace} not reachable: {e.message}", e.hint)
+            return None
+
     def _quota(self, ml: Any, location: str, sku: str, count: int, s: AzureMLSettings, sizing: Sizing, add,
                held: int = 0) -> None:
         """Core quota incl. the 20% reserve: ceil(1.2 x n) x vCPUs must be free in the family and in total [AD].
@@ -559,54 +641,14 @@ class AzureMLDeployer(Deployer):
         `held` instances of the same size already run (an in-place scale): their cores are already counted
         in the current usage, so only the difference is needed.
         """
+        from advisor.catalog import skus
         try:
-            sizes = list(ml.compute.list_sizes(location=location))
-            usages = list(ml.compute.list_usage(location=location))
-        except Exception as e:
-            add("quota", "warn", f"could not read quota: {ac.map_azure_error(e).message}",
-                "check Quotas > Machine learning in the portal")
-            return
-        size = next((z for z in sizes if str(_get(z, "name", default="")).lower() == sku.lower()), None)
-        if size is None:
-            add("sku-region", "fail", f"{sku} is not offered in {location}", "pick another size or region")
-            return
-        family = str(_get(size, "family", default="") or "")
-        vcpus = int(_get(size, "v_cp_us", "vCPUs", "vcpus", default=0) or SKUS[sku][0])
-        from advisor.catalog import get_catalog
-        try:
-            exempt = get_catalog().vm_skus[sku].quota_exempt
+            exempt = skus().vm[sku].quota_exempt
         except Exception:  # SKU outside the advisor's catalog: assume the reserve applies
             exempt = False
         n = max(count, (s.max_instances or sizing.max or count) if s.autoscale else count)
-        needed = max(0, (n if exempt else math.ceil((1 + QUOTA_RESERVE) * n)) * vcpus - held * vcpus)
+        check_core_quota(ml, location, sku, n, add, reserve=not exempt, held=held)
 
-        def row(pred) -> Optional[tuple[int, int]]:
-            for u in usages:
-                nm = _get(u, "name", default={}) or {}
-                value = str(_get(nm, "value", default="") or "")
-                local = str(_get(nm, "localized_value", "localizedValue", default="") or "")
-                if pred(value, local):
-                    cur = _get(u, "current_value", "currentValue", default=0)
-                    lim = _get(u, "limit", default=0)
-                    return int(cur or 0), int(lim or 0)
-            return None
-
-        fam = row(lambda v, l: family and v.lower() == family.lower())
-        total = row(lambda v, l: "total" in (v + l).lower() and "dedicated" in (v + l).lower()
-                    and "low" not in (v + l).lower())
-        note = "" if exempt else f" (ceil(1.2 x {n}) x {vcpus} vCPU, 20% reserved for upgrades)"
-        if held:
-            note += f", {held} instance(s) already running"
-        for label, r in ((f"{family or sku} family", fam), ("regional total", total)):
-            if r is None:
-                add("quota", "warn", f"no {label} quota row for {sku}", "check Quotas > Machine learning")
-                continue
-            free = r[1] - r[0]
-            if free < needed:
-                add("quota", "fail", f"{label}: {free} of {r[1]} vCPUs free, {needed} needed{note}",
-                    "request more quota (portal: Quotas > Machine learning) or lower instance_type/instances")
-            else:
-                add("quota", "pass", f"{label}: {free} of {r[1]} vCPUs free, {needed} needed{note}")
 
     # ------------------------------------------------------------- plan
     def plan(self, spec: DeploymentSpec, ctx: DeployContext) -> DeploymentPlan:
@@ -618,15 +660,10 @@ class AzureMLDeployer(Deployer):
         ml = got.get("ml")
         state = got.get("state")
         notes: list[str] = []
-        offline = state is None
-        if offline:
-            notes.append("remote state not read (no Azure access): every resource is planned as new; "
-                         "sign in and plan again before applying")
+        if state is None:
+            notes.append(OFFLINE_NOTE)
             state = {"endpoint": None, "deployments": {}, "autoscale": None, "offline": True}
-        info, model = self._model(spec, ctx, ml)
-        if model.get("exists") is False and not model.get("register"):
-            findings.append(Finding(check="model", level="fail", message=f"model {model['ref']} not found in "
-                                    f"workspace {c.workspace}", hint="check the name/version with `az ml model list`"))
+        info, model = self._planned_model(spec, ctx, ml, c, findings)
         desired = self._desired(spec, s, c, sizing, info, model)
         spec_fp = fingerprint(desired["deployment"])
         actions, steps = self._diff(spec, s, c, desired, spec_fp, state, model)
@@ -821,12 +858,13 @@ class AzureMLDeployer(Deployer):
             return None
 
     # ------------------------------------------------------------- apply
-    def apply(self, plan: DeploymentPlan, ctx: DeployContext) -> DeploymentResult:
+    def _start_apply(self, plan: DeploymentPlan, ctx: DeployContext) -> tuple[DeployContext, _Coords, Any, bool]:
+        """What every apply checks first: the plan's target, the sign-in, blocking findings; then the client
+        and whether this run resumes an interrupted one. Returns (ctx, coords, MLClient, resuming)."""
         if plan.target != self.name:
             raise InputError(f"this plan is for target {plan.target!r}, not {self.name!r}")
         ctx = ctx if ctx.deployment else ctx.for_deployment(plan.spec.name)
-        st = plan.settings
-        c = _Coords(**st["coords"])
+        c = _Coords(**plan.settings["coords"])
         who = self._signed_in(ctx, c)
         if who:
             raise AuthError("no Azure sign-in found", who)
@@ -846,6 +884,11 @@ class AzureMLDeployer(Deployer):
         resuming = bool(ctx.checkpoints)
         if not resuming:
             ctx.checkpoint("plan_id", plan.plan_id)
+        return ctx, c, ml, resuming
+
+    def apply(self, plan: DeploymentPlan, ctx: DeployContext) -> DeploymentResult:
+        ctx, c, ml, resuming = self._start_apply(plan, ctx)
+        st = plan.settings
         state = self._read(ml, c, ctx)
         if not resuming and fingerprint(state) != plan.state_fingerprint:
             raise StalePlanError(f"endpoint {c.endpoint} changed since this plan was made",
@@ -971,29 +1014,35 @@ class AzureMLDeployer(Deployer):
             tags={**ac.tags(plan.spec.name), TAG_SPEC: plan.settings["spec_fp"]}, **kw)
 
     def _code_dir(self, plan: DeploymentPlan, state_dir: Path) -> Path:
-        """score.py + conda.yaml for a custom model, written from the plan's artifacts (what was reviewed)."""
-        base = Path(state_dir) / "azureml" / plan.spec.name / f"code-{plan.settings['spec_fp']}"
-        code = base / "score"
+        """A custom model's scoring code (+ conda.yaml next to it), written from the plan's artifacts (what was
+        reviewed): every artifact under `code_folder/`."""
+        base = Path(state_dir) / self.name / plan.spec.name / f"code-{plan.settings['spec_fp']}"
+        code = base / self.code_folder
         code.mkdir(parents=True, exist_ok=True)
-        (code / "score.py").write_text(plan.artifacts["score/score.py"], encoding="utf-8")
+        for rel, text in plan.artifacts.items():
+            if rel.startswith(self.code_folder + "/"):
+                (code / rel.split("/", 1)[1]).write_text(text, encoding="utf-8")
         (base / "conda.yaml").write_text(plan.artifacts["environment/conda.yaml"], encoding="utf-8")
         return code
 
     def _deployment(self, plan: DeploymentPlan, ml: Any, ctx: DeployContext, c: _Coords, dep: dict) -> None:
+        """Create (or scale) one deployment, resuming its operation after a crash."""
         name = dep["name"]
-        key, what = f"deployment:{name}", f"deployment {c.endpoint}/{name}"
+        key, what = f"deployment:{name}", f"{self.deployment_label} {c.endpoint}/{name}"
         if ac.done_or_resumed(ctx, key, what):
             return
-        d = plan.settings["desired"]
-        ac.emit(ctx, "step", f"{'scale' if dep['op'] == 'scale' else 'create'} {what}: "
-                f"{d['instance_count']} x {d['deployment']['instance_type']} at 0% traffic "
-                "(Azure ML takes about 8-14 minutes for a new image)")
+        ac.emit(ctx, "step", self._deployment_step(plan, dep, what))
         entity = self._deployment_entity(plan, c, name, ctx.state_dir)
         try:
-            poller = ml.online_deployments.begin_create_or_update(entity, skip_script_validation=True)
+            poller = getattr(ml, self.deployment_ops).begin_create_or_update(entity, skip_script_validation=True)
         except Exception as e:
             raise ac.map_azure_error(e, what) from e
         ac.wait(poller, ctx, what, key, progress_every=30.0)
+
+    def _deployment_step(self, plan: DeploymentPlan, dep: dict, what: str) -> str:
+        d = plan.settings["desired"]
+        return (f"{'scale' if dep['op'] == 'scale' else 'create'} {what}: {d['instance_count']} x "
+                f"{d['deployment']['instance_type']} at 0% traffic (Azure ML takes about 8-14 minutes for a new image)")
 
     def _invoke(self, ml: Any, c: _Coords, payload: Any, deployment: Optional[str], ctx: DeployContext) -> tuple[
             int, Any, float]:
@@ -1134,12 +1183,12 @@ class AzureMLDeployer(Deployer):
     def _delete_deployment(self, ml: Any, ctx: DeployContext, c: _Coords, name: str, key: str) -> None:
         from azure.core.exceptions import ResourceNotFoundError
 
-        what = f"delete deployment {c.endpoint}/{name}"
+        what = f"delete {self.deployment_label} {c.endpoint}/{name}"
         if ac.done_or_resumed(ctx, key, what):
             return
         ac.emit(ctx, "step", what)
         try:
-            poller = ml.online_deployments.begin_delete(name=name, endpoint_name=c.endpoint)
+            poller = getattr(ml, self.deployment_ops).begin_delete(name=name, endpoint_name=c.endpoint)
         except ResourceNotFoundError:
             return
         except Exception as e:
@@ -1197,16 +1246,17 @@ class AzureMLDeployer(Deployer):
 
     # -- results and local state
     def _state_path(self, ctx: DeployContext, name: str) -> Path:
-        return Path(ctx.state_dir) / "azureml" / f"{name}.json"
+        return Path(ctx.state_dir) / self.name / f"{name}.json"
 
     def recorded(self, ctx: DeployContext) -> list[str]:
         return sorted(p.stem for p in self._state_path(ctx, "_").parent.glob("*.json"))
 
-    def _save_state(self, ctx: DeployContext, plan: DeploymentPlan, c: _Coords) -> None:
+    def _save_state(self, ctx: DeployContext, plan: DeploymentPlan, c: _Coords, **extra: Any) -> None:
+        """Where this deployment lives (and `extra` facts a later destroy needs), for status/invoke/destroy."""
         path = self._state_path(ctx, plan.spec.name)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"coords": c.model_dump(), "plan_id": plan.plan_id}), encoding="utf-8")
+        tmp.write_text(json.dumps({"coords": c.model_dump(), "plan_id": plan.plan_id, **extra}), encoding="utf-8")
         tmp.replace(path)
 
     def _known(self, name: str, ctx: DeployContext, strict: bool = True) -> _Coords:
@@ -1256,15 +1306,34 @@ class AzureMLDeployer(Deployer):
             message=f"{c.endpoint}: " + (", ".join(f"{k} {v}%" for k, v in traffic.items()) or "no traffic"))
 
     # ------------------------------------------------------------- operate
-    def status(self, name: str, ctx: DeployContext) -> Status:
+    def _status_client(self, name: str, ctx: DeployContext) -> tuple[Optional[Status], Any, _Coords]:
+        """(a Status to return at once, or None; the MLClient; where the deployment lives) for status()."""
         c = self._known(name, ctx, strict=False)
         if not (c.subscription and c.resource_group and c.workspace):
             return Status(name=name, target=self.name, state="not-found",
-                          message=f"no record of {name!r} and no Azure ML workspace configured")
+                          message=f"no record of {name!r} and no Azure ML workspace configured"), None, c
         who = self._signed_in(ctx, c)
         if who:
-            return Status(name=name, target=self.name, state="unknown", message=f"not signed in: {who}")
-        ml = self._ml(ctx, c)
+            return Status(name=name, target=self.name, state="unknown", message=f"not signed in: {who}"), None, c
+        return None, self._ml(ctx, c), c
+
+    def _destroy_client(self, name: str, ctx: DeployContext) -> tuple[Optional[DestroyResult], Any, _Coords,
+                                                                      DeployContext]:
+        """(a result to return at once when nothing is recorded, or None; the MLClient; coords; ctx) for destroy()."""
+        c = self._known(name, ctx, strict=False)
+        if not (c.subscription and c.resource_group and c.workspace):
+            return DestroyResult(name=name, target=self.name, already_absent=True,
+                                 message=f"no record of where {name!r} was deployed: nothing deleted"), None, c, ctx
+        who = self._signed_in(ctx, c)
+        if who:
+            raise AuthError("no Azure sign-in found", who)
+        ctx = ctx if ctx.deployment else ctx.for_deployment(name)
+        return None, self._ml(ctx, c), c, ctx
+
+    def status(self, name: str, ctx: DeployContext) -> Status:
+        early, ml, c = self._status_client(name, ctx)
+        if early is not None:
+            return early
         state = self._read(ml, c, ctx, monitor=False)
         ep = state["endpoint"]
         if ep is None:
@@ -1319,15 +1388,9 @@ class AzureMLDeployer(Deployer):
     def destroy(self, name: str, ctx: DeployContext) -> DestroyResult:
         from azure.core.exceptions import ResourceNotFoundError
 
-        c = self._known(name, ctx, strict=False)
-        if not (c.subscription and c.resource_group and c.workspace):
-            return DestroyResult(name=name, target=self.name, already_absent=True,
-                                 message=f"no record of where {name!r} was deployed: nothing deleted")
-        who = self._signed_in(ctx, c)
-        if who:
-            raise AuthError("no Azure sign-in found", who)
-        ctx = ctx if ctx.deployment else ctx.for_deployment(name)
-        ml = self._ml(ctx, c)
+        early, ml, c, ctx = self._destroy_client(name, ctx)
+        if early is not None:
+            return early
         deleted: list[str] = []
         ep = _endpoint_or_none(ml, c)
         if ep is not None and not ac.is_ours(ep.tags, name):

@@ -717,9 +717,13 @@ def cmd_invoke(args, out: Out) -> int:
 
     from . import api
 
+    if args.input:  # a job-based target (azureml-batch): submit a job over files, not a request body
+        return _invoke_job(args, out)
+    if args.wait or args.out:
+        raise CliError("invoke: --wait and --out go with --input (a batch job)")
     data = args.data
     if data is None:
-        raise CliError("invoke: give --data FILE or --data JSON")
+        raise CliError("invoke: give --data FILE or --data JSON (or --input PATH|URI for a batch endpoint)")
     if data.startswith("@"):
         data = data[1:]
     if not data.lstrip().startswith(("{", "[")):
@@ -740,6 +744,36 @@ def cmd_invoke(args, out: Out) -> int:
     else:
         print(f"HTTP {res.status_code} in {res.latency_ms:.1f} ms")
         print(json.dumps(res.response, indent=2)[:4000])
+    return 0 if 200 <= res.status_code < 300 else 1
+
+
+def _invoke_job(args, out: Out) -> int:
+    """`invoke NAME --input PATH|azureml://...|https://... [--wait] [--out DIR]`: one scoring job."""
+    from . import api
+
+    if args.data is not None:
+        raise CliError("invoke: give either --data (a request) or --input (a batch job), not both")
+    source = args.input
+    if not source.startswith(("azureml:", "https://", "http://")):
+        if not Path(source).expanduser().exists():
+            raise CliError(f"--input {source}: no such file or folder")
+        source = str(Path(source).expanduser().resolve())
+    payload = {"input": source, "wait": bool(args.wait or args.out),
+               "out": str(Path(args.out).expanduser().resolve()) if args.out else None}
+    ctx = _ctx(args)
+    ctx.events = out.event
+    install_sigint_handler(out)
+    res = api.invoke(args.name, payload, ctx)
+    job = res.response if isinstance(res.response, dict) else {}
+    if out.json:
+        out.doc(res.model_dump(mode="json"))
+    else:
+        print(f"job {job.get('job', res.request_id)}: {job.get('status', '?')}")
+        print(f"output: {job.get('output', '-')}")
+        if job.get("error"):
+            print(f"error: {job['error']}")
+        if job.get("downloaded_to"):
+            print(f"downloaded {len(job.get('files') or [])} file(s) to {job['downloaded_to']}")
     return 0 if 200 <= res.status_code < 300 else 1
 
 
@@ -806,7 +840,7 @@ def _age(seconds: float) -> str:
 def cmd_logs(args, out: Out) -> int:
     from . import api
 
-    text = api.logs(args.name, _ctx(args), tail=args.tail)
+    text = api.logs(args.name, _ctx(args), tail=args.tail, **({"job": args.job} if args.job else {}))
     if out.json:
         out.doc({"name": args.name, "logs": text})
     else:
@@ -1034,6 +1068,7 @@ def build_parser() -> argparse.ArgumentParser:
                             help="re-plan and list every difference from the last applied plan; exit 3 on drift")
         if name == "logs":
             sp.add_argument("--tail", type=int, default=100)
+            sp.add_argument("--job", help="batch endpoints: the job whose logs to show (default: the latest)")
     sp = add("export", "Write everything needed to deploy without this tool: the target's artifacts, plan.json, "
                        "deployment.yaml and a GitHub Actions workflow (OIDC sign-in, `apply -f`).", cmd_export)
     deploy_args(sp, spec_files=True)
@@ -1048,9 +1083,14 @@ def build_parser() -> argparse.ArgumentParser:
                          "(40-hex commit) or a wheel file, copied next to the workflow and sha256-checked "
                          "(default: DEPLOY_ADVISOR_INSTALL, else the git commit this copy was installed from; "
                          "export refuses when it cannot name one)")
-    sp = add("invoke", "Send a scoring request to a deployment.", cmd_invoke)
+    sp = add("invoke", "Send a scoring request to a deployment, or submit a job to a batch endpoint (--input).",
+             cmd_invoke)
     sp.add_argument("name")
     sp.add_argument("--data", "-d", help="JSON text, or a file holding it")
+    sp.add_argument("--input", "-i", help="batch endpoints: a local file or folder (uploaded to the workspace's "
+                                          "datastore), azureml://... or https://...")
+    sp.add_argument("--wait", action="store_true", help="batch endpoints: follow the job until it ends")
+    sp.add_argument("--out", help="batch endpoints: download the job's output here (implies --wait)")
     sp = add("list", "List deployments recorded in the ledger.", cmd_list)
     sp.add_argument("--all", action="store_true", help="include destroyed deployments")
     sp = add("doctor", "Check the state dir and the ledger. --repair moves a damaged ledger aside (never deletes "

@@ -31,7 +31,8 @@ INSTALL_HINT = ("pass --install 'deploy-advisor @ git+https://github.com/ORG/REP
                 "--install PATH/deploy_advisor-VERSION-py3-none-any.whl (copied next to the workflow); "
                 "DEPLOY_ADVISOR_INSTALL sets a default")
 # The pip extra a target's SDKs come with (pyproject.toml); other targets (plugins) bring their own.
-TARGET_EXTRA = {"azureml": "azureml", "aks": "aks", "appservice": "appservice", "containerapps": "containerapps"}
+TARGET_EXTRA = {"azureml": "azureml", "azureml-batch": "azureml", "aks": "aks", "appservice": "appservice",
+                "containerapps": "containerapps"}
 WHEELS = "wheels"  # subfolder of an export holding the deploy-advisor wheel the workflow installs
 _GIT_PIN_RE = re.compile(r"^deploy-advisor(?:\[[a-z0-9,-]+\])? @ (git\+https://[A-Za-z0-9._~/%:-]+@[0-9a-f]{40})$")
 _WHEEL_NAME_RE = re.compile(r"^deploy_advisor-[A-Za-z0-9_.+]+-py3-none-any\.whl$")
@@ -46,12 +47,18 @@ _LOCATION_RE = re.compile(r"^[a-z][a-z0-9]{1,40}$")
 _WORKSPACE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,32}$")
 _LOCAL_MODEL_RE = re.compile(r"^(models:/|runs:/|file://|/|\./|\.\./|~)")
 
+AZUREML_TARGETS = ("azureml", "azureml-batch")  # targets that live in an Azure ML workspace
 MANUAL = {
     "azureml": "Run `deploy.sh` (Azure CLI with the `ml` extension): it creates the endpoint from `endpoint.yml`, "
                "the deployment from `deployment.yml`, smoke-tests it and moves traffic the way the plan says. "
                "Or step by step: `az ml online-endpoint create -f endpoint.yml -g RG -w WORKSPACE`, then "
                "`az ml online-deployment create -f deployment.yml -g RG -w WORKSPACE`, then "
                "`az ml online-endpoint update -n ENDPOINT --traffic \"DEPLOYMENT=100\" -g RG -w WORKSPACE`.",
+    "azureml-batch": "Run `invoke.sh INPUT` (Azure CLI with the `ml` extension): it creates the compute cluster "
+                     "from `compute.yml`, the batch endpoint from `endpoint.yml` and the deployment from "
+                     "`deployment.yml`, runs a smoke job on INPUT, makes the deployment the default and downloads "
+                     "the job's output. Later jobs: `az ml batch-endpoint invoke -n ENDPOINT --input DATA -g RG "
+                     "-w WORKSPACE`.",
     "aks": "Follow `README.md`: build the image from `build/` (`az acr build -r REGISTRY -t IMAGE build/`), "
            "create the scoring-key Secret, then `kubectl apply -f kubernetes/` and "
            "`kubectl rollout status deployment/NAME -n NAMESPACE`.",
@@ -220,7 +227,7 @@ def render_workflow(*, name: str, target: str, requires_azure: bool, spec_path: 
         name=name, target=target, requires_azure=requires_azure, spec_path=spec_path, watch=watch,
         workflow_path=workflow_path, branch=branch, environment=environment or "",
         resource_group=resource_group or "${{ vars.AZURE_RESOURCE_GROUP }}", location=location or "",
-        workspace=workspace or ("${{ vars.AZUREML_WORKSPACE_NAME }}" if target == "azureml" else ""),
+        workspace=workspace or ("${{ vars.AZUREML_WORKSPACE_NAME }}" if target in AZUREML_TARGETS else ""),
         install=install, install_sha256=install_sha256, install_file=install_file, python_version=PYTHON_VERSION, sample_request=sample_request or "",
         credential_flag=" --credential cli" if requires_azure else "")
     doc = yaml.safe_load(text)  # a template bug must fail here, not in the user's pipeline
@@ -313,7 +320,7 @@ def export_deployment(spec: DeploymentSpec, out_dir: Path | str, ctx: Any = None
         workflow_path=workflow_rel, branch=branch, environment=environment,
         resource_group=settings.get("resource_group") or getattr(ctx, "resource_group", None),
         location=settings.get("location") or getattr(ctx, "location", None),
-        workspace=workspace if spec.target == "azureml" else None,
+        workspace=workspace if spec.target in AZUREML_TARGETS else None,
         install=pinned.pip_argument(TARGET_EXTRA.get(spec.target), wheel_rel), install_sha256=pinned.sha256,
         install_file=wheel_rel, sample_request=f"{prefix}{sample}" if sample else None)
     workflow = out / workflow_rel

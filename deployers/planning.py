@@ -16,9 +16,9 @@ from .models import DeploymentSpec
 
 def sizing_for(target: str, profile: WorkloadProfile) -> Sizing:
     """The advisor's sizing for one target, even when the advisor would not rank it."""
-    from advisor import sizing as advisor_sizing
+    from advisor.engine import size_for
 
-    return advisor_sizing.size_for(target, profile)
+    return size_for(target, profile)
 
 
 def resolve_model(spec: DeploymentSpec, ctx: DeployContext) -> ModelInfo:

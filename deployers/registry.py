@@ -19,6 +19,7 @@ BUILTINS: dict[str, str] = {
     "azureml": "deployers.azureml:AzureMLDeployer",
     "aks": "deployers.aks:AKSDeployer",
     "appservice": "deployers.appservice:AppServiceDeployer",
+    "azureml-batch": "deployers.azureml_batch:AzureMLBatchDeployer",
 }
 
 _cache: dict[str, type[Deployer]] = {}

@@ -40,6 +40,9 @@ def _status(name: str, target: str) -> None:
         st.markdown(f"{icon} **{render.esc(out.state)}** {render.esc(out.message)}")
         if out.endpoint_url:
             st.code(out.endpoint_url, language="text")
+        if out.details.get("jobs"):  # job-based targets (batch endpoints): their latest jobs
+            st.caption("Latest jobs")
+            st.dataframe(out.details["jobs"], hide_index=True)
         if out.details:
             st.json(out.details, expanded=False)
 

@@ -1,10 +1,12 @@
 """The "try it" box: send the model's input example to a deployment and show the answer and latency.
+A batch endpoint (a job-based target) instead takes a small CSV, runs a job and shows the output table.
 
 Used by the Deploy page (right after apply) and the Deployments page.
 """
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, Optional
 
 import streamlit as st
@@ -30,6 +32,16 @@ def example_body(name: str, the_plan: Optional[DeploymentPlan] = None) -> str:
         info = ModelInfo.model_validate(st.session_state[state.MODEL_INFO])
     body = input_example(info)
     return json.dumps(body, indent=2) if body is not None else '{"input_data": []}'
+
+
+JOB_TARGETS = ("azureml-batch",)  # invoked with files (a job), not with a request body
+MAX_ROWS_SHOWN = 500
+
+
+def _target(name: str, the_plan: Optional[DeploymentPlan]) -> str:
+    if the_plan is not None and the_plan.name == name:
+        return the_plan.target
+    return (api.get_deployment(name, state.context()) or {}).get("target") or ""
 
 
 def _table_of(body_text: str):
@@ -95,6 +107,9 @@ def snippets(url: str) -> None:
 
 def try_it(name: str, key: str, the_plan: Optional[DeploymentPlan] = None) -> None:
     """The model's input columns as an editable table (or the raw JSON), Send, and the labelled answer."""
+    if _target(name, the_plan) in JOB_TARGETS:
+        _try_job(name, key)
+        return
     box = f"{key}.body.{name}"
     if box not in st.session_state:
         st.session_state[box] = example_body(name, the_plan)
@@ -161,3 +176,54 @@ def _answer(out: tuple) -> None:
         st.markdown("**Answer**")
     with st.expander("Raw answer (JSON)", expanded=preds is None):
         st.code(render.pretty_json(response), language="json")
+
+
+def _output_rows(folder: Path) -> list[list[str]]:
+    """The job's output files as table rows (first MAX_ROWS_SHOWN)."""
+    import csv
+
+    rows: list[list[str]] = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        with path.open(newline="", encoding="utf-8", errors="replace") as f:
+            rows.extend(r for r in csv.reader(f) if r)
+        if len(rows) >= MAX_ROWS_SHOWN:
+            break
+    return rows[:MAX_ROWS_SHOWN]
+
+
+def _try_job(name: str, key: str) -> None:
+    """Upload a small CSV, run one batch job on it, show the job and its output table."""
+    import tempfile
+
+    st.caption("A batch endpoint scores files: the CSV goes to the workspace's datastore, a job runs on the "
+               "cluster (it scales up from 0 nodes, which takes minutes) and its output comes back here.")
+    upload = st.file_uploader("A small CSV to score", type=["csv"], key=f"{key}.csv.{name}")
+    if st.button("Run a job", type="primary", icon=":material/play_arrow:", disabled=upload is None,
+                 key=f"{key}.job.{name}"):
+        with tempfile.TemporaryDirectory(prefix="da-tryit-") as tmp:
+            folder, out = Path(tmp) / "input", Path(tmp) / "output"
+            folder.mkdir()
+            safe = "".join(ch for ch in Path(upload.name).name if ch.isalnum() or ch in "._-") or "input.csv"
+            (folder / safe).write_bytes(upload.getvalue())
+            try:
+                with st.spinner("Uploading, running the job, downloading its output…"):
+                    res = api.invoke(name, {"input": str(folder), "wait": True, "out": str(out)}, state.context())
+                st.session_state[f"{key}.out.{name}"] = ("job", res.model_dump(mode="json"), _output_rows(out))
+            except Exception as e:
+                st.session_state[f"{key}.out.{name}"] = ("exc", e, [])
+    out = st.session_state.get(f"{key}.out.{name}")
+    if out is None:
+        return
+    kind, value, rows = out
+    if kind == "exc":
+        render.error(value, "invoke")
+        return
+    job = value.get("response") or {}
+    c = st.columns(2)
+    c[0].metric("Job", job.get("job", "?"), border=True)
+    c[1].metric("Status", job.get("status", "?"), border=True)
+    if job.get("error"):
+        st.error(render.esc(job["error"]), icon=":material/error:")
+    st.caption(f"Output: {job.get('output', '')}")
+    if rows:
+        st.dataframe(rows, hide_index=True)

@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from advisor.catalog import get_catalog
-from advisor.cost import cost_model, tiered_cost
-from advisor.criteria import Inputs
+from advisor.catalog import skus, targets
 from advisor.engine import recommend
+from advisor.sizing import Load
+from advisor.targets.containerapps import tiered_cost
 from advisor.prices import load_prices
 
 from .conftest import DATA, make_profile
@@ -120,14 +120,14 @@ def test_container_apps_idle_replicas_are_billed_at_idle_rates():
 
 def test_tiered_export_encodes_the_free_grant():
     p1, p2 = (json.loads((DATA / f).read_text()) for f in ("retail-page-1.json", "retail-page-2.json"))
-    book = load_prices([p1, p2])
-    cm = cost_model(book, "westeurope", get_catalog())
-    assert cm.aca_grant_in_tiers
-    P = Inputs.from_profile(make_profile({"inference.peak_rps": 2, "inference.average_rps": 0.01,
-                                          "inference.pattern": "sporadic", "scale.scale_to_zero": True}))
-    sku = get_catalog().containerapps_sizes["1vCPU-2Gi"]
+    prices = load_prices([p1, p2]).for_region("westeurope")
+    aca = targets()["containerapps"]
+    assert aca.grant_in_tiers(aca.meters(prices))
+    p = make_profile({"inference.peak_rps": 2, "inference.average_rps": 0.01, "inference.pattern": "sporadic",
+                      "scale.scale_to_zero": True})
+    parts, _q = aca.usage(Load.of(p), skus().containerapps["1vCPU-2Gi"], 1, 1, 0, prices)
     # same quantities as above at westeurope rates: 148,500 x 0.000028 + 297,000 x 0.0000035 = 4.158 + 1.0395
-    assert cm.aca_monthly(P, sku, 1, 1, 0) == pytest.approx(4.158 + 1.0395, abs=1e-6)
+    assert sum(parts.values()) == pytest.approx(4.158 + 1.0395, abs=1e-6)
 
 
 def test_tiered_cost_helper():

@@ -174,3 +174,17 @@ def test_notes_rows_are_quoted_from_the_notes():
     assert "for developers deploying apps or APIs" in crit(rec, "appservice", "ideal_user").reason
     assert "model performance" not in crit(rec, "appservice", "monitoring").reason
     assert "drift" in crit(rec, "azureml", "monitoring").reason
+
+
+def test_no_shared_advisor_module_names_a_target_id():
+    """Target behaviour lives in advisor/targets/<id>.py and its data: the criteria, sizing, cost, engine and
+    explanations are generic (the catalog's table of built-in classes is the one place that lists the ids)."""
+    import re
+
+    from .conftest import ROOT
+
+    ids = re.compile(r"""["'](azureml|aks|appservice|containerapps|azureml-batch)["']""")
+    shared = [ROOT / "advisor" / f for f in ("criteria.py", "engine.py", "explain.py", "sizing.py", "queueing.py",
+                                             "cost.py", "models.py")] + [ROOT / "advisor/targets/base.py"]
+    for path in shared:
+        assert not ids.findall(path.read_text()), path

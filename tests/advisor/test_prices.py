@@ -136,9 +136,9 @@ def test_refresh_queries_are_filtered_and_case_sensitive():
 def test_refresh_follows_pages_and_keeps_other_regions(tmp_path):
     p1, p2 = json.loads(PAGE1.read_text()), json.loads(PAGE2.read_text())
     empty = {"BillingCurrency": "USD", "Items": [], "NextPageLink": None, "Count": 0}
-    from advisor.catalog import get_catalog
-    pages = {u: empty for r in ("westeurope", "eastus") for u in refresh_queries(r, get_catalog().vm_skus)}
-    pages[refresh_queries("westeurope", get_catalog().vm_skus)[0]] = p1
+    from advisor.catalog import skus
+    pages = {u: empty for r in ("westeurope", "eastus") for u in refresh_queries(r, skus().vm)}
+    pages[refresh_queries("westeurope", skus().vm)[0]] = p1
     pages[NEXT] = p2
     fetch = fake_fetch(pages)
     book = fetch_live("westeurope", fetch=fetch, today="2026-07-01")
@@ -162,7 +162,7 @@ def test_refresh_without_network_raises_a_clear_error(tmp_path):
 
 
 def test_refresh_saves_a_snapshot_that_becomes_the_default(tmp_path, monkeypatch):
-    from advisor.catalog import get_catalog
+    from advisor.catalog import skus
     from advisor.engine import recommend
     from .conftest import make_profile
     env = json.loads(DEFAULT_SNAPSHOT.read_text())
@@ -172,8 +172,8 @@ def test_refresh_saves_a_snapshot_that_becomes_the_default(tmp_path, monkeypatch
         if it.get("armSkuName") == "Standard_F4s_v2":
             it["retailPrice"] = it["unitPrice"] = 0.18
     empty = {"Items": [], "NextPageLink": None}
-    pages = {u: empty for u in refresh_queries("eastus", get_catalog().vm_skus)}
-    first = refresh_queries("eastus", get_catalog().vm_skus)[0]
+    pages = {u: empty for u in refresh_queries("eastus", skus().vm)}
+    first = refresh_queries("eastus", skus().vm)[0]
     pages[first] = eastus
     home = tmp_path / "home"
     monkeypatch.setenv("DEPLOY_ADVISOR_HOME", str(home))

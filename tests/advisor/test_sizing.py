@@ -7,7 +7,8 @@ import pytest
 
 from advisor.engine import recommend
 from advisor.models import Calibration
-from advisor.sizing import (erlang_c, erlang_c_hw, estimate_service, min_servers, p95_ms, response_tail)
+from advisor.queueing import erlang_c, erlang_c_hw, min_servers, p95_ms, response_tail
+from advisor.sizing import estimate_service
 
 from .conftest import make_profile
 
@@ -232,7 +233,7 @@ def test_servers_never_decrease_as_traffic_grows(s_ms, target):
 
 
 def test_size_for_sizes_a_target_the_advisor_would_exclude():
-    from advisor.sizing import size_for
+    from advisor.engine import size_for
     # App Service is excluded for GPU-required workloads, but a user who picks it still gets a CPU size
     p = make_profile({"inference.gpu": "required"})
     assert "appservice" in {e.target for e in recommend(p).excluded}

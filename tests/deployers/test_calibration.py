@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from advisor.engine import recommend
 from advisor.models import Calibration, WorkloadProfile
-from advisor.sizing import size_for
+from advisor.engine import size_for
 
 
 def _profile(calibration: Calibration | None) -> WorkloadProfile:
