@@ -143,11 +143,11 @@ def _cost_chart(p: WorkloadProfile) -> None:
     budget = p.budget.monthly_usd
     if budget is not None:
         layers.append(alt.Chart(pd.DataFrame({"monthly_usd": [budget], "label": [f"budget {render.money(budget)}"]}))
-                      .mark_rule(color="#C4314B", strokeWidth=2).encode(y="monthly_usd:Q", tooltip=["label"]))
+                      .mark_rule(color="#1B1F24", strokeWidth=2, strokeDash=[10, 4]).encode(y="monthly_usd:Q", tooltip=["label"]))
     st.altair_chart(alt.layer(*layers).properties(height=320), width="stretch")
     st.caption("Each point is a full re-ranking with only the peak traffic changed (average traffic keeps its "
                "ratio to peak). The dashed line is this profile"
-               + ("; the red line is the budget" if budget is not None else "")
+               + ("; the long-dashed black line is the budget" if budget is not None else "")
                + ". A target missing at some load was excluded there.")
 
 
