@@ -21,6 +21,7 @@ LAST_PAGE = "flow_last_page"
 
 
 def _index(url_path: str) -> int:
+    """The step of a page; the default page (the Model page) has the url path ""."""
     return next((i for i, s in enumerate(STEPS) if s[2] == url_path), 0)
 
 
@@ -32,6 +33,8 @@ def header(url_path: str) -> None:
         for key in PAGE_ERRORS:
             ss.pop(key, None)
         ss[LAST_PAGE] = url_path
+    if _index(url_path) > 0:
+        state.ensure()  # every page but the first works on the profile: load it (and the draft) before the welcome
     _welcome()
     if state.Q_PROFILE in st.query_params and state.PROFILE not in ss:
         state.ensure()  # a shared link: restore it now, so a link that cannot be read is reported on any page
@@ -50,9 +53,12 @@ def header(url_path: str) -> None:
 
 def _welcome() -> None:
     ss = st.session_state
-    if WELCOMED_KEY not in ss:
-        ss[WELCOMED_KEY] = bool(state.draft().get("welcomed")) if state.Q_PROFILE not in st.query_params else True
-    if ss[WELCOMED_KEY]:
+    if not ss.get(WELCOMED_KEY):
+        if state.Q_PROFILE in st.query_params or state.Q_MODEL in st.query_params:
+            ss[WELCOMED_KEY] = True  # a reload or a shared link: not a first visit
+        elif state.draft_read():  # the draft is read with the profile (not on the Model page's first run)
+            ss[WELCOMED_KEY] = bool(state.draft().get("welcomed"))
+    if ss.get(WELCOMED_KEY):
         return
     with st.container(border=True, key="welcome"):
         st.markdown("**:material/waving_hand: Welcome to Deploy Advisor.** Five steps: pick a **model**, describe "
@@ -60,6 +66,7 @@ def _welcome() -> None:
                     "what size, what it costs and why), **deploy** it, then **operate** it. Your work is kept in the "
                     "page address and a local draft: reload or share the link and it comes back.")
         if st.button("Got it", key="welcome_ok", icon=":material/check:"):
+            state.ensure()  # so the footer saves the draft, which remembers the welcome was read
             ss[WELCOMED_KEY] = True
             st.rerun()
 

@@ -33,7 +33,8 @@ MODEL_FACTS = "model_facts"  # the chosen model's facts (ModelFacts as a dict): 
 PRESET = "preset"  # the workload preset last chosen
 RESTORE_NOTE = "restore_note"  # why a shared link could not be restored (shown once)
 SAVED = "saved_draft"
-WELCOMED = "welcomed"  # the first-visit welcome was dismissed  # the last draft written, to skip rewriting an unchanged one
+WELCOMED = "welcomed"  # the first-visit welcome was dismissed
+MODEL_FROM = "model_from"  # "link" | "default" until the draft has been consulted  # the last draft written, to skip rewriting an unchanged one
 
 # URL query parameters that carry the work (a reload or a shared link restores it)
 Q_PROFILE, Q_MODEL, Q_PRESET = "p", "model", "preset"
@@ -97,6 +98,10 @@ def _usable_uri(uri: Any) -> Optional[str]:
     return None
 
 
+def draft_read() -> bool:
+    return "_draft" in st.session_state
+
+
 def draft() -> dict:
     """The draft saved in the state dir (read once per session)."""
     ss = st.session_state
@@ -108,20 +113,27 @@ def draft() -> dict:
 
 
 def ensure_model() -> None:
-    """The session's model: from the URL, else the saved draft, else the sample."""
+    """The session's model from the URL, else the sample for now: the Model page opens without reading the
+    draft (that needs deployers.api, ~0.3 s of imports); `ensure` adopts the draft's model later."""
     ss = st.session_state
     if MODEL_URI not in ss:
         uri = _usable_uri(st.query_params.get(Q_MODEL))
-        info = None
-        if uri is None:
-            d = draft()
-            uri = _usable_uri(d.get("model"))
-            info = d.get("model_info") if uri else None
-        elif uri == _usable_uri(draft().get("model")):
-            info = draft().get("model_info")
         ss[MODEL_URI] = uri or SAMPLE_URI
-        ss[MODEL_INFO] = info if isinstance(info, dict) else None
+        ss[MODEL_INFO] = None
+        ss[MODEL_FROM] = "link" if uri else "default"
     ss.setdefault(MODEL_INFO, None)
+
+
+def _adopt_draft_model() -> None:
+    """The draft's model (and its resolved facts) for a session that has not chosen one yet."""
+    ss = st.session_state
+    how = ss.pop(MODEL_FROM, None)
+    d = draft()
+    uri = _usable_uri(d.get("model"))
+    if how == "default" and uri:
+        ss[MODEL_URI] = uri
+    if uri and uri == ss.get(MODEL_URI) and isinstance(d.get("model_info"), dict) and not ss.get(MODEL_INFO):
+        ss[MODEL_INFO] = d["model_info"]
 
 
 def _restore() -> bool:
@@ -152,6 +164,8 @@ def ensure() -> None:
 
     ss = st.session_state
     ensure_model()
+    if MODEL_FROM in ss:
+        _adopt_draft_model()
     if PROFILE not in ss and not _restore():
         try:
             ss[PROFILE] = load_preset(DEFAULT_PRESET)
@@ -166,8 +180,8 @@ def ensure() -> None:
 def persist() -> None:
     """Write the work to the URL (reload, shared link) and to the draft in the state dir (cheap when unchanged)."""
     ss = st.session_state
-    if PROFILE not in ss:
-        if ss.get(MODEL_URI):
+    if PROFILE not in ss:  # the Model page before any profile: the URL names a model only once one is chosen
+        if ss.get(MODEL_URI) and ss.get(MODEL_FROM) != "default":
             st.query_params[Q_MODEL] = ss[MODEL_URI]
         return
     work = encode_work(ss[PROFILE], ss.get(MODEL_FACTS))
