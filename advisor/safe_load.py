@@ -27,11 +27,12 @@ from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.events import AliasEvent, MappingStartEvent, SequenceStartEvent
 from yaml.resolver import Resolver
 
-MAX_BYTES = 256_000  # a real profile or spec is a few kB; this bounds parse time to about a second
+MAX_BYTES = 64_000  # a real profile or spec is a few kB; this bounds the worst parse to under a second
 REQUEST_BYTES = 10 * 1024 * 1024  # a scoring request body (`invoke --data`, the UI's try-it box): the server's limit
 MAX_DEPTH = 64
 MAX_NUMBER_CHARS = 100
 SHORT_CHARS = 80
+
 
 class DocumentError(ValueError):
     """A document we refuse to load; str() is one line naming the source and the place."""
@@ -94,13 +95,17 @@ def _check_flow_depth(text: str, source: str) -> None:
 class _BoundedComposer(Composer):
     """PyYAML's composer, refusing aliases and depth beyond MAX_DEPTH (the composer recurses)."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._depth = 0
+
     def compose_node(self, parent, index):
         if self.check_event(AliasEvent):
             event = self.get_event()
             raise ConstructorError(None, None, f"aliases (*{short(event.anchor, 40)}) are not allowed here: "
                                                "write the value out", event.start_mark)
         if self.check_event(SequenceStartEvent, MappingStartEvent):
-            self._depth = getattr(self, "_depth", 0) + 1
+            self._depth += 1
             try:
                 if self._depth > MAX_DEPTH:
                     raise ConstructorError(None, None, f"nested deeper than {MAX_DEPTH} levels",
@@ -148,12 +153,17 @@ _StrictConstructor.add_constructor("tag:yaml.org,2002:float", _StrictConstructor
 _StrictConstructor.add_constructor("tag:yaml.org,2002:map", _StrictConstructor.construct_yaml_map)
 
 
-if hasattr(yaml, "CParser"):
-    class _Loader(_BoundedComposer, yaml.CParser, _StrictConstructor, Resolver):
+try:
+    from yaml.cyaml import CParser
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    CParser = None
+
+if CParser is not None:
+    class _Loader(_BoundedComposer, CParser, _StrictConstructor, Resolver):
         """libyaml's C parser scans and parses; composing and constructing stay in Python (bounded)."""
 
         def __init__(self, stream):
-            yaml.CParser.__init__(self, stream)
+            CParser.__init__(self, stream)
             _BoundedComposer.__init__(self)
             _StrictConstructor.__init__(self)
             Resolver.__init__(self)

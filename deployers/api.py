@@ -98,7 +98,6 @@ def targets() -> list[dict]:
             out.append({**d, "deployable": True})
     advice_only = {
         "azureml-batch": "Azure ML batch endpoint: asynchronous scoring of large data sets (advice and export only)",
-        "containerapps": "Azure Container Apps: serverless containers that scale to zero (advice only)",
     }
     for name, text in advice_only.items():
         if name not in {t["name"] for t in out}:
@@ -373,8 +372,16 @@ def background_apply(name: str) -> Optional[BackgroundApply]:
 # ---------------------------------------------------------------- operate
 
 def _target_of(name: str, ctx: DeployContext) -> Optional[str]:
+    """The deployment's target from the ledger; without a row (a ledger moved aside or rebuilt),
+    the target that keeps local state for it (the local target's server), so that `status` and
+    `destroy` still find what we started."""
     row = ledger(ctx.state_dir).get_deployment(name)
-    return row["target"] if row else None
+    if row:
+        return row["target"]
+    for target in registry.installed_targets():
+        if name in registry.get(target).recorded(ctx):
+            return target
+    return None
 
 
 def status(name: str, ctx: Optional[DeployContext] = None, target: Optional[str] = None) -> Status:

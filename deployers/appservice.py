@@ -23,7 +23,6 @@ import os
 import re
 import secrets
 import shlex
-import time
 from contextlib import contextmanager
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -34,7 +33,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from advisor.models import ModelInfo, Sizing, WorkloadProfile, describe_validation_error
 
 from . import templating
-from .azure_common import Location, Matches, RegistryName, ResourceGroup, SubscriptionId
+from .azure_common import (ClientSet, ImageReference, ImageRepository, Location, Matches, RegistryName,
+                           ResourceGroup, SubscriptionId)
 from .base import DeployContext, Deployer
 from .errors import (AuthError, ConflictError, DeployError, InputError, RemoteError, StalePlanError)
 from .extras import needs_extra
@@ -208,8 +208,8 @@ class AppServiceSettings(BaseModel):
         "tagged managed-by: deploy-advisor in the resource group, else a new Basic one; the same rule as aks)"))
     registry_resource_group: ResourceGroup = Field(None, description=(
         "Resource group of the registry (default: the app's resource group)"))
-    repository: Optional[str] = Field(None, description="Image repository in the registry (default: deploy-advisor/<name>)")
-    image: Optional[str] = Field(None, description=(
+    repository: ImageRepository = Field(None, description="Image repository in the registry (default: deploy-advisor/<name>)")
+    image: ImageReference = Field(None, description=(
         "A ready image to run instead of building one, e.g. myacr.azurecr.io/scoring:1.0"))
     port: int = Field(PORT, ge=1, le=65535, description="Port the scoring server listens on in the container (WEBSITES_PORT)")
     start_time_limit: Optional[int] = Field(None, ge=START_LIMIT_DEFAULT, le=START_LIMIT_MAX, description=(
@@ -238,17 +238,6 @@ class AppServiceSettings(BaseModel):
                              "or ending with a hyphen")
         if v == PRODUCTION:
             raise ValueError("'production' is the name of the main slot")
-        return v
-
-    @field_validator("repository", "image")
-    @classmethod
-    def _image_ref(cls, v: Optional[str], info: Any) -> Optional[str]:
-        if v is not None:
-            from .images import validate_image, validate_repository
-            try:
-                (validate_repository if info.field_name == "repository" else validate_image)(v)
-            except InputError as e:
-                raise ValueError(e.message) from None
         return v
 
 
@@ -338,16 +327,8 @@ def _missing(fn: Any) -> Any:
         return None
 
 
-class _Clients:
+class _Clients(ClientSet):
     """The SDK clients one call needs, built lazily with the context's credential and kwargs."""
-
-    def __init__(self, ctx: DeployContext, subscription: str):
-        from .azure_common import get_credential, sdk_kwargs
-
-        self.ctx = ctx
-        self.subscription = subscription
-        self.credential = get_credential(ctx)
-        self.kwargs = sdk_kwargs(ctx)
 
     @cached_property
     def web(self) -> Any:
@@ -368,26 +349,10 @@ class _Clients:
         return ResourceManagementClient(self.credential, self.subscription, **self.kwargs)
 
     @cached_property
-    def data_plane(self) -> Any:
-        """Client for the app's own URLs (health, /score): same transport and retry settings."""
-        from azure.core import PipelineClient
-        from azure.core.pipeline import policies as p
-
-        retry = {k: v for k, v in self.kwargs.items() if k.startswith("retry_")}
-        retry.setdefault("retry_total", 3)
-        policies = [p.HeadersPolicy(), p.UserAgentPolicy(sdk_moniker="deploy-advisor"), p.RetryPolicy(**retry)]
-        extra = {"transport": self.kwargs["transport"]} if self.kwargs.get("transport") is not None else {}
-        return PipelineClient(base_url="https://azurewebsites.net", policies=policies, **extra)
-
-    def pause(self, seconds: float) -> None:
-        """Wait between polls the way the SDK's pollers do (through the transport), cancellable."""
-        self.ctx.check_cancelled()
-        transport = self.kwargs.get("transport")
-        if transport is not None and hasattr(transport, "sleep"):
-            transport.sleep(seconds)
-        else:
-            self.ctx.sleep(seconds)
-        self.ctx.check_cancelled()
+    def endpoint(self) -> Any:
+        """The app's own URLs (health, /score): same transport and retry settings (deployers.https_endpoint)."""
+        from .https_endpoint import Endpoint
+        return Endpoint(self.ctx, self.kwargs, "https://azurewebsites.net")
 
 
 def _props(model: Any) -> dict:
@@ -489,14 +454,7 @@ class AppServiceDeployer(Deployer):
 
     def _model_and_sizing(self, spec: DeploymentSpec, ctx: DeployContext) -> tuple[Optional[ModelInfo], Optional[Sizing]]:
         from . import planning
-
-        info = planning.resolve_model(spec, ctx)
-        try:
-            sizing = planning.sizing_for(TARGET, spec.profile)
-        except (ImportError, AttributeError, KeyError, ValueError) as e:  # the advisor cannot size this profile
-            ctx.emit("warning", f"no sizing from the advisor ({e.__class__.__name__}: {e}); using 1 instance")
-            sizing = None
-        return info, sizing
+        return planning.model_and_sizing(TARGET, spec, ctx)
 
     def _build_files(self, info: Optional[ModelInfo], r: Resolved) -> dict[str, Any]:
         """The image build context (Dockerfile, app/, serving package), as images.py renders it."""
@@ -1337,44 +1295,10 @@ class AppServiceDeployer(Deployer):
         return True, "", {"latency_ms": out.latency_ms, "response": out.response}
 
     def _wait_ready(self, cl: _Clients, ctx: DeployContext, host: str, r: Resolved, what: str) -> tuple[bool, str]:
-        from azure.core.exceptions import AzureError
-        from azure.core.rest import HttpRequest
-
-        from .azure_common import emit
-
-        waited, last = 0.0, "no answer"
-        ctx.step(f"wait for {what} to pass its health check ({READY_PATH}, up to {r.health_timeout} s)")
-        while True:
-            ctx.check_cancelled()
-            try:
-                resp = cl.data_plane.send_request(HttpRequest("GET", f"https://{host}{READY_PATH}"),
-                                                  connection_timeout=10, read_timeout=30, retry_total=0)
-                if resp.status_code == 200:
-                    emit(ctx, "info", f"{what} is ready after {waited:.0f} s", waited_s=waited)
-                    return True, ""
-                last = f"HTTP {resp.status_code}"
-            except AzureError as e:
-                last = e.__class__.__name__
-            if waited >= r.health_timeout:
-                return False, f"not ready after {r.health_timeout} s (last answer: {last})"
-            emit(ctx, "progress", f"{what}: {last}, waiting ({waited:.0f}/{r.health_timeout} s)", waited_s=waited)
-            cl.pause(r.health_poll_seconds)
-            waited += r.health_poll_seconds
+        return cl.endpoint.wait_ready(host, what, r.health_timeout, r.health_poll_seconds, READY_PATH)
 
     def _score(self, cl: _Clients, host: str, key: str, payload: Any) -> tuple[int, float, Any]:
-        from azure.core.rest import HttpRequest
-
-        req = HttpRequest("POST", f"https://{host}{SCORE_PATH}", json=payload,
-                          headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
-        t0 = time.perf_counter()
-        with _azure(f"POST https://{host}{SCORE_PATH}"):
-            resp = cl.data_plane.send_request(req, connection_timeout=10, read_timeout=REQUEST_TIMEOUT_S)
-        latency = (time.perf_counter() - t0) * 1000
-        try:
-            body = resp.json()
-        except ValueError:
-            body = resp.text()
-        return resp.status_code, latency, body
+        return cl.endpoint.score(host, key, payload, REQUEST_TIMEOUT_S, SCORE_PATH)
 
     # ---- results and local memory ------------------------------------------------
     def _outputs(self, r: Resolved, host: str, observed: Optional[dict]) -> dict[str, Any]:
@@ -1393,7 +1317,8 @@ class AppServiceDeployer(Deployer):
 
     @staticmethod
     def _state_path(ctx: DeployContext, name: str) -> Path:
-        return Path(ctx.state_dir) / "appservice" / f"{name}.json"
+        from .azure_common import memory_path
+        return memory_path(ctx, TARGET, name)
 
     def recorded(self, ctx: DeployContext) -> list[str]:
         return sorted(p.stem for p in self._state_path(ctx, "_").parent.glob("*.json"))
@@ -1401,7 +1326,8 @@ class AppServiceDeployer(Deployer):
     def _remember(self, ctx: DeployContext, r: Resolved, plan_owned: bool,
                   principals: Optional[list[str]] = None) -> None:
         """Where this deployment lives (no secrets), so status/invoke/destroy find it by name."""
-        path = self._state_path(ctx, r.deployment)
+        from .azure_common import remember
+
         prev = self._remembered(ctx, r.deployment)
         data = {"subscription": r.subscription, "resource_group": r.resource_group, "app_name": r.app_name,
                 "plan_name": r.plan_name, "plan_owned": plan_owned, "slot": r.slot, "location": r.location,
@@ -1410,17 +1336,11 @@ class AppServiceDeployer(Deployer):
                 "registry": r.registry if r.image_source == "acr-build" else "",
                 "registry_resource_group": r.registry_resource_group,
                 "principals": sorted(set((prev.get("principals") or []) + (principals or [])))}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
-        os.replace(tmp, path)
+        remember(ctx, TARGET, r.deployment, data)
 
     def _remembered(self, ctx: DeployContext, name: str) -> dict[str, Any]:
-        path = self._state_path(ctx, name)
-        try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
+        from .azure_common import remembered
+        return remembered(ctx, TARGET, name)
 
     def _locate(self, name: str, ctx: DeployContext) -> Resolved:
         """The deployment's names: from what apply remembered, else the defaults for this context."""
@@ -1448,9 +1368,6 @@ class AppServiceDeployer(Deployer):
 
     # ---- status / invoke / logs / destroy -----------------------------------------
     def status(self, name: str, ctx: DeployContext) -> Status:
-        from azure.core.exceptions import AzureError
-        from azure.core.rest import HttpRequest
-
         r = self._locate(name, ctx)
         cl = _Clients(ctx, r.subscription)
         site = self._site_for(cl, r)
@@ -1476,12 +1393,7 @@ class AppServiceDeployer(Deployer):
         if arm_state.lower() == "stopped":
             return Status(name=name, target=TARGET, state="stopped", endpoint_url=f"https://{host}{SCORE_PATH}",
                           message="the web app is stopped", details=details)
-        try:
-            resp = cl.data_plane.send_request(HttpRequest("GET", f"https://{host}{READY_PATH}"),
-                                              connection_timeout=10, read_timeout=30, retry_total=0)
-            ready, answer = resp.status_code == 200, f"HTTP {resp.status_code}"
-        except AzureError as e:
-            ready, answer = False, e.__class__.__name__
+        ready, answer = cl.endpoint.probe(host, READY_PATH)
         details["ready"] = answer
         return Status(name=name, target=TARGET, state="running" if ready else "degraded",
                       endpoint_url=f"https://{host}{SCORE_PATH}",
@@ -1593,29 +1505,15 @@ def credentials_missing_for(r: Resolved, ctx: DeployContext) -> Optional[str]:
 
 
 def _as_text(data: Any, limit: int = 1_000_000) -> Optional[str]:
-    """Build-context file as text for plan.artifacts, or None for binary / very large files."""
-    if isinstance(data, str):
-        return data if len(data) <= limit else None
-    if len(data) > limit or b"\0" in data[:8192]:
-        return None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+    from .planning import artifact_text
+    return artifact_text(data, limit)
 
 
 def _curl(host: str) -> str:
-    return (f"curl -sS https://{host}{SCORE_PATH} -H \"Authorization: Bearer $SCORING_KEY\" "
-            "-H 'Content-Type: application/json' -d @input.json")
+    from .https_endpoint import curl
+    return curl(host, SCORE_PATH)
 
 
-def _diff(now: Any, want: Any, prefix: str = "") -> dict[str, Any]:
-    """{dotted.path: [current, desired]} for every leaf that differs."""
-    out: dict[str, Any] = {}
-    if isinstance(now, dict) and isinstance(want, dict):
-        for k in sorted(set(now) | set(want)):
-            out.update(_diff(now.get(k), want.get(k), f"{prefix}{k}."))
-        return out
-    if now != want:
-        out[prefix.rstrip(".") or "value"] = [now, want]
-    return out
+def _diff(now: Any, want: Any) -> dict[str, Any]:
+    from .planning import dotted_diff
+    return dotted_diff(now, want)

@@ -67,6 +67,32 @@ ResourceGroup = Annotated[Optional[str], Matches(r"[-\w.()]{0,89}[-\w()]",
 Location = Annotated[Optional[str], Matches(r"[a-z][a-z0-9]{1,40}", "regions are Azure region names such as "
                                                                     "eastus or westeurope (lowercase, no spaces)")]
 VmSize = Annotated[Optional[str], VM_SIZE]
+
+
+class ImageRule:
+    """Annotated metadata: the value passes deployers.images' `validate_image` / `validate_repository`
+    (the reference reaches a manifest, a template or an az command), else one line saying why."""
+
+    def __init__(self, check: str):
+        self.check = check
+
+    def _check(self, value: Optional[str]) -> Optional[str]:
+        if value is not None:
+            from . import images
+            try:
+                getattr(images, self.check)(value)
+            except InputError as e:
+                raise ValueError(e.message) from None
+        return value
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> Any:
+        from pydantic_core import core_schema
+
+        return core_schema.no_info_after_validator_function(self._check, handler(source))
+
+
+ImageReference = Annotated[Optional[str], ImageRule("validate_image")]
+ImageRepository = Annotated[Optional[str], ImageRule("validate_repository")]
 RegistryName = Annotated[Optional[str], Matches(r"[A-Za-z0-9]{5,50}", "registry names have 5-50 letters and "
                                                                       "digits (Azure Container Registry)")]
 
@@ -473,3 +499,69 @@ def resume(ctx: DeployContext, key: str, what: str,
     poller = LROPoller.from_continuation_token(ARMPolling(interval), token, client=arm_pipeline_client(ctx),
                                                deserialization_callback=deserialize or _json)
     return wait(poller, ctx, what, key)
+
+
+# ----------------------------------------------------------------- small call helpers (any Azure deployer)
+
+
+class azure_errors:
+    """`with azure_errors("read app X"):` turns an azure-core exception into a mapped DeployError."""
+
+    def __init__(self, what: str):
+        self.what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        if exc is None or isinstance(exc, DeployError):
+            return False
+        from azure.core.exceptions import AzureError
+
+        if isinstance(exc, AzureError):
+            raise map_azure_error(exc, self.what) from exc
+        return False
+
+
+def none_if_missing(fn: Callable[[], Any]) -> Any:
+    """fn(), or None when Azure answers 404."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    try:
+        return fn()
+    except ResourceNotFoundError:
+        return None
+
+
+class ClientSet:
+    """Base for a deployer's SDK clients (cached properties in the subclass), built lazily with the
+    context's credential and client keyword arguments (tests: the fake's transport)."""
+
+    def __init__(self, ctx: DeployContext, subscription: str):
+        self.ctx = ctx
+        self.subscription = subscription
+        self.credential = get_credential(ctx)
+        self.kwargs = sdk_kwargs(ctx)
+
+
+# ----------------------------------------------------------------- where a deployment lives (no secrets)
+
+
+def memory_path(ctx: DeployContext, target: str, name: str) -> Path:
+    return Path(ctx.state_dir) / target / f"{name}.json"
+
+
+def remember(ctx: DeployContext, target: str, name: str, data: dict) -> None:
+    """Write what status/invoke/destroy need to find a deployment by name (atomically; never a secret)."""
+    path = memory_path(ctx, target, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def remembered(ctx: DeployContext, target: str, name: str) -> dict:
+    try:
+        return json.loads(memory_path(ctx, target, name).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}

@@ -944,7 +944,7 @@ class AzureMLDeployer(Deployer):
         from azure.ai.ml.constants import AssetTypes
         from azure.ai.ml.entities import Model
 
-        from . import model_resolution
+        from . import model_folder, model_resolution
 
         m = plan.settings["model"]
         if ac.completed(ctx, "model"):
@@ -953,6 +953,7 @@ class AzureMLDeployer(Deployer):
         if info is None:
             raise InputError("the plan has no model facts", "plan again")
         folder = model_resolution.local_model_dir(info)
+        model_folder.check(folder)  # the SDK's upload follows links: none may leave the folder
         ac.emit(ctx, "step", f"registering model {m['name']}:{m['version']} from {folder}")
         entity = Model(name=m["name"], version=m["version"], path=str(folder),
                        type=AssetTypes.MLFLOW_MODEL if info.format == "mlflow" else AssetTypes.CUSTOM_MODEL,

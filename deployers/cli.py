@@ -1010,7 +1010,7 @@ def build_parser() -> argparse.ArgumentParser:
     def deploy_args(sp: argparse.ArgumentParser, target_default: Optional[str] = None, spec_files: bool = False) -> None:
         required = target_default is None and not spec_files
         sp.add_argument("--target", "-t", default=target_default, required=required,
-                        help="local | azureml | aks | appservice | auto (= the advisor's top viable choice)")
+                        help="local | azureml | aks | appservice | containerapps | auto (= the advisor's top viable choice)")
         sp.add_argument("--model", "-m", required=not spec_files,
                         help="models:/NAME/VERSION, azureml:NAME:VERSION, or a local MLflow model folder")
         sp.add_argument("--profile", "-p", help="workload profile YAML/JSON (default: all defaults)")

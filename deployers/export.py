@@ -65,6 +65,10 @@ MANUAL = {
     "appservice": "Follow `appservice/README.md`: build the image from `build/` if the plan builds one, then "
                   "`az deployment group create -g RG --template-file appservice/azuredeploy.json "
                   "--parameters @appservice/azuredeploy.parameters.json`.",
+    "containerapps": "Follow `containerapps/README.md`: build the image from `image/`, create the environment and a "
+                     "first revision with `az deployment group create -g RG --template-file containerapps/azuredeploy.json "
+                     "--parameters @containerapps/azuredeploy.parameters.json`, grant AcrPull, then roll the scoring "
+                     "image with `az containerapp update -n APP -g RG --yaml containerapp.yaml` (key filled by envsubst).",
     "local": "`score.py`, the model (`model/`) and `serving.json` are the app folder. Install the serving "
              "module the way the workflow does (the pinned artifact it names) and the model's requirements "
              "(`pip install -r model/requirements.txt`), "
@@ -88,6 +92,11 @@ WHAT = [
     (re.compile(r"^Dockerfile$"), "container image recipe"),
     (re.compile(r"^appservice/azuredeploy\.json$"), "ARM template: App Service plan, web app, staging slot"),
     (re.compile(r"^appservice/azuredeploy\.parameters\.json$"), "parameters for the ARM template"),
+    (re.compile(r"^containerapps/containerapp\.yaml$"), "Container App for `az containerapp create|update --yaml` "
+                                                       "(key as ${SCORING_KEY})"),
+    (re.compile(r"^containerapps/azuredeploy\.json$"), "ARM template: Container Apps environment and app"),
+    (re.compile(r"^containerapps/azuredeploy\.parameters\.json$"), "parameters for the ARM template (no key)"),
+    (re.compile(r"^image/"), "image build context"),
     (re.compile(r"(^|/)README\.md$"), "the target's own step-by-step instructions"),
     (re.compile(r"(^|/)score\.py$"), "the scoring script (init()/run(), the Azure ML contract)"),
     (re.compile(r"(^|/)conda\.yaml$"), "the Python environment"),

@@ -51,3 +51,39 @@ def input_example(info: Optional[ModelInfo]) -> Optional[dict[str, Any]]:
     if isinstance(example, dict) and ("input_data" in example or set(example) == {"data"}):
         return example  # already a request body
     return {"input_data": example}
+
+
+def model_and_sizing(target: str, spec: DeploymentSpec, ctx: DeployContext) -> tuple[ModelInfo, Optional[Sizing]]:
+    """The resolved model and the advisor's sizing for `target`; no sizing (a warning) when the
+    advisor cannot size this profile, so the deployer falls back to its own defaults."""
+    info = resolve_model(spec, ctx)
+    try:
+        sizing = sizing_for(target, spec.profile)
+    except (ImportError, AttributeError, KeyError, ValueError) as e:
+        ctx.emit("warning", f"no sizing from the advisor ({e.__class__.__name__}: {e}); using the target's defaults")
+        sizing = None
+    return info, sizing
+
+
+def dotted_diff(now: Any, want: Any, prefix: str = "") -> dict[str, Any]:
+    """{dotted.path: [current, desired]} for every leaf that differs (a plan action's `changes`)."""
+    out: dict[str, Any] = {}
+    if isinstance(now, dict) and isinstance(want, dict):
+        for k in sorted(set(now) | set(want)):
+            out.update(dotted_diff(now.get(k), want.get(k), f"{prefix}{k}."))
+        return out
+    if now != want:
+        out[prefix.rstrip(".") or "value"] = [now, want]
+    return out
+
+
+def artifact_text(data: Any, limit: int = 1_000_000) -> Optional[str]:
+    """A build-context file as text for plan.artifacts, or None for binary / very large files."""
+    if isinstance(data, str):
+        return data if len(data) <= limit else None
+    if len(data) > limit or b"\0" in data[:8192]:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None

@@ -19,6 +19,7 @@ BUILTINS: dict[str, str] = {
     "azureml": "deployers.azureml:AzureMLDeployer",
     "aks": "deployers.aks:AKSDeployer",
     "appservice": "deployers.appservice:AppServiceDeployer",
+    "containerapps": "deployers.containerapps:ContainerAppsDeployer",
     "azureml-batch": "deployers.azureml_batch:AzureMLBatchDeployer",
 }
 

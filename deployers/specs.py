@@ -10,7 +10,7 @@ a pipeline with one readable line.
 
 ```yaml
 name: churn-prod                    # optional: default <profile name>-<target>
-target: azureml                     # local | azureml | aks | appservice | auto | a plugin's target
+target: azureml                     # local | azureml | aks | appservice | containerapps | auto | a plugin's target
 model: azureml:churn-model:3        # models:/NAME/VERSION, azureml:NAME:VERSION or a model folder
 profile: profiles/churn.yaml        # or an inline mapping; omitted = every default
 settings:                           # the target's settings (`deploy-advisor settings TARGET`)

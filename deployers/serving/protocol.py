@@ -31,50 +31,45 @@ def guarded_protocol(limits: Limits) -> type:
 
 
 class _Guarded(HttpToolsProtocol):
+    """Per request this costs a few attribute writes: the deadlines are checked by one watchdog
+    timer per connection, not a timer armed and cancelled for every request."""
+
     limits = Limits()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._head_bytes = self._unparsed = 0
-        self._in_head = True  # a new connection owes us a request head
+        self._pending = 0  # bytes received since the last complete request (an upper bound on the head)
         self._refused = False
-        self._timer: Optional[asyncio.TimerHandle] = None
-        self._arm(self.limits.head_timeout_s, "request headers")
+        self._phase, self._since = "head", self.loop.time()  # a new connection owes us a request head
+        tick = min(self.limits.head_timeout_s, self.limits.body_timeout_s) / 4
+        self._tick = min(max(tick, 0.05), 2.5)
+        self._watch: Optional[asyncio.TimerHandle] = self.loop.call_later(self._tick, self._check)
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
-        self._disarm()
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return
+        self._pending += len(data)
         super().data_received(data)
-        if self._in_head and not self._refused:  # headers still incomplete: the parser buffers them
-            self._unparsed += len(data)
-            if self._unparsed > self.limits.max_head_bytes:
-                self._refuse(431, self._too_large())
+        if self._phase == "head" and self._pending > self.limits.max_head_bytes and not self._refused:
+            self._refuse(431, self._too_large())  # the parser is still buffering an endless head
 
-    # parser callbacks (the head's size is counted as it is parsed, the raw bytes above while it is not)
+    # parser callbacks
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._in_head, self._head_bytes, self._unparsed = True, 0, 0
-        if self._timer is None:  # the next request on a kept-alive connection
-            self._arm(self.limits.head_timeout_s, "request headers")
-
-    def on_url(self, url: bytes) -> None:
-        self._head_bytes += len(url)
-        super().on_url(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._head_bytes += len(name) + len(value) + 4
-        super().on_header(name, value)
+        if self._phase != "head":  # the next request on a kept-alive connection: its clock starts now
+            self._phase, self._since = "head", self.loop.time()
 
     def on_headers_complete(self) -> None:
-        self._in_head = False
-        if self._head_bytes > self.limits.max_head_bytes:
+        if self._pending > self.limits.max_head_bytes and self._head_size() > self.limits.max_head_bytes:
             self._refuse(431, self._too_large())
             return  # no request reaches the app
-        self._arm(self.limits.body_timeout_s, "request body")
+        self._phase, self._since = "body", self.loop.time()
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
@@ -82,25 +77,30 @@ class _Guarded(HttpToolsProtocol):
             super().on_body(body)
 
     def on_message_complete(self) -> None:
-        self._disarm()
+        self._phase, self._pending = "done", 0  # scoring, then keep-alive idle: uvicorn's timeouts
         if not self._refused:
             super().on_message_complete()
 
     # helpers
+    def _head_size(self) -> int:
+        return len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
+
     def _too_large(self) -> str:
         return f"request headers larger than {self.limits.max_head_bytes // 1024} KB"
 
-    def _arm(self, seconds: float, what: str) -> None:
-        self._disarm()
-        self._timer = self.loop.call_later(seconds, self._too_slow, seconds, what)
-
-    def _disarm(self) -> None:
-        if getattr(self, "_timer", None) is not None:
-            self._timer.cancel()
-            self._timer = None
+    def _check(self) -> None:
+        self._watch = None
+        if self._refused or self.transport.is_closing():
+            return
+        waited = self.loop.time() - self._since
+        if self._phase == "head" and waited > self.limits.head_timeout_s:
+            self._too_slow(self.limits.head_timeout_s, "request headers")
+        elif self._phase == "body" and waited > self.limits.body_timeout_s:
+            self._too_slow(self.limits.body_timeout_s, "request body")
+        else:
+            self._watch = self.loop.call_later(self._tick, self._check)
 
     def _too_slow(self, seconds: float, what: str) -> None:
-        self._timer = None
         if self.cycle is not None and self.cycle.response_started:
             self.transport.close()  # answered already (e.g. 413 while the body still trickles in)
             return
@@ -108,7 +108,6 @@ class _Guarded(HttpToolsProtocol):
 
     def _refuse(self, status: int, error: str) -> None:
         self._refused = True
-        self._disarm()
         client = "%s:%d" % self.client[:2] if self.client else "client"
         log.warning("%s: %d %s", client, status, error)
         if self.transport.is_closing():
@@ -121,4 +120,3 @@ class _Guarded(HttpToolsProtocol):
         if self.cycle is not None and not self.cycle.response_complete:
             self.cycle.disconnected = True  # the app's receive() sees a disconnect, not more body
             self.cycle.message_event.set()
-

@@ -176,3 +176,23 @@ def test_custom_model_uploads_its_folder_and_the_reviewed_scoring_code(fake, aml
               "plan": plan.to_json(), "result": result.model_dump_json(),
               **{str(p): t for p, t in file_texts(isolated_home).items()}}
     assert_only_fakes_and_no_secrets(fake, aml, blob_proxy, places)
+
+
+def test_a_link_out_of_the_model_folder_is_refused_before_any_upload(fake, aml, blob_proxy, mlflow_model,
+                                                                       isolated_home, tmp_path):
+    """The folder changed after the plan (a link to another file of this machine appeared):
+    apply refuses in one line and nothing reaches the blob store."""
+    import shutil
+
+    from deployers.errors import ModelResolutionError
+
+    model = tmp_path / "linked-model"
+    shutil.copytree(mlflow_model, model)
+    ctx = make_ctx(fake, isolated_home)
+    plan = api.plan(make_spec(model=str(model)), ctx)
+    secret = tmp_path / "private.txt"
+    secret.write_text("not for the workspace")
+    (model / "notes.txt").symlink_to(secret)
+    with pytest.raises(ModelResolutionError, match="leads outside the model folder"):
+        api.apply(plan, ctx)
+    assert aml.uploaded() == {}

@@ -72,8 +72,13 @@ def command_argvs(work: Path) -> dict[str, list[str]]:
     return {name: argv + ["-q"] for name, argv in argvs.items()}
 
 
+#: commands that serve until stopped, so they cannot run to an exit code here: `ui` starts Streamlit, whose
+#: pages report state errors inline (tests/ui covers them)
+SERVERS = {"ui"}
+
+
 def test_every_command_has_arguments_here(tmp_path):
-    assert parser_commands() == set(command_argvs(tmp_path))
+    assert parser_commands() - SERVERS == set(command_argvs(tmp_path))
 
 
 # ---------------------------------------------------------------- building broken state dirs
