@@ -28,12 +28,18 @@ def peak_hours(pattern: str) -> float:
     return HOURS_PER_MONTH * PEAK_HOURS_PER_DAY[pattern] / 24.0
 
 
-def instance_hours(pattern: str, n_peak: int, n_base: int, autoscale: bool) -> float:
-    """Instance-hours a month: the peak count for the pattern's busy hours, the base count otherwise."""
-    if not autoscale or pattern == "steady" or n_base >= n_peak:
+def instance_hours(pattern: str, n_peak: int, n_base: int, autoscale: bool, busy: float = 1.0,
+                   n_min: int = 0) -> float:
+    """Instance-hours a month: the peak count for the pattern's busy hours, the base count otherwise; with a
+    busy-hours schedule (`busy` < 1, the share of the week) that mix runs inside it and `n_min` outside."""
+    if not autoscale:
         return n_peak * HOURS_PER_MONTH
-    ph = peak_hours(pattern)
-    return n_peak * ph + n_base * (HOURS_PER_MONTH - ph)
+    if pattern == "steady" or n_base >= n_peak:
+        inside = n_peak * HOURS_PER_MONTH
+    else:
+        ph = peak_hours(pattern)
+        inside = n_peak * ph + n_base * (HOURS_PER_MONTH - ph)
+    return busy * inside + (1.0 - busy) * n_min * HOURS_PER_MONTH
 
 
 def r2(x: float) -> float:

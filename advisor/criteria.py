@@ -77,12 +77,16 @@ def realtime_api(p: WorkloadProfile, t: Any) -> Optional[str]:
 
 def gpu_required(p: WorkloadProfile, t: Any) -> Optional[str]:
     f = t.facts
-    if p.inference.gpu != "required" or f.value("gpu") is True:
+    if p.inference.gpu != "required":
         return None
-    if f.value("gpu") == "preview":
-        return (f"inference.gpu=required: {t.title} offers GPUs only in preview — {f.note('gpu')}; they are not "
-                f"priced in the snapshot ({f.short('gpu')}: {f.cite('gpu')})")
-    return f"inference.gpu=required: {t.title} has no GPU SKUs — {f.note('gpu')} ({f.short('gpu')}: {f.cite('gpu')})"
+    if f.value("gpu") is not True:
+        return f"inference.gpu=required: {t.title} has no GPU SKUs — {f.note('gpu')} ({f.short('gpu')}: {f.cite('gpu')})"
+    regions = f.value("gpu_regions")  # {gpu model: [regions]} where GPUs depend on the region
+    listed = sorted({r for names in (regions or {}).values() for r in names})
+    if listed and p.region not in listed:
+        return (f"inference.gpu=required: {t.title} offers GPUs only in {', '.join(listed)}, not in {p.region} "
+                f"({f.short('gpu_regions')}: {f.cite('gpu_regions')})")
+    return None
 
 
 def request_timeout(p: WorkloadProfile, t: Any) -> Optional[str]:
@@ -240,7 +244,9 @@ def availability(p: WorkloadProfile, t: Any, plan: Plan) -> Result:
         level = next(x for x in levels if req <= x["upto"])
         why = level["why"]
         return float(level["score"]), 1.0, lambda: f"{why[:1].upper()}{why[1:]} ({f.short('sla')}).", url
-    verified = f.verified("sla")
+    # a target whose SLA covers its control plane, not the workload (AKS): judge the workload figure
+    name = "workload_sla" if f.value("sla_scope") == "control-plane" and "workload_sla" in f else "sla"
+    sla, verified = f.value(name), f.verified(name)
     score = (90.0 if verified else 75.0) if req <= sla else 55.0 if req <= 99.95 else 35.0
     score -= 10.0 * (plan.n_min == 0)
 
@@ -252,8 +258,10 @@ def availability(p: WorkloadProfile, t: Any, plan: Plan) -> Result:
             cite = f" ({f.short('ha_min_instances')})" if f.cite("ha_min_instances") != url else ""
             extra = f"; at least {plan.n_min} instance(s) so one can fail or restart{cite}"
         figure = f"{sla:g}%" + ("" if verified else " (figure not verified on a Microsoft page)")
-        return f"Requested {req:g}%; {t.title} SLA {figure}{extra} ({f.short('sla')})."
-    return score, 1.0, words, url
+        scope = f" - {f.note('sla_scope')}" if name == "workload_sla" else ""
+        return f"Requested {req:g}%; {t.title} {'workload availability' if scope else 'SLA'} {figure}{scope}{extra} " \
+               f"({f.short(name)})."
+    return score, 1.0, words, f.cite(name)
 
 
 @computed

@@ -21,6 +21,7 @@ from .criteria import Criterion, Result, cost_score, criteria
 from .models import Excluded, Recommendation, Sizing, WorkloadProfile
 from .prices import PriceBook, RegionPrices, default_prices, load_prices
 from .sizing import Load, NoFit, Plan, ServiceTime, estimate_service
+from .verdicts import review
 
 if TYPE_CHECKING:
     from .targets import Target
@@ -39,7 +40,10 @@ class Evaluation:
     cost_score: float = 0.0
     cost_factor: float = 0.0
     score: float = 0.0
-    monthly: float = 0.0  # plan.usage_usd plus the target's fixed costs
+    monthly: float = 0.0  # plan.usage_usd plus the target's fixed costs, in every region it is active in
+    budget: Optional[float] = None  # the profile's monthly budget (ranking by closeness when nothing fits it)
+    #: the other regions of a region list: (prices, plan) each, sized for the whole peak (active-active)
+    regional: list[tuple[RegionPrices, Plan]] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -73,10 +77,12 @@ def plan_for(target: "Target", load: Load, service: ServiceTime, prices: RegionP
 
 
 def evaluate_target(profile: WorkloadProfile, load: Load, target: "Target", order: int, service: ServiceTime,
-                    prices: RegionPrices, crits: tuple[Criterion, ...]) -> Evaluation:
-    """Hard constraints, then the plan, then every soft criterion and the weighted score."""
-    e = Evaluation(target, order)
-    reasons = target.constraints(profile)
+                    prices: RegionPrices, crits: tuple[Criterion, ...],
+                    others: tuple[RegionPrices, ...] = (), *, constraints: bool = True) -> Evaluation:
+    """One target's evaluation; `constraints=False` sizes and scores it despite its hard constraints (the
+    closest options when no target meets every requirement)."""
+    e = Evaluation(target, order, budget=profile.budget.monthly_usd)
+    reasons = target.constraints(profile) if constraints else []
     if reasons:
         e.excluded, e.hard = reasons, True
         return e
@@ -93,6 +99,13 @@ def evaluate_target(profile: WorkloadProfile, load: Load, target: "Target", orde
         num += r[0] * w
         den += w
     e.monthly = plan.usage_usd + sum(target.fixed_costs(profile, prices).values())
+    for other in others:  # each further region runs a full deployment, at its own prices
+        extra = plan_for(target, load, service, other)
+        if isinstance(extra, str):
+            e.excluded, e.plan = [f"No {target.title} size fits this workload in {other.region}: {extra}."], None
+            return e
+        e.regional.append((other, extra))
+        e.monthly += extra.usage_usd + sum(target.fixed_costs(profile, other).values())
     e.cost_score, e.cost_factor = cost_score(profile.budget.monthly_usd, e.monthly)
     w = crits[-1].weight * e.cost_factor
     e.score = (num + e.cost_score * w) / (den + w) if den + w > 0 else 0.0
@@ -102,13 +115,19 @@ def evaluate_target(profile: WorkloadProfile, load: Load, target: "Target", orde
 def evaluate(profile: WorkloadProfile, book: PriceBook) -> list[Evaluation]:
     """Every target's evaluation, in tie-break order."""
     prices = book.for_region(profile.region)
+    others = tuple(book.for_region(r) for r in profile.active_regions[1:])
     service, load, crits = service_time(profile), Load.of(profile), criteria()
-    return [evaluate_target(profile, load, t, i, service, prices, crits) for i, t in enumerate(targets().values())]
+    return [evaluate_target(profile, load, t, i, service, prices, crits, others) for i, t in enumerate(targets().values())]
 
 
 def ranked(evals: list[Evaluation]) -> list[Evaluation]:
-    """The viable targets, best first."""
-    return sorted((e for e in evals if not e.excluded), key=Evaluation.rank_key)
+    """The viable targets, best first; when a budget is set and none fits it, by closeness to it (the
+    cheapest first), since every option then breaks the budget (issue 20)."""
+    viable = [e for e in evals if not e.excluded]
+    budget = viable[0].budget if viable else None
+    if budget is not None and all(e.monthly > budget for e in viable):
+        return sorted(viable, key=lambda e: (int(e.monthly * 100.0 + 0.5), e.rank_key()))
+    return sorted(viable, key=Evaluation.rank_key)
 
 
 def _book(prices: Any) -> PriceBook:
@@ -129,12 +148,40 @@ def recommend(profile: WorkloadProfile, prices: Any = None, *, sensitivity: bool
     order = ranked(evals)
     region_prices = book.for_region(profile.region)
     service = service_time(profile)
-    return Recommendation(
-        options=[explain.option(profile, e, region_prices, service) for e in order],
+    closest = [] if order else closest_options(profile, evals, book)
+    rec = Recommendation(
+        options=[explain.option(profile, e, region_prices, service) for e in order or closest],
         excluded=[Excluded(target=e.id, reasons=e.excluded) for e in evals if e.excluded],
         prices_as_of=book.as_of,
         sensitivity=explain.sensitivity(profile, evals, lambda p: evaluate(p, book)) if order and sensitivity else [],
         inputs=explain.inputs_summary(profile, service, book))
+    rec = review(rec, profile, targets())
+    if closest:  # closest first: the lightest broken hard requirements, then the score
+        rec.options.sort(key=lambda o: (sum(HARD.get(v.requirement, 0) for v in o.verdicts if v.status == "not-met"),
+                                        -o.score))
+        rec = review(rec, profile, targets())  # the headline names the new first option
+    return rec
+
+
+#: how far a broken requirement puts an option when every target breaks one: where it may run (network,
+#: GPU) weighs most, then the shape of the API (mode, timeout), then preferences a client or budget can
+#: absorb (auth, scale to zero). Availability, budget and latency are degrees, not walls.
+HARD = {"network": 3, "gpu": 3, "mode": 2, "timeout": 2, "auth": 1, "scale_to_zero": 1}
+
+
+def closest_options(profile: WorkloadProfile, evals: list[Evaluation], book: PriceBook) -> list[Evaluation]:
+    """Every target excluded by a hard constraint, sized and scored as if it were not (the answer is never
+    empty, issue 20); the caller ranks them by what they break."""
+    prices = book.for_region(profile.region)
+    others = tuple(book.for_region(r) for r in profile.active_regions[1:])
+    service, load, crits = service_time(profile), Load.of(profile), criteria()
+    out = []
+    for e in evals:
+        if e.hard:
+            again = evaluate_target(profile, load, e.target, e.order, service, prices, crits, others, constraints=False)
+            if not again.excluded:
+                out.append(again)
+    return out
 
 
 def size_for(target: str, profile: WorkloadProfile, prices: Any = None) -> Sizing:

@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from .cost import money
 from .criteria import cost_reason, criteria
-from .models import CriterionScore, Option, Sensitivity, Sizing, WorkloadProfile
+from .models import Calibration, Cost, CriterionScore, Option, Sensitivity, Sizing, WorkloadProfile
 from .prices import PriceBook, RegionPrices
+from .lifecycle import headroom
 from .queueing import RHO_MAX, p95_ms
-from .sizing import HEADROOM, MEM_FACTOR, RUNTIME_MB, Load, Plan, ServiceTime, worker_gib
+from .sizing import HEADROOM, LONG_REQUEST_MS, MEM_FACTOR, RUNTIME_MB, Load, Plan, ServiceTime, worker_gib
 
 if TYPE_CHECKING:
     from .engine import Evaluation
@@ -41,9 +42,34 @@ CATEGORICAL: tuple[tuple[str, tuple[Any, ...]], ...] = (
     ("operations.drift_monitoring", (True, False)),
     ("model.from_registry", (True, False)),
 )
+#: each varied input in plain words, for the sensitivity lines people read ("If {words} were {value}")
+PLAIN: dict[str, str] = {
+    "team.kubernetes_skill": "the team's Kubernetes skill", "team.existing_aks": "an AKS cluster already running",
+    "inference.gpu": "the GPU need", "scale.scale_to_zero": "scaling to zero when idle",
+    "security.network": "the network isolation", "team.needs_kubernetes_api": "needing the Kubernetes API",
+    "team.kind": "the owning team", "team.existing_web_app": "an App Service plan already running",
+    "inference.mode": "the inference mode", "security.auth": "the caller authentication",
+    "operations.rollout": "the rollout strategy", "operations.drift_monitoring": "drift monitoring",
+    "model.from_registry": "a model from an Azure ML registry", "inference.peak_rps": "the peak traffic (requests/s)",
+    "inference.max_request_seconds": "the longest request (s)", "scale.availability_sla": "the availability asked (%)",
+    "budget.monthly_usd": "the monthly budget (USD)",
+}
+#: the advisor's own assumption tried by sensitivity: the estimated service time off by these factors
+SERVICE_FACTORS = (2.0, 0.5)
+
+
+def plain(change: str) -> str:
+    """A sensitivity change in plain words: "team.kind=app-dev" -> "If the owning team were app-dev"."""
+    for op, verb in ((" > ", "were above"), (" < ", "were below"), ("=", "were")):
+        if op in change:
+            path, value = change.split(op, 1)
+            words = {"true": "yes", "false": "no"}.get(value.strip(), value.strip())
+            return f"If {PLAIN.get(path.strip(), path.strip())} {verb} {words}"
+    return change
+
 PEAK_MAX = 1_000_000.0
 PEAK_UP = (10.0, 100.0)
-TIMEOUT_STEPS = (180.0, 230.0, 240.0, 300.0)
+TIMEOUT_STEPS = (180.0, 230.0, 240.0, 6000.0)  # the targets' request timeouts as deployed (FACTS.md)
 SENSITIVITY_LIMIT = 14
 
 
@@ -88,11 +114,21 @@ def sizing_notes(profile: WorkloadProfile, target: Any, plan: Plan, st: ServiceT
         f = target.facts
         cite = f" ({f.short('ha_min_instances')})" if "ha_min_instances" in f else ""
         ha = f", availability minimum {target.ha_minimum(Load.of(profile))} for availability_sla {profile.scale.availability_sla:g}{cite}"
+    if plan.service_ms >= LONG_REQUEST_MS:
+        d = plan.service_ms / 1000.0
+        notes.append(f"Long requests, sized by Little's law: {inf.peak_rps:g} rps x {d:g} s = "
+                     f"{inf.peak_rps * d:g} request(s) in flight at peak, one per worker, at most {RHO_MAX:.0%} busy "
+                     f"-> {plan.c_peak} worker(s); each instance serves {plan.workers} at once (set that as its "
+                     "concurrency limit: beyond it requests queue or are refused).")
     notes.append(f"Instances at peak = max(ceil({plan.c_peak} / {plan.workers}), 1{ha}) = {plan.n_peak}.")
     if plan.autoscale:
+        room = max(HEADROOM, headroom(st.measured))
+        why = "" if st.measured else "; the service time is estimated, so the maximum carries twice it"
+        saturates = plan.n_max * plan.workers * 1000.0 / plan.service_ms
         notes.append(f"Autoscale: min {plan.n_min} (average {min(inf.average_rps, inf.peak_rps):g} rps needs "
                      f"{plan.c_base} worker(s){'; scales to zero' if plan.n_min == 0 else ''}), max {plan.n_max} "
-                     f"(ceil({plan.c_peak} x {HEADROOM:g} / {plan.workers}), limit {plan.limit}).")
+                     f"(ceil({plan.c_peak} x {room:g} / {plan.workers}), limit {plan.limit}{why}); the maximum "
+                     f"saturates at about {saturates:,.4g} rps.")
     else:
         notes.append(f"No autoscale on the {plan.tier} tier: {plan.n_peak} instance(s) all the time.")
     if plan.over_limit:
@@ -104,14 +140,18 @@ def sizing_notes(profile: WorkloadProfile, target: Any, plan: Plan, st: ServiceT
 def sizing(profile: WorkloadProfile, target: Any, plan: Plan, st: ServiceTime) -> Sizing:
     """models.Sizing of a plan (predicted p95 from M/M/c at the provisioned worker count)."""
     predicted = None
-    if not plan.batch:
+    if not plan.batch and plan.service_ms >= LONG_REQUEST_MS:  # long requests: each takes its duration, one per worker
+        predicted = r1(plan.service_ms) if plan.latency_met else None
+    elif not plan.batch:
         peak = profile.inference.peak_rps
         p = p95_ms(plan.n_peak * plan.workers, peak, plan.service_ms) if peak > 0 else p95_ms(1, 0.0, plan.service_ms)
         predicted = r1(p) if math.isfinite(p) else None
     return Sizing(sku=plan.sku, instances=plan.n_peak, min=plan.n_min, max=plan.n_max,
                   vcpus_per_instance=int(plan.vcpu), workers_per_instance=plan.workers,
                   service_ms=math.floor(plan.service_ms * 1000.0 + 0.5) / 1000.0, service_time_measured=st.measured,
-                  predicted_p95_ms=predicted, quota_cores=plan.quota_cores, notes=sizing_notes(profile, target, plan, st))
+                  predicted_p95_ms=predicted, quota_cores=plan.quota_cores, notes=sizing_notes(profile, target, plan, st),
+                  concurrency=plan.workers, in_flight_at_peak=round(profile.inference.peak_rps * plan.service_ms / 1000.0, 2),
+                  saturation_rps=None if plan.batch else r1(plan.n_max * plan.workers * 1000.0 / plan.service_ms))
 
 
 def option(profile: WorkloadProfile, e: "Evaluation", prices: RegionPrices, st: ServiceTime) -> Option:
@@ -124,9 +164,26 @@ def option(profile: WorkloadProfile, e: "Evaluation", prices: RegionPrices, st: 
     scored.append(CriterionScore(name="cost", score=r1(e.cost_score), weight=crits[-1].weight * e.cost_factor,
                                  reason=cost_reason(budget, e.monthly, prices.as_of), source=prices.source))
     size = sizing(profile, e.target, plan, st)
-    return Option(target=e.id, score=r1(e.score), criteria=scored, sizing=size,
-                  cost=e.target.monthly_cost(profile, plan, prices),
+    return Option(target=e.id, score=r1(e.score), criteria=scored, sizing=size, cost=regional_cost(profile, e, prices),
                   reasons=option_reasons(profile, e, scored, size.predicted_p95_ms))
+
+
+def regional_cost(profile: WorkloadProfile, e: "Evaluation", prices: RegionPrices) -> Cost:
+    """The target's cost in its primary region, plus one line per further region of a region list."""
+    assert e.plan is not None
+    cost = e.target.monthly_cost(profile, e.plan, prices)
+    if not e.regional:
+        return cost
+    breakdown, total = {f"{k} ({prices.region})": v for k, v in cost.breakdown.items()}, cost.monthly_usd
+    for other, plan in e.regional:
+        c = e.target.monthly_cost(profile, plan, other)
+        breakdown[f"region {other.region}"] = c.monthly_usd
+        total += c.monthly_usd
+    regions = profile.active_regions
+    note = (f"Active in {len(regions)} regions ({', '.join(regions)}) behind Azure Front Door: each region runs a "
+            "full deployment sized for the whole peak, so either carries the traffic if the other fails; each is "
+            "priced at its own region's rates (Front Door itself is not included).")
+    return Cost(monthly_usd=round(total, 2), breakdown=breakdown, assumptions=[note, *cost.assumptions])
 
 
 def option_reasons(profile: WorkloadProfile, e: "Evaluation", scored: list[CriterionScore],
@@ -242,9 +299,10 @@ def sensitivity(profile: WorkloadProfile, evals: list["Evaluation"],
     def run(path: str, value: Any) -> Probe:
         return Probe(evaluate(with_value(profile, path, value)), won)
 
-    def add(change: str, probe: Probe, prefix: str = "") -> None:
+    def add(change: str, probe: Probe, prefix: str = "", said: str = "") -> None:
         new_winner, text = probe.text()
-        out.append(Sensitivity(change=change, new_winner=new_winner, explanation=prefix + text))
+        out.append(Sensitivity(change=change, new_winner=new_winner, explanation=prefix + text,
+                               said=said or plain(change)))
 
     for path, values in CATEGORICAL:
         section, _, name = path.partition(".")
@@ -269,12 +327,25 @@ def sensitivity(profile: WorkloadProfile, evals: list["Evaluation"],
         probe = run("scale.availability_sla", nxt)
         if probe.flipped:
             add(f"scale.availability_sla={nxt:g}", probe)
+    from .engine import service_time
+
+    st = service_time(profile)
+    if not st.measured:  # the tool's own assumption: the estimated service time, off by 2x either way
+        for k in SERVICE_FACTORS:
+            cal = Calibration(service_ms_batch1=st.cpu_ms * k, cores=1, cpu=f"estimate x{k:g}")
+            probe = run("model.calibration", cal)
+            if probe.flipped:
+                add(f"assumption: service time x{k:g}", probe, f"the estimated {st.cpu_ms:.1f} ms per request could be "
+                    f"off; at {st.cpu_ms * k:.1f} ms ", said=f"If the model were {'slower' if k > 1 else 'faster'} "
+                    f"than estimated ({k:g}x the service time; measure it with `deploy-advisor benchmark`)")
     budget = profile.budget.monthly_usd
     if monthly > 1.0 and (budget is None or budget >= monthly):
         b = _nice_down(monthly * 0.95)
         probe = run("budget.monthly_usd", b)
         if probe.flipped:
-            add(f"budget.monthly_usd < {_nice_up(monthly):g}", probe,
+            # the probed value, not a "<" bound: with a budget set, the budget's headroom scores too, so the
+            # answer can change at budgets above the winner's cost as well
+            add(f"budget.monthly_usd={b:g}", probe,
                 f"{won} costs {money(monthly)}/month; with a budget of ${b:g}, ")
     return out[:SENSITIVITY_LIMIT]
 

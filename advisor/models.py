@@ -6,11 +6,16 @@ errors. Validation errors are turned into one line naming the field path by
 """
 from __future__ import annotations
 
+import difflib
+import functools
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal, Optional
+from zoneinfo import available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .safe_load import MAX_BYTES, DocumentError, dump_yaml, load_json, load_yaml, short, short_text
 
@@ -56,10 +61,89 @@ class Inference(_Strict):
     max_request_seconds: float = Field(default=1, gt=0, le=86_400)
     gpu: Literal["none", "preferred", "required"] = "none"
 
+    @model_validator(mode="after")
+    def _average_within_peak(self) -> "Inference":
+        if self.average_rps > self.peak_rps:
+            raise ValueError(f"average_rps {self.average_rps:g} is above peak_rps {self.peak_rps:g}; "
+                             "the average cannot exceed the peak")
+        return self
+
+
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]|24):([0-5]\d)$")
+
+
+class Schedule(_Strict):
+    """Busy hours (e.g. business hours): outside them the workload scales to its minimum.
+
+    `days` is a comma list of days or ranges (`mon-fri`, `mon,wed,fri`, `sat-sun`); `hours` is
+    `HH:MM-HH:MM` in `timezone` (an IANA name). Cost is priced for these hours at peak.
+    """
+
+    days: str = "mon-fri"
+    hours: str = "08:00-18:00"
+    timezone: str = "UTC"
+
+    @field_validator("days")
+    @classmethod
+    def _valid_days(cls, v: str) -> str:
+        day_set(v)  # raises ValueError with a readable message
+        return v
+
+    @field_validator("hours")
+    @classmethod
+    def _valid_hours(cls, v: str) -> str:
+        hours_span(v)
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_timezone(cls, v: str) -> str:
+        if v not in _timezones():
+            near = difflib.get_close_matches(v, sorted(_timezones()), n=3, cutoff=0.6)
+            hint = f"; did you mean {', '.join(near)}?" if near else " (an IANA name such as Europe/Paris)"
+            raise ValueError(f"unknown time zone {v!r}{hint}")
+        return v
+
+    def busy_hours_per_week(self) -> float:
+        return len(day_set(self.days)) * hours_span(self.hours)
+
+
+def day_set(spec: str) -> list[str]:
+    """The days a schedule names, in week order; ValueError on a bad spec."""
+    chosen: set[int] = set()
+    for part in (p.strip().lower() for p in spec.split(",")):
+        ends = [e.strip()[:3] for e in part.split("-")]
+        if not part or len(ends) > 2 or any(e not in _DAYS for e in ends):
+            raise ValueError(f"days {spec!r} must name days or ranges of mon, tue, wed, thu, fri, sat, sun "
+                             "(e.g. mon-fri or mon,wed,fri)")
+        first, last = _DAYS.index(ends[0]), _DAYS.index(ends[-1])
+        span = range(first, last + 1) if first <= last else [*range(first, 7), *range(0, last + 1)]
+        chosen.update(span)
+    return [_DAYS[i] for i in sorted(chosen)]
+
+
+def hours_span(spec: str) -> float:
+    """Length in hours of an `HH:MM-HH:MM` window; ValueError when malformed or empty."""
+    m = _HOURS.match(spec.strip())
+    if not m:
+        raise ValueError(f"hours {spec!r} must look like 08:00-18:00")
+    start = int(m[1]) * 60 + int(m[2])
+    end = int(m[3]) * 60 + int(m[4])
+    if end > 24 * 60 or end <= start:
+        raise ValueError(f"hours {spec!r} must end after they start, within one day")
+    return (end - start) / 60
+
+
+@functools.lru_cache(maxsize=1)
+def _timezones() -> frozenset[str]:
+    return frozenset(available_timezones()) | {"UTC"}
+
 
 class Scale(_Strict):
     scale_to_zero: bool = False
     availability_sla: float = Field(default=99.9, ge=0, le=100)
+    schedule: Optional[Schedule] = None
 
 
 class Security(_Strict):
@@ -88,9 +172,34 @@ class Budget(_Strict):
     monthly_usd: Optional[float] = Field(default=None, ge=0)
 
 
+REGIONS_FILE = Path(__file__).parent / "data" / "regions.yaml"
+
+
+@functools.lru_cache(maxsize=1)
+def known_regions() -> dict[str, dict[str, Any]]:
+    """Azure region name -> facts (geography, zones, ...) from data/regions.yaml (Learn's region list)."""
+    return yaml.safe_load(REGIONS_FILE.read_text(encoding="utf-8"))["regions"]
+
+
+def check_region(name: str) -> str:
+    """`name` when it is a known Azure region; otherwise ValueError naming the nearest valid ones."""
+    regions = known_regions()
+    if name in regions:
+        return name
+    near = difflib.get_close_matches(name, list(regions), n=3, cutoff=0.6)
+    if not near:  # e.g. "europe": names that contain it, or share its first letters
+        near = [r for r in regions if name in r or r.startswith(name[:4])][:3]
+    hint = f"; nearest valid: {', '.join(near)}" if near else "; see https://learn.microsoft.com/azure/reliability/regions-list"
+    raise ValueError(f"unknown Azure region {name!r}{hint}")
+
+
 class WorkloadProfile(_Strict):
+    """A workload. `region` may be given as a list (active in each region): `region` then holds the
+    first (primary) one, which deployers use, and `regions` all of them in order."""
+
     name: str = Field(default="workload", max_length=120)
     region: str = Field(default="eastus", pattern=r"^[a-z][a-z0-9]{1,40}$")
+    regions: list[str] = Field(default_factory=list, max_length=10)
     model: ModelFacts = Field(default_factory=ModelFacts)
     inference: Inference = Field(default_factory=Inference)
     scale: Scale = Field(default_factory=Scale)
@@ -98,6 +207,46 @@ class WorkloadProfile(_Strict):
     team: Team = Field(default_factory=Team)
     operations: Operations = Field(default_factory=Operations)
     budget: Budget = Field(default_factory=Budget)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _region_list(cls, data: Any) -> Any:
+        """`region: [a, b]` means active in a and b: primary `region` a, `regions` [a, b]."""
+        if isinstance(data, dict) and isinstance(data.get("region"), list):
+            listed = data["region"]
+            if not listed:
+                raise ValueError("region: an empty list names no region")
+            if "regions" in data and data["regions"] != listed:
+                raise ValueError("region and regions disagree: give the list once, as region")
+            data = {**data, "region": listed[0], "regions": listed}
+        return data
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, v: str) -> str:
+        return check_region(v)
+
+    @field_validator("regions")
+    @classmethod
+    def _known_regions(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9]{1,40}", name):
+                raise ValueError(f"{name!r} is not a region name like eastus")
+            check_region(name)
+        if len(set(v)) != len(v):
+            raise ValueError("a region is listed twice")
+        return v
+
+    @model_validator(mode="after")
+    def _primary_first(self) -> "WorkloadProfile":
+        if self.regions and self.regions[0] != self.region:
+            raise ValueError(f"region {self.region!r} must be the first of regions {self.regions}")
+        return self
+
+    @property
+    def active_regions(self) -> list[str]:
+        """Every region the workload runs in (one, unless a list was given)."""
+        return list(self.regions) or [self.region]
 
 
 # ---------------------------------------------------------------- recommendation
@@ -123,6 +272,26 @@ class Sizing(BaseModel):
     predicted_p95_ms: Optional[float] = None
     quota_cores: Optional[int] = None
     notes: list[str] = Field(default_factory=list)
+    #: requests one instance serves at once, as the plan sets it (e.g. max_concurrent_requests_per_instance)
+    concurrency: int = 0
+    #: Little's law: requests in flight at peak = peak rps x request duration
+    in_flight_at_peak: float = 0.0
+    #: rps at which the plan saturates at its autoscale maximum (with the service time used for sizing)
+    saturation_rps: Optional[float] = None
+
+
+Requirement = Literal["mode", "rps", "bandwidth", "p95", "timeout", "sla", "budget", "network", "auth",
+                      "scale_to_zero", "gpu", "region"]
+
+
+class Verdict(BaseModel):
+    """One stated requirement against one option: met, met with a change (named), or not met."""
+
+    requirement: Requirement
+    status: Literal["met", "met-with-change", "not-met"]
+    detail: str  # the requirement against the target's limit, in plain words
+    change: str = ""  # what to request, set or do (met-with-change), or what would satisfy it (not-met)
+    source: str = ""  # Learn URL of the fact the verdict rests on
 
 
 class Cost(BaseModel):
@@ -138,6 +307,11 @@ class Option(BaseModel):
     sizing: Sizing
     cost: Cost
     reasons: list[str]
+    verdicts: list[Verdict] = Field(default_factory=list)
+    fits_budget: Optional[bool] = None  # None: no budget set
+
+    def verdict(self, requirement: str) -> Optional[Verdict]:
+        return next((v for v in self.verdicts if v.requirement == requirement), None)
 
 
 class Excluded(BaseModel):
@@ -146,9 +320,10 @@ class Excluded(BaseModel):
 
 
 class Sensitivity(BaseModel):
-    change: str  # e.g. "team.kubernetes_skill=expert"
+    change: str  # e.g. "team.kubernetes_skill=expert"; the advisor's own assumptions start with "assumption:"
     new_winner: str
     explanation: str
+    said: str = ""  # the change in plain words, e.g. "If the team were expert in Kubernetes"
 
 
 class Recommendation(BaseModel):
@@ -157,6 +332,8 @@ class Recommendation(BaseModel):
     prices_as_of: str
     sensitivity: list[Sensitivity] = Field(default_factory=list)
     inputs: dict[str, str] = Field(default_factory=dict)  # which inputs were measured / estimated
+    headline: str = ""  # one line leading the answer, e.g. "No target meets every requirement: ..."
+    meets_all: bool = True  # some option meets every stated requirement (possibly with a change)
 
     @property
     def top(self) -> Optional[Option]:
@@ -223,6 +400,8 @@ def describe_validation_error(err: ValidationError, source: str = "") -> str:
         text = first["msg"]
         msg = f"{text[:1].lower()}{short_text(text[1:])} (got {short(got)})"
     prefix = f"{source}: " if source else ""
+    if not first["loc"] and kind == "value_error":  # a whole-profile rule: its message names the fields
+        return f"{prefix}{msg}"
     return f"{prefix}{path}: {msg}"
 
 

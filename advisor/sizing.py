@@ -26,9 +26,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from .catalog import VmSku
-from .queueing import min_servers
+from .lifecycle import LONG_REQUEST_S, busy_fraction, headroom, in_flight, request_duration_s
+from .queueing import RHO_MAX, min_servers
 
-HEADROOM = 1.25  # autoscale max above the peak need
+HEADROOM = 1.25  # autoscale max above the peak need, for a measured service time
+LONG_REQUEST_MS = 1000.0 * LONG_REQUEST_S  # such a request holds its worker for its duration (Little's law)
 
 # Per-request service-time estimate on one vCPU when nothing was measured:
 # base + per_mb * size_mb (ms). Anchored on serving-anchors.md: a 100-tree
@@ -106,12 +108,19 @@ class Load:
     p95_latency_ms: float
     pattern: str
     scale_to_zero: bool
+    max_request_s: float = 1.0  # the longest request: long requests are sized by their duration (Little's law)
+    measured: bool = False  # service time measured (calibration): no 2x headroom on it
+    busy: float = 1.0  # share of the week inside the busy-hours schedule (outside: the minimum runs)
+    existing_plan: bool = False  # the team's App Service plan already runs (marginal cost)
+    on_premises: bool = False  # the user's own (Arc-enabled) hardware: no Azure compute billed
 
     @classmethod
     def of(cls, profile: Any) -> "Load":
         m, i = profile.model, profile.inference
         fit = Fit(m.framework, float(m.size_mb), i.gpu, profile.operations.rollout, profile.scale.availability_sla)
-        return cls(fit, i.peak_rps, i.average_rps, i.p95_latency_ms, i.pattern, profile.scale.scale_to_zero)
+        return cls(fit, i.peak_rps, i.average_rps, i.p95_latency_ms, i.pattern, profile.scale.scale_to_zero,
+                   i.max_request_seconds if i.mode != "batch" else 0.0, m.calibration is not None, busy_fraction(profile),
+                   profile.team.existing_web_app, profile.security.network == "on-premises")
 
     @property
     def availability_sla(self) -> float:
@@ -202,9 +211,23 @@ def fit(sku: VmSku, gpu_used: bool, size_mb: float, usable: float) -> tuple[int,
     return workers, ""
 
 
+def effective_service_ms(load: Load, service_ms: float) -> float:
+    """Milliseconds one request holds a worker: the service time, or for long requests (generation, OCR...)
+    the profile's longest request (advisor/lifecycle.py)."""
+    return 1000.0 * request_duration_s(load.max_request_s, service_ms, load.measured, load.p95_latency_ms)
+
+
 def servers(load: Load, service_ms: float) -> tuple[int, bool, int]:
-    """(workers at peak, whether the p95 target is met, workers at the average rate)."""
+    """(workers at peak, whether the p95 target is met, workers at the average rate).
+
+    Long requests are sized by Little's law: requests in flight = rate x duration, one worker each, at
+    most RHO_MAX busy; the p95 is met when the duration fits the target."""
     peak, avg = load.peak_rps, load.average
+    if service_ms >= LONG_REQUEST_MS:
+        d = service_ms / 1000.0
+        c_peak = math.ceil(in_flight(peak, d) / RHO_MAX - 1e-9)
+        c_base = math.ceil(in_flight(avg, d) / RHO_MAX - 1e-9) if avg > 0 else 0
+        return (0 if peak <= 0 else max(c_peak, 1)), service_ms <= load.p95_latency_ms, c_base
     c_peak, met = min_servers(peak, service_ms, load.p95_latency_ms)
     c_base = min_servers(avg, service_ms, load.p95_latency_ms)[0] if avg > 0 else 0
     return (0 if peak <= 0 else c_peak), met, c_base
@@ -216,11 +239,12 @@ def instances(c: int, workers: int, ha: int) -> int:
 
 
 def make_plan(target: str, c: Candidate, c_peak: int, met: bool, c_base: int, n_peak: int, n_min: int, n_base: int,
-              monthly: float, quota: Callable[[VmSku, int, int], tuple[Optional[int], Optional[int]]]) -> Plan:
+              monthly: float, quota: Callable[[VmSku, int, int], tuple[Optional[int], Optional[int]]],
+              headroom: float = HEADROOM) -> Plan:
     """The Plan of a chosen always-on candidate: autoscale max with headroom, within the limit; `quota` gives the
     cores of quota (at peak, at the autoscale max) for the SKU and those two instance counts."""
     sku = c.sku
-    n_max = max(n_peak, math.ceil(c_peak * HEADROOM / c.workers - 1e-9)) if c.autoscale else n_peak
+    n_max = max(n_peak, math.ceil(c_peak * headroom / c.workers - 1e-9)) if c.autoscale else n_peak
     over = n_peak > c.limit
     if not over:
         n_max = min(n_max, c.limit)

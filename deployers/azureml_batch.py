@@ -28,11 +28,12 @@ import time
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from advisor.models import ModelInfo, Sizing
 
 from . import azure_common as ac
+from . import azureml_batch_schedule as sched
 from .azureml import (COLORS, DEFAULT_IMAGE, OFFLINE_NOTE, SKUS, TAG_SPEC, AzureMLDeployer, EndpointName,
                       WorkspaceScope, _Coords, _get, _state_str, _templates, check_core_quota)
 from .base import DeployContext
@@ -97,6 +98,12 @@ class AzureMLBatchSettings(WorkspaceScope):
     keep_failed: bool = Field(False, description="Keep a deployment whose smoke job failed (not the default)")
     keep_previous: bool = Field(False, description="Keep the previous deployment after the default moved")
     environment_image: str = Field(DEFAULT_IMAGE, description="Base image for custom (non-MLflow) models")
+    schedule: Optional[str] = Field(None, description="Cron (5 fields, e.g. \"0 2 * * *\"; days and months must be *): "
+                                                      "an Azure ML schedule submits a job on schedule_input then")
+    schedule_time_zone: str = Field("UTC", description="Time zone of the schedule, as Azure ML names them (UTC, "
+                                                       "'W. Europe Standard Time', ...)")
+    schedule_input: Optional[str] = Field(None, description="What the scheduled job scores: azureml://datastores/"
+                                                            ".../paths/FOLDER/, azureml:ASSET:VERSION or https://...")
 
     @field_validator("smoke_input")
     @classmethod
@@ -104,6 +111,28 @@ class AzureMLBatchSettings(WorkspaceScope):
         if v is not None and not v.strip():
             raise ValueError("smoke_input is empty")
         return v
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, v: Optional[str]) -> Optional[str]:
+        return sched.check_cron(v) if v is not None else None
+
+    @field_validator("schedule_time_zone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        return sched.check_time_zone(v)
+
+    @field_validator("schedule_input")
+    @classmethod
+    def _schedule_input(cls, v: Optional[str]) -> Optional[str]:
+        return sched.check_input(v) if v is not None else None
+
+    @model_validator(mode="after")
+    def _schedule_needs_input(self) -> "AzureMLBatchSettings":
+        if self.schedule and not self.schedule_input:
+            raise ValueError("a schedule needs schedule_input (azureml://datastores/.../paths/FOLDER/, "
+                             "azureml:ASSET:VERSION or https://...)")
+        return self
 
 
 # ----------------------------------------------------------------- small helpers
@@ -267,8 +296,10 @@ class AzureMLBatchDeployer(AzureMLDeployer):
             "output_file_name": s.output_file_name if s.output_action == "append_row" else None,
             "custom": custom, "image": s.environment_image if custom else None,
         }
-        compute = {"name": deployment["compute"], "size": sku, "max_nodes": max_nodes, "idle_seconds": s.idle_seconds}
-        return {"endpoint": c.endpoint, "compute": compute, "deployment": deployment}
+        schedule = sched.desired(s, c, deployment["compute"])
+        compute = {"name": deployment["compute"], "size": sku, "max_nodes": max_nodes, "idle_seconds": s.idle_seconds,
+                   "identity": schedule is not None}  # the scheduled step runs with the cluster's identity
+        return {"endpoint": c.endpoint, "compute": compute, "deployment": deployment, "schedule": schedule}
 
     # ------------------------------------------------------------- remote state
     def _read(self, ml: Any, c: _Coords, ctx: DeployContext, *, monitor: bool = True,
@@ -276,7 +307,7 @@ class AzureMLBatchDeployer(AzureMLDeployer):
         """What planning needs from Azure, as plain data (its fingerprint guards against stale plans)."""
         from azure.core.exceptions import ResourceNotFoundError
 
-        state: dict[str, Any] = {"endpoint": None, "deployments": {}, "compute": None}
+        state: dict[str, Any] = {"endpoint": None, "deployments": {}, "compute": None, "schedule": None}
         try:
             ws = ml.workspaces.get(c.workspace)
             state["location"] = str(getattr(ws, "location", "") or "")
@@ -291,7 +322,8 @@ class AzureMLBatchDeployer(AzureMLDeployer):
                     "min_nodes": int(getattr(cl, "min_instances", 0) or 0),
                     "idle_seconds": int(getattr(cl, "idle_time_before_scale_down", 0) or 0),
                     "type": str(getattr(cl, "type", "") or ""), "ours": ac.is_ours(cl.tags, me),
-                    "state": _state_str(getattr(cl, "provisioning_state", ""))}
+                    "state": _state_str(getattr(cl, "provisioning_state", "")),
+                    "principal_id": str(getattr(getattr(cl, "identity", None), "principal_id", "") or "")}
             except ResourceNotFoundError:
                 pass
             except Exception as e:
@@ -316,6 +348,7 @@ class AzureMLBatchDeployer(AzureMLDeployer):
                 state["deployments"][d.name] = {"state": _state_str(d.provisioning_state),
                                                 "spec": (d.tags or {}).get(TAG_SPEC, ""),
                                                 "ours": ac.is_ours(d.tags, me)}
+        state["schedule"] = sched.read(ml, c.endpoint, me)
         return state
 
     # ------------------------------------------------------------- preflight (preflight() is the online one's)
@@ -405,15 +438,24 @@ class AzureMLBatchDeployer(AzureMLDeployer):
         notes: list[str] = []
         if state is None:
             notes.append(OFFLINE_NOTE)
-            state = {"endpoint": None, "deployments": {}, "compute": None, "offline": True}
+            state = {"endpoint": None, "deployments": {}, "compute": None, "schedule": None, "offline": True}
         info, model = self._planned_model(spec, ctx, ml, c, findings)
         desired = self._desired(spec, s, c, sizing, info, model)
         spec_fp = fingerprint(desired["deployment"])
         actions, steps = self._diff(s, c, desired, spec_fp, state, model)
+        schedule_fp = sched.fingerprint_of(desired["schedule"])
+        sched.findings(desired["schedule"], state.get("schedule"), state.get("compute"), lambda check, level, message,
+                       hint="": findings.append(Finding(check=check, level=level, message=message, hint=hint)),
+                       mode=spec.profile.inference.mode)
+        schedule_actions, steps["schedule"] = sched.diff(desired["schedule"], state.get("schedule"), schedule_fp)
+        actions += schedule_actions
         settings = {"coords": c.model_dump(), "desired": desired, "spec_fp": spec_fp, "steps": steps, "model": model,
+                    "schedule_fp": schedule_fp,
                     "smoke_input": s.smoke_input, "smoke_timeout_seconds": s.smoke_timeout_seconds,
                     "keep_failed": s.keep_failed, "location": state.get("location") or spec.profile.region}
         artifacts = self._artifacts(spec, c, desired, steps, info)
+        if desired["schedule"]:
+            artifacts.update(sched.artifacts(spec.name, c, desired["schedule"], schedule_fp))
         if steps.get("smoke") and not s.smoke_input and "sample/sample.csv" not in artifacts:
             # moving an existing default untested is what the smoke job exists to prevent
             replacing = bool(steps.get("previous"))
@@ -442,11 +484,14 @@ class AzureMLBatchDeployer(AzureMLDeployer):
         if cl is None:
             actions.append(PlannedAction(kind="create", resource_type="compute", resource=want["name"], detail=shape))
             steps["compute"] = "create"
-        elif cl["ours"] and (cl["max_nodes"], cl["idle_seconds"], cl["min_nodes"]) != (
-                want["max_nodes"], want["idle_seconds"], 0):
+        elif cl["ours"] and ((cl["max_nodes"], cl["idle_seconds"], cl["min_nodes"]) != (
+                want["max_nodes"], want["idle_seconds"], 0) or (want["identity"] and not cl.get("principal_id"))):
+            changes = {"max_nodes": [cl["max_nodes"], want["max_nodes"]],
+                       "idle_seconds": [cl["idle_seconds"], want["idle_seconds"]]}
+            if want["identity"] and not cl.get("principal_id"):
+                changes["identity"] = [None, "system_assigned"]
             actions.append(PlannedAction(kind="update", resource_type="compute", resource=want["name"], detail=shape,
-                                         changes={"max_nodes": [cl["max_nodes"], want["max_nodes"]],
-                                                  "idle_seconds": [cl["idle_seconds"], want["idle_seconds"]]}))
+                                         changes=changes))
             steps["compute"] = "update"
         else:
             actions.append(PlannedAction(kind="no-op", resource_type="compute", resource=want["name"],
@@ -542,7 +587,8 @@ class AzureMLBatchDeployer(AzureMLDeployer):
                                  "run plan again (or deploy) to see the new changes")
         steps = st["steps"]
         # recorded before anything is created: a destroy after a failed first apply still finds our cluster
-        self._save_state(ctx, plan, c, compute=compute)
+        principal = self._recorded(plan.spec.name, ctx).get("schedule_principal") or ""
+        self._save_state(ctx, plan, c, compute=compute, schedule_principal=principal)
         if not plan.has_changes:
             ac.emit(ctx, "info", f"{c.endpoint}: nothing to change")
             return self._result(plan, c, state, changed=False, smoke=None)
@@ -570,23 +616,45 @@ class AzureMLBatchDeployer(AzureMLDeployer):
             self._delete_deployment(ml, ctx, c, name, f"delete:{name}")
         if steps.get("delete_previous"):
             self._delete_deployment(ml, ctx, c, steps["delete_previous"], f"delete:{steps['delete_previous']}")
+        principal = self._schedule(plan, ml, ctx, c, state)
         state = self._read(ml, c, ctx, compute=compute)
-        self._save_state(ctx, plan, c, compute=compute)
+        self._save_state(ctx, plan, c, compute=compute, schedule_principal=principal)
         return self._result(plan, c, state, changed=True, smoke=smoke)
 
     # -- steps
+    def _schedule(self, plan: DeploymentPlan, ml: Any, ctx: DeployContext, c: _Coords, state: dict) -> str:
+        """Create/update the schedule (after the endpoint has its default) or delete it; returns the principal
+        that holds our role assignment for it (recorded for destroy), or ""."""
+        op = plan.settings["steps"].get("schedule")
+        compute = plan.settings["desired"]["compute"]["name"]
+        if op in ("create", "update"):
+            principal = sched.grant(ml, ctx, c, compute)
+            self._save_state(ctx, plan, c, compute=compute, schedule_principal=principal)  # destroy revokes it
+            sched.create_or_update(plan, ml, ctx, Path(ctx.state_dir))
+            return principal
+        recorded = self._recorded(plan.spec.name, ctx).get("schedule_principal") or ""
+        if op == "delete":
+            have = state.get("schedule") or {}
+            sched.delete(ml, ctx, sched.name_for(c.endpoint), enabled=have.get("enabled", True))
+            if recorded:
+                sched.revoke(ml, ctx, c, recorded)
+            return ""
+        return recorded
+
     def _compute(self, plan: DeploymentPlan, ml: Any, ctx: DeployContext) -> None:
-        from azure.ai.ml.entities import AmlCompute
+        from azure.ai.ml.entities import AmlCompute, IdentityConfiguration
 
         want = plan.settings["desired"]["compute"]
         key, what = "compute", f"compute {want['name']}"
         if ac.done_or_resumed(ctx, key, what):
             return
         ac.emit(ctx, "step", f"{plan.settings['steps']['compute']} {what}: {want['size']}, 0-{want['max_nodes']} "
-                f"nodes, scale-down after {want['idle_seconds']} s idle")
+                f"nodes, scale-down after {want['idle_seconds']} s idle"
+                + (", system-assigned identity (for the schedule)" if want.get("identity") else ""))
+        identity = IdentityConfiguration(type="system_assigned") if want.get("identity") else None
         entity = AmlCompute(name=want["name"], size=want["size"], min_instances=0, max_instances=want["max_nodes"],
                             idle_time_before_scale_down=want["idle_seconds"], tier="dedicated",
-                            tags=ac.tags(plan.spec.name),
+                            tags=ac.tags(plan.spec.name), identity=identity,
                             description=f"deploy-advisor batch cluster for {plan.spec.name}")
         try:
             poller = ml.compute.begin_create_or_update(entity)
@@ -913,11 +981,27 @@ class AzureMLBatchDeployer(AzureMLDeployer):
         return Status(name=name, target=self.name, state=st, endpoint_url=ep["scoring_uri"],
                       message=f"{c.endpoint}: default deployment {default or '(none)'}; "
                               + (f"last job {jobs[0]['job']} {jobs[0]['status']}" if jobs and jobs[0]["job"]
-                                 else "no jobs yet"),
+                                 else "no jobs yet") + self._schedule_line(state),
                       details={"endpoint": c.endpoint, "workspace": c.workspace, "default_deployment": default,
-                               "auth_mode": "aad_token", "jobs": jobs,
+                               "auth_mode": "aad_token", "jobs": jobs, "schedule": self._schedule_status(state),
                                "deployments": {k: {kk: vv for kk, vv in v.items() if kk != "ours"}
                                                for k, v in deps.items()}})
+
+    @staticmethod
+    def _schedule_line(state: dict) -> str:
+        have = state.get("schedule")
+        if have is None or not have["ours"]:
+            return ""
+        return f"; schedule {have['name']} {have['cron']!r} ({have['time_zone']}" + (
+            ")" if have["enabled"] else ", disabled)")
+
+    @staticmethod
+    def _schedule_status(state: dict) -> Optional[dict]:
+        have = state.get("schedule")
+        if have is None:
+            return None
+        return {"name": have["name"], "cron": have["cron"], "time_zone": have["time_zone"],
+                "enabled": have["enabled"], "ours": have["ours"]}
 
     def invoke(self, name: str, payload: Any, ctx: DeployContext) -> InvokeResult:
         """Submit a scoring job: payload {"input": PATH|azureml://...|https://..., "wait": bool, "out": DIR,
@@ -969,6 +1053,16 @@ class AzureMLBatchDeployer(AzureMLDeployer):
             raise ConflictError(f"batch endpoint {c.endpoint} is not tagged as created by deploy-advisor for {name}",
                                 "nothing was deleted; delete it yourself if it is really yours")
         deleted: list[str] = []
+        have = state.get("schedule")
+        if have is not None and have["ours"]:
+            if sched.delete(ml, ctx, have["name"], enabled=have["enabled"]):
+                deleted.append(f"schedule/{have['name']}")
+        elif have is not None:
+            ac.emit(ctx, "info", f"schedule {have['name']} was not created by deploy-advisor: left as it is")
+        principal = self._recorded(name, ctx).get("schedule_principal") or (state.get("compute") or {}).get(
+            "principal_id")
+        if principal and sched.revoke(ml, ctx, c, principal):
+            deleted.append(f"roleAssignment/{sched.DATA_SCIENTIST}/{compute}")
         if ep is not None:
             if _delete(ctx, f"delete batch endpoint {c.endpoint} (and its deployments)",
                        lambda: ml.batch_endpoints.begin_delete(name=c.endpoint)):
@@ -984,14 +1078,19 @@ class AzureMLBatchDeployer(AzureMLDeployer):
         return DestroyResult(name=name, target=self.name, deleted=deleted, already_absent=absent,
                              message=f"{c.endpoint}: already absent" if absent else f"deleted {', '.join(deleted)}")
 
+    def _recorded(self, name: str, ctx: DeployContext) -> dict:
+        """Our state file for this deployment ({} when there is none or it is unreadable)."""
+        path = self._state_path(ctx, name)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
     def _recorded_compute(self, name: str, ctx: DeployContext) -> str:
         """The cluster this deployment uses: our state file, else the ledger's last plan."""
-        path = self._state_path(ctx, name)
-        if path.is_file():
-            try:
-                return str(json.loads(path.read_text(encoding="utf-8"))["compute"])
-            except (OSError, ValueError, KeyError):
-                pass
+        if self._recorded(name, ctx).get("compute"):
+            return str(self._recorded(name, ctx)["compute"])
         try:
             from . import api
             plan = (api.get_deployment(name, ctx) or {}).get("plan") or {}

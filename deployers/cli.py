@@ -226,16 +226,24 @@ def cmd_recommend(args, out: Out) -> int:
         return 0
     if note:
         print(f"note: {note}", file=sys.stderr)
-    print(f"Profile {profile.name!r} in {profile.region}: {profile.inference.mode}, peak {profile.inference.peak_rps:g} rps, "
-          f"p95 ≤ {profile.inference.p95_latency_ms:g} ms, GPU {profile.inference.gpu}")
+    print(f"Profile {profile.name!r} in {', '.join(profile.active_regions)}: {profile.inference.mode}, "
+          f"peak {profile.inference.peak_rps:g} rps, p95 ≤ {profile.inference.p95_latency_ms:g} ms, "
+          f"GPU {profile.inference.gpu}")
+    if rec.headline:
+        print(f"\n{rec.headline}")
     rows = []
     for i, o in enumerate(rec.options, 1):
-        rows.append([str(i), o.target, f"{o.score:.1f}", f"${o.cost.monthly_usd:,.0f}",
+        fits = "" if o.fits_budget is None else (" (fits budget)" if o.fits_budget else " (over budget)")
+        rows.append([str(i), o.target, f"{o.score:.1f}", f"${o.cost.monthly_usd:,.0f}{fits}",
                      f"{o.sizing.sku} × {o.sizing.instances} ({o.sizing.min}–{o.sizing.max})"])
     print()
     print(_table(rows, ["#", "target", "score", "per month", "size (autoscale)"]))
+    marks = {"met": "✓", "met-with-change": "~", "not-met": "✗"}
     for o in rec.options[:3]:
         print(f"\n{o.target}:")
+        for v in o.verdicts:
+            change = f" → {v.change}" if v.change and v.status != "met" else ""
+            print(f"  {marks[v.status]} {v.requirement.replace('_', ' ')}: {v.detail}{change}")
         for r in o.reasons[:4]:
             print(f"  • {r}")
     if rec.excluded:
@@ -245,7 +253,7 @@ def cmd_recommend(args, out: Out) -> int:
     if rec.sensitivity:
         print("\nWhat would change the answer:")
         for s in rec.sensitivity:
-            print(f"  * {s.change} → {s.new_winner}: {s.explanation}")
+            print(f"  * {s.said or s.change} ({s.change}) → {s.new_winner}: {s.explanation}")
     print(f"\nPrices as of {rec.prices_as_of} (Azure Retail Prices snapshot; `deploy-advisor prices refresh` updates it).")
     return 0
 
@@ -964,10 +972,17 @@ def cmd_ui(args, out: Out) -> int:
                *streamlit_flags((ui / "config.toml").read_text(encoding="utf-8")), "--server.port", str(args.port)]
     out.line(f"Deploy Advisor UI: http://127.0.0.1:{args.port}  (Ctrl-C stops it)")
     child = subprocess.Popen(command)
+    # SIGTERM (a service manager, a test) stops Streamlit too: no server is left behind without its parent.
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: child.terminate())
     try:
         return child.wait()
     except KeyboardInterrupt:  # the child got the same Ctrl-C: let it shut down
         return child.wait() or 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if child.poll() is None:
+            child.terminate()
+            child.wait(30)
 
 
 # ---------------------------------------------------------------- parser

@@ -278,8 +278,9 @@ IMAGE_MARKERS = {"python_version": "3.11", "python_full_version": "3.11.0", "sys
                  "implementation_name": "cpython", "platform_python_implementation": "CPython"}
 
 
-# A model logged where only mlflow-skinny is installed still lists `mlflow==X` (MLflow writes its own name);
-# mlflow-skinny of the same version provides the same `mlflow` package, which is all loading a model needs.
+# A model lists `mlflow==X` (MLflow writes its own name, also where only mlflow-skinny is installed); the
+# image gets mlflow-skinny X when that is installed: the same `mlflow` package, which is all loading a model
+# needs, without the tracking server, UI and plotting full mlflow adds.
 SUBSTITUTES = {"mlflow": "mlflow-skinny"}
 
 
@@ -308,7 +309,8 @@ def full_lock(requirements: Iterable[str]) -> list[str]:
         name = canonicalize_name(req.name)
         if name in pins:
             continue
-        dist = _installed(req.name) or _installed(SUBSTITUTES.get(name, ""))
+        lean = _installed(SUBSTITUTES.get(name, ""))
+        dist = lean if lean is not None and req.specifier.contains(lean.version, prereleases=True) else _installed(req.name)
         if dist is not None and req.specifier.contains(dist.version, prereleases=True):
             pins[name] = f"{dist.metadata['Name']}=={dist.version}"
         elif direct and str(req.specifier).startswith("=="):
@@ -906,34 +908,53 @@ def authorization_client(ctx: DeployContext):
     return AuthorizationManagementClient(get_credential(ctx), ctx.subscription_id, **sdk_kwargs(ctx))
 
 
+def role_definition_id(subscription_id: str, role_id: str = ACR_PULL_ROLE_ID) -> str:
+    return f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role_id}"
+
+
 def acr_pull_role_definition_id(subscription_id: str) -> str:
-    return f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{ACR_PULL_ROLE_ID}"
+    return role_definition_id(subscription_id)
+
+
+def role_assignment_name(scope: str, principal_id: str, role_id: str = ACR_PULL_ROLE_ID) -> str:
+    """Deterministic assignment name: a re-run PUTs the same assignment instead of a duplicate."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{scope.lower()}|{principal_id}|{role_id}"))
 
 
 def acr_pull_assignment_name(registry_id: str, principal_id: str) -> str:
-    """Deterministic assignment name: a re-run PUTs the same assignment instead of a duplicate."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{registry_id.lower()}|{principal_id}|{ACR_PULL_ROLE_ID}"))
+    return role_assignment_name(registry_id, principal_id)
+
+
+def role_fix_command(scope: str, principal_id: str, role: str = "AcrPull") -> str:
+    role_arg = f'"{role}"' if " " in role else role
+    return (f"az role assignment create --assignee-object-id {principal_id} --assignee-principal-type "
+            f"ServicePrincipal --role {role_arg} --scope {scope}")
 
 
 def acr_pull_fix_command(registry_id: str, principal_id: str) -> str:
-    return (f"az role assignment create --assignee-object-id {principal_id} --assignee-principal-type "
-            f"ServicePrincipal --role AcrPull --scope {registry_id}")
+    return role_fix_command(registry_id, principal_id)
 
 
-def acr_pull_assignment(ctx: DeployContext, *, registry_id: str, principal_id: str) -> Optional[Any]:
-    """The existing AcrPull assignment of `principal_id` on the registry (or a parent scope), or None."""
+def role_assignment(ctx: DeployContext, *, scope: str, principal_id: str,
+                    role_id: str = ACR_PULL_ROLE_ID) -> Optional[Any]:
+    """The existing assignment of `role_id` to `principal_id` on `scope` (or a parent scope), or None."""
     from .azure_common import map_azure_error
 
     try:
         found = authorization_client(ctx).role_assignments.list_for_scope(
-            registry_id, filter=f"assignedTo('{principal_id}')")
+            scope, filter=f"assignedTo('{principal_id}')")
         for ra in found:
-            if (ra.principal_id == principal_id and (ra.role_definition_id or "").lower().endswith(ACR_PULL_ROLE_ID)
-                    and registry_id.lower().startswith((ra.scope or "").lower())):
+            if (ra.principal_id == principal_id and (ra.role_definition_id or "").lower().endswith(role_id)
+                    and scope.lower().startswith((ra.scope or "").lower())):
                 return ra
     except Exception as e:  # noqa: BLE001
         raise _mapped(e, map_azure_error) from e
     return None
+
+
+def acr_pull_assignment(ctx: DeployContext, *, registry_id: str, principal_id: str) -> Optional[Any]:
+    """The existing AcrPull assignment of `principal_id` on the registry (or a parent scope), or None."""
+    return role_assignment(ctx, scope=registry_id, principal_id=principal_id)
 
 
 def can_assign_roles(ctx: DeployContext, registry_id: str) -> bool:
@@ -960,34 +981,40 @@ def can_assign_roles(ctx: DeployContext, registry_id: str) -> bool:
     return allowed and not denied
 
 
-def ensure_acr_pull(ctx: DeployContext, *, registry_id: str, principal_id: str) -> bool:
-    """Grant AcrPull to the identity that pulls images; True when a new assignment was made."""
+def ensure_role(ctx: DeployContext, *, scope: str, principal_id: str, role_id: str = ACR_PULL_ROLE_ID,
+                role: str = "AcrPull", whom: str = "the cluster") -> bool:
+    """Grant `role` on `scope` to a managed identity; True when a new assignment was made."""
     from azure.core.exceptions import HttpResponseError
     from azure.mgmt.authorization.models import RoleAssignmentCreateParameters
 
     from .azure_common import map_azure_error
 
-    if acr_pull_assignment(ctx, registry_id=registry_id, principal_id=principal_id) is not None:
+    if role_assignment(ctx, scope=scope, principal_id=principal_id, role_id=role_id) is not None:
         return False
-    params = RoleAssignmentCreateParameters(role_definition_id=acr_pull_role_definition_id(ctx.subscription_id),
+    params = RoleAssignmentCreateParameters(role_definition_id=role_definition_id(ctx.subscription_id, role_id),
                                             principal_id=principal_id, principal_type="ServicePrincipal")
     try:
         authorization_client(ctx).role_assignments.create(
-            registry_id, acr_pull_assignment_name(registry_id, principal_id), params)
+            scope, role_assignment_name(scope, principal_id, role_id), params)
     except HttpResponseError as e:
         code = getattr(getattr(e, "error", None), "code", "") or ""
         if code == "RoleAssignmentExists":
             return False
         if e.status_code == 403 or code == "AuthorizationFailed":
-            raise AuthError(f"not allowed to grant AcrPull on {registry_id.rsplit('/', 1)[-1]} to the cluster",
-                            f"ask an Owner to run: {acr_pull_fix_command(registry_id, principal_id)}",
+            raise AuthError(f"not allowed to grant {role} on {scope.rsplit('/', 1)[-1]} to {whom}",
+                            f"ask an Owner to run: {role_fix_command(scope, principal_id, role)}",
                             code="AuthorizationFailed") from e
         raise _mapped(e, map_azure_error) from e
-    ctx.emit("info", "granted AcrPull on the registry to the pulling identity", principal_id=principal_id)
+    ctx.emit("info", f"granted {role} on {scope.rsplit('/', 1)[-1]} to {whom}", principal_id=principal_id)
     return True
 
 
-def delete_acr_pull(ctx: DeployContext, *, registry_id: str, principal_id: str) -> bool:
+def ensure_acr_pull(ctx: DeployContext, *, registry_id: str, principal_id: str) -> bool:
+    """Grant AcrPull to the identity that pulls images; True when a new assignment was made."""
+    return ensure_role(ctx, scope=registry_id, principal_id=principal_id)
+
+
+def delete_role(ctx: DeployContext, *, scope: str, principal_id: str, role_id: str = ACR_PULL_ROLE_ID) -> bool:
     """Remove the assignment we made (deterministic name), if it is there."""
     from azure.core.exceptions import ResourceNotFoundError
 
@@ -995,12 +1022,16 @@ def delete_acr_pull(ctx: DeployContext, *, registry_id: str, principal_id: str) 
 
     try:
         out = authorization_client(ctx).role_assignments.delete(
-            registry_id, acr_pull_assignment_name(registry_id, principal_id))
+            scope, role_assignment_name(scope, principal_id, role_id))
         return out is not None
     except ResourceNotFoundError:
         return False
     except Exception as e:  # noqa: BLE001
         raise _mapped(e, map_azure_error) from e
+
+
+def delete_acr_pull(ctx: DeployContext, *, registry_id: str, principal_id: str) -> bool:
+    return delete_role(ctx, scope=registry_id, principal_id=principal_id)
 
 
 # ----------------------------------------------------------------- smoke test after the rollout

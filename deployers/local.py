@@ -361,8 +361,10 @@ class LocalDeployer(Deployer):
         while True:
             ctx.check_cancelled()
             if not _pid_alive(st["pid"]):
-                tail = self._tail(Path(st["log"]), 5)
-                raise RemoteError(f"the scoring server exited while loading the model: {tail.splitlines()[-1] if tail else 'no output'}",
+                lines = self._tail(Path(st["log"]), 20).splitlines()
+                why = next((ln for ln in reversed(lines) if ln.startswith("error: ")),  # the server's own one line
+                           next((ln for ln in reversed(lines) if " ERROR " in ln), lines[-1] if lines else "no output"))
+                raise RemoteError(f"the scoring server exited while loading the model: {why.removeprefix('error: ')[:300]}",
                                   f"see the server log: {st['log']}")
             elapsed = time.monotonic() - started
             if self._announced_ready(st):

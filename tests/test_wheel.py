@@ -5,7 +5,8 @@ Speed, honestly: dependencies are not downloaded again. The fresh venv sees the 
 for this test run through one line in a .pth file (this interpreter's site-packages), and the wheel goes in with
 `pip install --no-deps`. A path line in a .pth only extends sys.path (the .pth files in that folder, such as the
 editable install of the checkout, are not run), and the child processes get no PYTHONPATH, so deploy-advisor's
-own files (code, templates, UI) can only come from the wheel: the first test asserts exactly that.
+own files (code, templates, UI) can only come from the wheel: the first test asserts exactly that. What full
+`mlflow` adds to mlflow-skinny (in the dev lock for one test's tracking server) is hidden from these runs.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import socket
 import subprocess
 import sys
 import sysconfig
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -23,10 +25,12 @@ import pytest
 
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("wheel")]  # one worker builds the wheel and venv once
 SAMPLE = "models:/sample-classifier/1"
 SOURCES = ["pyproject.toml", "README.md", "advisor", "deployers", "ui", "templates"]
 PACKAGES = ["advisor", "deployers", "ui"]
+# Top-level modules that full `mlflow` adds to mlflow-skinny (its server, plotting, docker, recipes).
+FULL_MLFLOW_ONLY = ["flask", "flask_cors", "docker", "graphene", "gunicorn", "huey", "matplotlib", "skops"]
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +61,9 @@ def venv(wheel, tmp_path_factory) -> Path:
                                         text=True).strip())
     deps = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
     (site / "zz_dependencies.pth").write_text("".join(f"{p}\n" for p in sorted(deps)))
+    # The dev lock adds full `mlflow` (for a test's tracking server); a user's install has mlflow-skinny only.
+    # Hide what full mlflow brings on top, so these runs fail if the package came to need any of it.
+    (site / "zz_runtime_only.pth").write_text(f"import sys; sys.modules.update(dict.fromkeys({FULL_MLFLOW_ONLY!r}))\n")
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--disable-pip-version-check",
                     "--no-deps", "--no-index", str(wheel)], check=True, capture_output=True, text=True, timeout=300)
     return root
@@ -92,7 +99,8 @@ def test_the_packages_own_files_come_from_the_wheel(run, venv, wheel):
     for path in json.loads(probe.stdout):
         assert Path(path).resolve().is_relative_to(venv.resolve()), path
     version = run("deploy-advisor", "--version")
-    assert version.returncode == 0 and version.stdout.strip() == "deploy-advisor 0.1.0"
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert version.returncode == 0 and version.stdout.strip() == f"deploy-advisor {declared}"
 
 
 def _targets(run) -> list[str]:
@@ -162,3 +170,11 @@ def test_the_ui_runs_from_the_installed_package(run, venv):
     finally:
         server.terminate()
         server.wait(timeout=30)
+    deadline = time.monotonic() + 30  # the Streamlit child went with its parent
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).close()
+        except OSError:
+            break
+        assert time.monotonic() < deadline, "the UI server outlived `deploy-advisor ui`"
+        time.sleep(0.3)

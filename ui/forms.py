@@ -96,7 +96,7 @@ def field_specs(model: type[BaseModel], help_map: Optional[dict[str, str]] = Non
         if path in skip:
             continue
         tp, optional = _unwrap_optional(info.annotation)
-        if isinstance(tp, type) and issubclass(tp, BaseModel):
+        if isinstance(tp, type) and issubclass(tp, BaseModel) and not optional:  # optional ones: one YAML field
             out.extend(field_specs(tp, help_map, labels, prefix=f"{path}.", group=path, skip=skip, choices=choices))
             continue
         spec = FieldSpec(path=path, name=name, kind="yaml", label=labels.get(path) or humanize(name),
@@ -143,6 +143,8 @@ def _to_widget(spec: FieldSpec, value: Any) -> Any:
         value = value.get_secret_value()
     if isinstance(value, Enum):
         value = value.value
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
     if spec.kind == "int":
         return None if value is None else int(value)
     if spec.kind == "float":

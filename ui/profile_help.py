@@ -15,6 +15,7 @@ GROUPS: dict[str, tuple[str, str]] = {
 LABELS: dict[str, str] = {
     "name": "Workload name",
     "region": "Azure region",
+    "regions": "Active in these regions",
     "model.framework": "Framework",
     "model.format": "Packaging format",
     "model.size_mb": "Model size (MB)",
@@ -29,6 +30,7 @@ LABELS: dict[str, str] = {
     "inference.gpu": "GPU",
     "scale.scale_to_zero": "Scale to zero when idle",
     "scale.availability_sla": "Availability SLA (%)",
+    "scale.schedule": "Busy hours (schedule)",
     "security.network": "Network isolation",
     "security.auth": "Caller authentication",
     "team.kind": "Team",
@@ -45,6 +47,8 @@ LABELS: dict[str, str] = {
 HELP: dict[str, str] = {
     "name": "A free label; it also seeds the deployment name (lowercased, dashes).",
     "region": "Azure region short name, e.g. eastus, westeurope, swedencentral. Prices and quotas are per region.",
+    "regions": "Leave empty for one region. Several regions (one per line, the first equal to the region above) "
+               "means active in each, e.g. behind Front Door for an SLA one region does not offer.",
     "model.framework": "The library the model was trained with; decides the serving image and GPU support.",
     "model.format": "mlflow: an MLflow model folder (no scoring code needed on Azure ML). custom: your own scoring script.",
     "model.size_mb": "Size of the model files; large models need more memory per instance and load more slowly.",
@@ -61,6 +65,8 @@ HELP: dict[str, str] = {
     "scale.scale_to_zero": "Must cost (almost) nothing when no requests come in; online endpoints keep at least one instance.",
     "scale.availability_sla": "Uptime the service must promise, in percent (99.9 is three nines). "
                               "Higher SLAs need more instances or zones.",
+    "scale.schedule": "Busy hours, as YAML, e.g. {days: mon-fri, hours: \"08:00-18:00\", timezone: Europe/Paris}. "
+                      "Outside them the workload scales to its minimum and is priced so. Empty: busy all week.",
     "security.network": "public: internet endpoint. managed-vnet: platform-managed private network. "
                         "custom-vnet: your own VNet. on-premises: must run outside Azure (Arc / Kubernetes).",
     "security.auth": "key: a static key header. entra: Microsoft Entra ID tokens. none: anonymous (not recommended).",

@@ -174,7 +174,8 @@ def _sensitivity(rec: Recommendation) -> None:
         c = st.columns([4, 1], vertical_alignment="center")
         winner = ("no target would fit" if sens.new_winner == "none"
                   else f"**{render.esc(state.target_title(sens.new_winner))}** would be first")
-        c[0].markdown(f":material/swap_horiz: **{render.esc(words.change(sens.change))}** → {winner}  \n"
+        said = getattr(sens, "said", "") or words.change(sens.change)  # the advisor's own words when it gives them
+        c[0].markdown(f":material/swap_horiz: **{render.esc(said)}** → {winner}  \n"
                       f":gray[{render.linkify(words.plain(sens.explanation))}]")
         c[1].button("Apply", key=f"rec_apply_{i}", on_click=_apply, args=(sens.change,),
                     icon=":material/done:", width="stretch", help=f"Sets {sens.change} in the workload")
@@ -238,7 +239,8 @@ def main() -> None:
             ("Applied: " if applied[0] == "ok" else "Could not apply the change: ") + render.esc(applied[1]),
             icon=":material/done:" if applied[0] == "ok" else ":material/error:")
     if getattr(rec, "headline", ""):
-        st.warning(render.esc(rec.headline), icon=":material/info:")
+        (st.info if getattr(rec, "meets_all", True) else st.warning)(render.esc(rec.headline),
+                                                                     icon=":material/fact_check:")
     top = rec.top
     if top is None:
         st.error("No Azure target fits this profile. The reasons are below; relax a hard requirement "

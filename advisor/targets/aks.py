@@ -6,9 +6,9 @@ from typing import Optional
 
 from ..catalog import VmSku
 from ..cost import HOURS_PER_MONTH, money, rate
-from ..models import WorkloadProfile
+from ..models import Cost, WorkloadProfile
 from ..prices import RegionPrices
-from ..sizing import Load, Plan
+from ..sizing import Candidate, Load, Plan
 from .base import DATA, InstanceTarget
 
 
@@ -21,11 +21,6 @@ class AKS(InstanceTarget):
     def memory_usable(self) -> float:  # type: ignore[override]
         return float(self.facts.value("node_allocatable"))
 
-    def ha_minimum(self, load: Load) -> int:
-        """One node per availability zone for 99.95%, two nodes for 99.9%."""
-        sla = load.availability_sla
-        return 3 if sla >= 99.95 else (2 if sla >= 99.9 else 1)
-
     def quota_cores(self, sku: VmSku, n_peak: int, n_max: int) -> tuple[Optional[int], Optional[int]]:
         """A node pool needs nodes x cores (no reserve)."""
         cores = int(math.ceil(sku.vcpu))
@@ -36,9 +31,25 @@ class AKS(InstanceTarget):
         """availability_sla >= 99.9 needs the Standard tier's financially backed SLA and 3 system nodes."""
         return sla >= 99.9
 
+    def usage_cost(self, load: Load, c: Candidate, n_peak: int, n_base: int, n_min: int, prices: RegionPrices) -> float:
+        """On-premises the nodes are the user's own hardware (an Arc-enabled cluster): no Azure compute billed."""
+        return 0.0 if load.on_premises else super().usage_cost(load, c, n_peak, n_base, n_min, prices)
+
+    def monthly_cost(self, profile: WorkloadProfile, plan: Plan, prices: RegionPrices) -> Cost:
+        if profile.security.network != "on-premises":
+            return super().monthly_cost(profile, plan, prices)
+        f = self.facts
+        return Cost(monthly_usd=0.0, breakdown={"compute": 0.0}, assumptions=[
+            f"On-premises: {f.value('on_premises')} ({f.cite('on_premises')}); no Azure-hosted cluster is planned "
+            "or priced, so no Azure compute is billed. The sizing says how many nodes of that size your cluster "
+            "needs for this model.",
+            "Azure Arc-enabled Kubernetes and its extensions can carry their own charges (e.g. Defender, "
+            "monitoring); not included."])
+
     def fixed_costs(self, profile: WorkloadProfile, prices: RegionPrices) -> dict[str, float]:
-        """A new cluster's system node pool and, for production, the Standard tier fee; nothing for an existing one."""
-        if profile.team.existing_aks:
+        """A new cluster's system node pool and, for production, the Standard tier fee; nothing for an existing
+        one or for the user's own (Arc-enabled, on-premises) cluster."""
+        if profile.team.existing_aks or profile.security.network == "on-premises":
             return {}
         pool = self.facts.value("system_pool")
         prod = self.production(profile.scale.availability_sla)
@@ -78,15 +89,16 @@ class AKS(InstanceTarget):
                              f"availability_sla {sla:g} < 99.9 ({f.cite('sla')}).")
             if pool_region and pool_region != prices.region:
                 notes.append(f"No {pool['sku']} price for {prices.region} in the snapshot: used {pool_region}.")
-        if profile.security.network == "on-premises":
-            notes.append("On-premises: your own hardware runs the cluster; the Azure node prices are shown for "
-                         "comparison.")
         return notes
 
     def notes(self, profile: WorkloadProfile, plan: Plan) -> list[str]:
         f = self.facts
         out = ["Deploy mode: plain Kubernetes manifests on a user node pool (not an Azure ML Kubernetes online "
                "endpoint)."]
+        if profile.security.network == "on-premises":
+            out = [f"Deploy target: your existing Azure Arc-enabled Kubernetes cluster on your hardware (its kube "
+                   f"context), not a new AKS cluster; plain Kubernetes manifests on nodes like {plan.sku} "
+                   f"({f.short('on_premises')})."]
         if profile.security.auth == "entra":
             out.append(f"Entra ID: Kubernetes online endpoints accept key or aml_token only ({f.short('auth')}); with "
                        "plain manifests put Entra in front (API gateway or ingress auth).")

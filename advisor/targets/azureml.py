@@ -14,10 +14,6 @@ from .base import DATA, InstanceTarget
 class AzureML(InstanceTarget):
     data_file = DATA / "azureml.yaml"
 
-    def ha_minimum(self, load: Load) -> int:
-        """At least 3 instances for high availability (Learn: concept-endpoints-online) when 99.9% is asked."""
-        return int(self.facts.value("ha_min_instances")) if load.availability_sla >= 99.9 else 1
-
     def quota_cores(self, sku: VmSku, n_peak: int, n_max: int) -> tuple[Optional[int], Optional[int]]:
         """ceil(1.2 x instances) x cores must be free (the 20% reserve), unless the SKU is exempt from it."""
         cores = int(math.ceil(sku.vcpu))

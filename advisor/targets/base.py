@@ -7,6 +7,7 @@ plan); a subclass states only what differs: its SKUs, availability minimum, limi
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Optional, Sequence
@@ -16,8 +17,9 @@ from ..cost import CLOSING_NOTES, PEAK_HOURS_PER_DAY, instance_hours, r2, rate, 
 from ..criteria import hard_reasons
 from ..models import Cost, WorkloadProfile
 from ..prices import RegionPrices
-from ..sizing import (GPU_FRAMEWORKS, GPU_SPEEDUP, Candidate, Fit, Load, NoFit, Plan, ServiceTime, cheaper, instances,
-                      make_plan, no_fit_reason, servers)
+from ..lifecycle import ha_minimum, headroom, second_deployment, second_deployment_instances
+from ..sizing import (GPU_FRAMEWORKS, GPU_SPEEDUP, HEADROOM, Candidate, Fit, Load, NoFit, Plan, ServiceTime, cheaper,
+                      effective_service_ms, instances, make_plan, no_fit_reason, servers)
 from ..sizing import fit as fits
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "targets"
@@ -40,7 +42,9 @@ class CloudTarget:
         return hard_reasons(profile, self)
 
     def ha_minimum(self, load: Load) -> int:
-        return 1
+        """The one availability rule every target shares (advisor/lifecycle.py): 3 instances over the zones
+        from 99.9 %, 2 from 99 %, else 1."""
+        return ha_minimum(load.availability_sla)
 
     def sku_candidates(self, fit: Fit) -> list[tuple[VmSku, bool]]:
         """The target's VM sizes; GPU 'required' keeps GPU sizes only, whose GPU is used when the framework can."""
@@ -139,8 +143,26 @@ class InstanceTarget(CloudTarget):
         return (n_min, n_min) if c.autoscale else (n_peak, n_peak)
 
     def usage_cost(self, load: Load, c: Candidate, n_peak: int, n_base: int, n_min: int, prices: RegionPrices) -> float:
-        """Monthly USD of running this candidate (the SKU-dependent part)."""
-        return instance_hours(load.pattern, n_peak, n_base, c.autoscale) * c.hourly
+        """Monthly USD of running this candidate (the SKU-dependent part), its rollout's second deployment
+        included."""
+        hours = instance_hours(load.pattern, n_peak, n_base, c.autoscale, load.busy, n_min)
+        return (hours + self.rollout_hours(load.fit.rollout, n_peak)[0]) * c.hourly
+
+    def rollout_hours(self, rollout: str, n_peak: int) -> tuple[float, str]:
+        """(instance-hours a month, why) of the second deployment a rollout runs: none where deployment slots
+        share the plan's instances, a mirror only where the target mirrors traffic (advisor/lifecycle.py)."""
+        if rollout == "simple":
+            return 0.0, ""
+        modes = self.facts.value("rollout") or {}
+        if modes.get("slots"):
+            return 0.0, (f"{rollout}: the staging slot runs on the same plan's instances - no extra cost, but it shares "
+                         f"their capacity while it runs ({self.facts.short('rollout')}).")
+        second = second_deployment(rollout, can_mirror=bool(modes.get("mirror")))
+        n = second_deployment_instances(n_peak, second.share)
+        if not n:
+            return 0.0, ""
+        return n * second.hours, (f"Rollout: {second.why}: {n} {self.unit}(s) x {second.hours:g} h a month; it needs "
+                                  f"its own quota while it runs ({self.facts.short('rollout')}).")
 
     def choose(self, load: Load, cands: Sequence[Candidate], prices: RegionPrices,
                skipped: list[tuple[Candidate, int]]) -> Optional[Plan]:
@@ -148,7 +170,11 @@ class InstanceTarget(CloudTarget):
         strict instance limit go to `skipped` with their instance count."""
         ha = self.ha_minimum(load)
         best: Optional[tuple] = None
+        best_met: Optional[tuple] = None  # the cheapest that meets the p95 target wins over a cheaper one that misses
         for c in cands:
+            held = effective_service_ms(load, c.service_ms)
+            if held != c.service_ms:  # a long request holds its worker for its whole duration
+                c = replace(c, service_ms=held)
             c_peak, met, c_base = servers(load, c.service_ms)
             n_peak = instances(c_peak, c.workers, ha)
             if self.strict_limit and n_peak > c.limit:
@@ -158,20 +184,37 @@ class InstanceTarget(CloudTarget):
             cost = self.usage_cost(load, c, n_peak, n_base, n_min, prices)
             if cheaper(cost, n_peak, best and (best[0], best[1])):
                 best = (cost, n_peak, c, c_peak, met, c_base, n_min, n_base)
+            if met and cheaper(cost, n_peak, best_met and (best_met[0], best_met[1])):
+                best_met = (cost, n_peak, c, c_peak, met, c_base, n_min, n_base)
+        best = best_met or best
         if best is None:
             return None
         cost, n_peak, c, c_peak, met, c_base, n_min, n_base = best
-        return make_plan(self.id, c, c_peak, met, c_base, n_peak, n_min, n_base, cost, self.quota_cores)
+        return make_plan(self.id, c, c_peak, met, c_base, n_peak, n_min, n_base, cost, self.quota_cores,
+                         max(HEADROOM, headroom(load.measured)))
 
     # ------------------------------------------------------------ cost
     def monthly_cost(self, profile: WorkloadProfile, plan: Plan, prices: RegionPrices) -> Cost:
         pattern, unit = profile.inference.pattern, self.unit
-        hours = instance_hours(pattern, plan.n_peak, plan.n_base, plan.autoscale)
+        load = Load.of(profile)
+        hours = instance_hours(pattern, plan.n_peak, plan.n_base, plan.autoscale, load.busy, plan.n_min)
         total = hours * plan.hourly
         breakdown = {"compute": r2(total)}
         notes = [f"Prices: {snapshot(prices)}; {plan.sku} at {rate(plan.hourly)} per {unit}-hour in {plan.price_region}."]
-        if not plan.autoscale:
-            notes.append(f"{plan.n_peak} {unit}(s) x 730 h/month ({plan.tier} has no autoscale).")
+        extra_hours, why = self.rollout_hours(profile.operations.rollout, plan.n_peak)
+        if extra_hours:
+            breakdown["rollout (second deployment)"] = r2(extra_hours * plan.hourly)
+            total += extra_hours * plan.hourly
+        if why:
+            notes.append(why)
+        sched = profile.scale.schedule
+        if sched is not None and plan.autoscale:
+            notes.append(f"Schedule: busy {sched.days} {sched.hours} ({sched.timezone}), {load.busy:.0%} of the week; "
+                         f"outside it the autoscale minimum of {plan.n_min} {unit}(s) runs (a scheduled autoscale rule) "
+                         f"= {hours:,.1f} {unit}-hours a month.")
+        elif not plan.autoscale:
+            notes.append(f"{plan.n_peak} {unit}(s) x 730 h/month ({plan.tier} has no autoscale"
+                         f"{', so the schedule cannot scale it in' if sched is not None else ''}).")
         elif pattern == "steady":
             notes.append(f"{plan.n_peak} {unit}(s) x 730 h/month (steady traffic: sized for peak all month).")
         elif plan.n_base >= plan.n_peak:

@@ -14,7 +14,7 @@ from ..catalog import VmSku, skus
 from ..cost import ACTIVE_HOURS_PER_DAY, CLOSING_NOTES, HOURS_PER_MONTH, PEAK_HOURS_PER_DAY, SECONDS_PER_MONTH, r2, rate, snapshot
 from ..models import Cost, WorkloadProfile
 from ..prices import ACA_METERS, RegionPrices
-from ..sizing import Candidate, Fit, Load, Plan
+from ..sizing import Candidate, Fit, Load, NoFit, Plan
 from .base import DATA, InstanceTarget
 
 VCPU_ACTIVE, VCPU_IDLE, MEMORY_ACTIVE, MEMORY_IDLE, REQUESTS = ACA_METERS
@@ -31,6 +31,9 @@ def tiered_cost(quantity: float, tiers: tuple) -> float:
     return total
 
 
+COLD_START_MS = 5000.0  # a p95 target this loose absorbs a replica's cold start (assumption)
+
+
 class ContainerApps(InstanceTarget):
     data_file = DATA / "containerapps.yaml"
     unit = "replica"
@@ -38,13 +41,20 @@ class ContainerApps(InstanceTarget):
     hourly_billing = False  # vCPU-seconds and GiB-seconds less a free grant: not proportional to an hourly price
 
     def ha_minimum(self, load: Load) -> int:
-        """Scale to zero when asked; else keep two replicas when an SLA matters (assumption)."""
-        if load.scale_to_zero:
+        """Min replicas 0 when scale to zero is asked, or where the pattern allows it (sporadic traffic, no
+        HA SLA, a p95 target that absorbs a cold start); else the shared availability rule."""
+        if load.scale_to_zero or (load.pattern == "sporadic" and load.availability_sla < 99.9
+                                  and load.p95_latency_ms >= COLD_START_MS):
             return 0
-        return int(self.facts.value("ha_min_instances")) if load.availability_sla >= 99.9 else 1
+        return super().ha_minimum(load)
 
     def sku_candidates(self, fit: Fit) -> list[tuple[VmSku, bool]]:
-        """Whole-vCPU replica sizes on CPU (serverless GPUs are a preview the advisor does not size)."""
+        """Whole-vCPU replica sizes on CPU. Serverless GPU replicas are GA, but the price snapshot has no
+        GPU-second meter, so a GPU-required workload is not sized here (it says so)."""
+        if fit.gpu == "required":
+            raise NoFit("serverless GPUs (T4, A100) are generally available in this region, but the price snapshot "
+                        "has no GPU-second meter, so the advisor cannot size or price them; see "
+                        f"{self.facts.cite('gpu')}")
         return [(skus().containerapps[name], False) for name in self.facts.value("skus")]
 
     @lru_cache(maxsize=64)
@@ -75,8 +85,8 @@ class ContainerApps(InstanceTarget):
         pattern = load.pattern
         ph = HOURS_PER_MONTH * PEAK_HOURS_PER_DAY[pattern] / 24.0
         ah = HOURS_PER_MONTH * ACTIVE_HOURS_PER_DAY[pattern] / 24.0
-        active_rh = n_peak * ph + n_base * (ah - ph)
-        idle_rh = n_min * (HOURS_PER_MONTH - ah)
+        active_rh = load.busy * (n_peak * ph + n_base * (ah - ph))  # outside a busy-hours schedule: no traffic
+        idle_rh = n_min * (HOURS_PER_MONTH - load.busy * ah)
         q = {"vcpu_active": sku.vcpu * active_rh * 3600.0, "vcpu_idle": sku.vcpu * idle_rh * 3600.0,
              "memory_active": sku.mem_gib * active_rh * 3600.0, "memory_idle": sku.mem_gib * idle_rh * 3600.0,
              "requests": load.average * SECONDS_PER_MONTH,
@@ -106,7 +116,9 @@ class ContainerApps(InstanceTarget):
         return len(m[VCPU_ACTIVE]) > 1 and m[VCPU_ACTIVE][0][1] == 0.0
 
     def usage_cost(self, load: Load, c: Candidate, n_peak: int, n_base: int, n_min: int, prices: RegionPrices) -> float:
-        return sum(self.usage(load, c.sku, n_peak, n_base, n_min, prices)[0].values())
+        """Replicas' usage plus the rollout's second revision, billed as active replica-hours."""
+        return (sum(self.usage(load, c.sku, n_peak, n_base, n_min, prices)[0].values())
+                + self.rollout_hours(load.fit.rollout, n_peak)[0] * c.hourly)
 
     def monthly_cost(self, profile: WorkloadProfile, plan: Plan, prices: RegionPrices) -> Cost:
         sku = skus().containerapps[plan.sku]
@@ -132,6 +144,15 @@ class ContainerApps(InstanceTarget):
             notes.append(f"Free grant per subscription per month: {g['vcpu_seconds']:,} vCPU-s, {g['gib_seconds']:,} "
                          f"GiB-s and {g['requests']:,} requests ({self.facts.cite('free_grant')}); assumed unused by "
                          "other apps in the subscription.")
+        extra_hours, why = self.rollout_hours(profile.operations.rollout, plan.n_peak)
+        if extra_hours:
+            parts["rollout (second revision)"] = extra_hours * plan.hourly
+        if why:
+            notes.append(why.replace("deployment", "revision") + " Billed as active replica-hours.")
+        if profile.scale.schedule is not None:
+            sched = profile.scale.schedule
+            notes.append(f"Schedule: busy {sched.days} {sched.hours} ({sched.timezone}); no traffic outside it, where "
+                         f"the minimum of {plan.n_min} replica(s) idles.")
         if profile.scale.scale_to_zero:
             notes.append("Scales to zero: no usage charges while no replica runs.")
         if region != prices.region:

@@ -50,42 +50,44 @@ def test_diurnal_autoscale_hours():
 
 
 def test_aks_new_cluster_production():
-    # user pool 2 x DS2_v2: 2 x 0.146 x 730 = 213.16
+    # user pool 3 x DS2_v2 (one per zone at 99.9 %): 3 x 0.146 x 730 = 319.74
     # system pool 3 x D4s_v3 (production): 3 x 0.192 x 730 = 420.48
-    # Standard tier Uptime SLA: 0.10 x 730 = 73.00               total 706.64
+    # Standard tier Uptime SLA: 0.10 x 730 = 73.00               total 813.22
     c = cost_of(recommend(make_profile()), "aks")
-    assert c.breakdown == {"compute": 213.16, "system_pool": 420.48, "cluster_fee": 73.0}
-    assert c.monthly_usd == pytest.approx(706.64, abs=0.005)
+    assert c.breakdown == {"compute": 319.74, "system_pool": 420.48, "cluster_fee": 73.0}
+    assert c.monthly_usd == pytest.approx(813.22, abs=0.005)
     assert any("$73.00" in a and "99.9" in a for a in c.assumptions)
 
 
 def test_aks_free_tier_below_99_9():
-    # 1 node (no HA) 0.146 x 730 = 106.58; system pool 2 x 0.192 x 730 = 280.32; Free tier, no fee: 386.90
+    # 2 nodes (99.5 %: one may fail) 2 x 0.146 x 730 = 213.16; system pool 2 x 0.192 x 730 = 280.32; Free tier: 493.48
     c = cost_of(recommend(make_profile({"scale.availability_sla": 99.5})), "aks")
-    assert c.breakdown == {"compute": 106.58, "system_pool": 280.32}
-    assert c.monthly_usd == pytest.approx(386.90, abs=0.005)
+    assert c.breakdown == {"compute": 213.16, "system_pool": 280.32}
+    assert c.monthly_usd == pytest.approx(493.48, abs=0.005)
     assert any("Free tier" in a for a in c.assumptions)
 
 
 def test_aks_existing_cluster_counts_only_new_nodes():
     c = cost_of(recommend(make_profile({"team.existing_aks": True})), "aks")
-    assert c.breakdown == {"compute": 213.16} and c.monthly_usd == pytest.approx(213.16, abs=0.005)
+    assert c.breakdown == {"compute": 319.74} and c.monthly_usd == pytest.approx(319.74, abs=0.005)
     assert any("Existing cluster" in a for a in c.assumptions)
 
 
 def test_app_service_basic_and_premium():
-    # simple rollout, steady: 2 x B1 (HA) x 0.017 x 730 = 24.82
-    assert cost_of(recommend(make_profile()), "appservice").monthly_usd == pytest.approx(24.82, abs=0.005)
-    # blue-green needs slots (Standard+): P0v3 0.0775 < S1 0.095 -> 2 x 0.0775 x 730 = 113.15
+    # simple rollout, steady: 3 x B1 (HA) x 0.017 x 730 = 37.23
+    assert cost_of(recommend(make_profile()), "appservice").monthly_usd == pytest.approx(37.23, abs=0.005)
+    # blue-green needs slots (Standard+): P0v3 0.0775 < S1 0.095 -> 3 x 0.0775 x 730 = 169.73; the slot
+    # shares the plan's instances, so the rollout adds nothing
     rec = recommend(make_profile({"operations.rollout": "blue-green"}))
     o = next(o for o in rec.options if o.target == "appservice")
-    assert o.sizing.sku == "P0v3" and o.cost.monthly_usd == pytest.approx(113.15, abs=0.005)
+    assert o.sizing.sku == "P0v3" and o.cost.monthly_usd == pytest.approx(169.73, abs=0.005)
+    assert any("staging slot runs on the same plan" in a for a in o.cost.assumptions)
 
 
 def test_region_without_a_price_falls_back_to_eastus_and_says_so():
     rec = recommend(make_profile({"operations.rollout": "blue-green"}, region="westeurope"))
     c = cost_of(rec, "appservice")
-    assert c.monthly_usd == pytest.approx(113.15, abs=0.005)
+    assert c.monthly_usd == pytest.approx(169.73, abs=0.005)
     assert any("No P0v3 price for westeurope in the snapshot: used eastus" in a for a in c.assumptions)
     c2 = cost_of(recommend(make_profile(region="northeurope")), "azureml")
     assert c2.monthly_usd == pytest.approx(370.11, abs=0.005)
@@ -110,12 +112,12 @@ def test_container_apps_scale_to_zero_with_free_grant():
 
 
 def test_container_apps_idle_replicas_are_billed_at_idle_rates():
-    # default profile, steady, availability 99.9 -> 2 replicas always on, always active (steady traffic 24 h)
-    #   vCPU: 2 x 1 x 2,628,000 = 5,256,000 - 180,000 = 5,076,000 x 0.000024 = 121.82
-    #   memory: 2 x 2 x 2,628,000 = 10,512,000 - 360,000 = 10,152,000 x 0.000003 = 30.46
-    #   requests: 5 x 2,628,000 = 13,140,000 - 2,000,000 = 11,140,000 x 0.4/1e6 = 4.46    total 156.73
+    # default profile, steady, availability 99.9 -> 3 replicas always on, always active (steady traffic 24 h)
+    #   vCPU: 3 x 1 x 2,628,000 = 7,884,000 - 180,000 = 7,704,000 x 0.000024 = 184.90
+    #   memory: 3 x 2 x 2,628,000 = 15,768,000 - 360,000 = 15,408,000 x 0.000003 = 46.22
+    #   requests: 5 x 2,628,000 = 13,140,000 - 2,000,000 = 11,140,000 x 0.4/1e6 = 4.46    total 235.58
     c = cost_of(recommend(make_profile()), "containerapps")
-    assert c.monthly_usd == pytest.approx(121.824 + 30.456 + 4.456, abs=0.01)
+    assert c.monthly_usd == pytest.approx(184.896 + 46.224 + 4.456, abs=0.01)
 
 
 def test_tiered_export_encodes_the_free_grant():

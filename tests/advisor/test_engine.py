@@ -75,9 +75,16 @@ def test_engine_is_pure():
     assert out == ""
 
 
-def test_no_viable_target_is_an_empty_ranking_with_reasons():
+def test_no_viable_target_still_ranks_the_closest_options_with_what_they_break():
+    # issue 20: never an empty answer. On-premises and scale to zero: only AKS runs on-premises, and it
+    # keeps a system pool; the closest options come first, each with the requirement it breaks
     rec = recommend(make_profile({"security.network": "on-premises", "scale.scale_to_zero": True}))
-    assert rec.options == [] and len(rec.excluded) == 5 and rec.sensitivity == []
+    assert len(rec.excluded) == 5 and rec.sensitivity == [] and not rec.meets_all
+    assert rec.options and rec.headline.startswith("No target meets every requirement")
+    assert rec.options[0].target == "aks"  # breaks only scale to zero; the others also break on-premises
+    assert [v.requirement for v in rec.options[0].verdicts if v.status == "not-met"] == ["scale_to_zero"]
+    for o in rec.options[1:]:
+        assert {"network", "scale_to_zero"} & {v.requirement for v in o.verdicts if v.status == "not-met"}
 
 
 # ---------------------------------------------------------------- sensitivity
@@ -114,6 +121,13 @@ def test_every_reported_change_really_flips_the_winner(name):
     won = base.options[0].target
     assert base.sensitivity, name
     for s in base.sensitivity:
+        assert s.said.startswith("If "), s
+        if s.change.startswith("assumption: service time x"):  # the tool's own estimate, off by a factor
+            k = float(s.change.rsplit("x", 1)[1])
+            ms = float(base.inputs["service_ms_per_worker"]) * k
+            alt = recommend(make_profile({**flat, "model.calibration": {"service_ms_batch1": ms}}))
+            assert alt.options[0].target == s.new_winner != won, s
+            continue
         if ">" in s.change or "<" in s.change:
             path, op, n = s.change.split()
             n = float(n)
@@ -127,17 +141,18 @@ def test_every_reported_change_really_flips_the_winner(name):
 
 
 def test_peak_threshold_is_found_by_search():
-    # a startup on App Service B1 at 20 rps: somewhere above ~1,000 rps the budget breaks and the advice changes
+    # a startup on App Service at 50 rps: somewhere above ~2,000 rps the budget breaks and the advice changes
+    # (the notes' criteria no longer tilt an app-dev team to Azure ML, issue 20, so the flip is above 2,000 rps)
     import re
     import yaml
     data = yaml.safe_load((ROOT / "examples/profiles/startup-budget.yaml").read_text())
-    data["inference"]["peak_rps"] = 20
+    data["inference"]["peak_rps"] = 50
     rec = recommend(WorkloadProfile.model_validate(data))
     assert rec.options[0].target == "appservice"
     s = next(s for s in rec.sensitivity if s.change.startswith("inference.peak_rps >"))
     n = float(s.change.split()[-1])
     hi = float(re.search(r"at ([0-9.]+) rps", s.explanation).group(1))
-    assert 20 < n < hi <= 2000
+    assert 50 < n < hi <= 5000
     data["inference"]["peak_rps"] = n
     assert recommend(WorkloadProfile.model_validate(data)).options[0].target == "appservice"
     data["inference"]["peak_rps"] = hi

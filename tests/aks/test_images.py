@@ -33,8 +33,9 @@ def test_build_context_has_dockerfile_app_server_and_pinned_requirements(files):
             "deployers/serving/__main__.py", ".dockerignore"} <= set(files)
     assert not any(k.startswith(("deployers/aks", "deployers/api", "advisor/")) for k in files)  # only the server
     reqs = files["requirements.txt"].splitlines()
-    # the model's pins (`mlflow==X` is met by mlflow-skinny X where only that is installed)
-    assert "scikit-learn==1.9.1" in reqs and any(r.startswith(("mlflow==", "mlflow-skinny==")) for r in reqs)
+    # the model's pins (`mlflow==X` is met by mlflow-skinny X: loading needs no tracking server)
+    assert "scikit-learn==1.9.1" in reqs and any(r.startswith("mlflow-skinny==") for r in reqs)
+    assert not any(r.startswith(("mlflow==", "flask==", "matplotlib==")) for r in reqs)
     names = {r.split("==")[0].lower() for r in reqs}
     assert {"scipy", "threadpoolctl", "joblib", "h11", "click"} <= names  # indirect dependencies: a full lock
     assert any(r.startswith("uvicorn==") for r in reqs)  # the server's imports, pinned to what was tested

@@ -124,7 +124,8 @@ def test_autoscale_from_sizing_bounds(ctx, fake, model_dir):
     body = fake.get(rid)
     assert body["tags"]["deploy-advisor-deployment"] == APP
     profile = body["properties"]["profiles"][0]
-    assert profile["capacity"] == {"minimum": "2", "maximum": "6", "default": "2"}
+    # the default is the advisor's size: 3 instances at 99.9 % (one per zone, issue 20), within the bounds given
+    assert profile["capacity"] == {"minimum": "2", "maximum": "6", "default": "3"}
     assert body["properties"]["targetResourceUri"].endswith("/serverfarms/fraud-app-plan")
     assert {r["scaleAction"]["direction"] for r in profile["rules"]} == {"Increase", "Decrease"}
     # autoscale moving the instance count is not drift

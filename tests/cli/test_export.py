@@ -247,3 +247,23 @@ def test_workflow_installs_a_wheel_committed_next_to_it(home_with_sample, tmp_pa
         assert check == f"echo '{digest}  deploy/aks/wheels/{wheel.name}' | sha256sum --check --strict"
         assert install == f"python -m pip install 'deploy/aks/wheels/{wheel.name}[aks]'"
     assert "wheels/" in (exp / "EXPORT.md").read_text()
+
+
+def test_a_copy_installed_from_a_git_commit_names_that_commit(monkeypatch):
+    """PEP 610: `pip install git+https://...@COMMIT` records the commit; a re-export pins the same code."""
+    import importlib.metadata
+
+    from deployers import export
+
+    commit = "b" * 40
+
+    class Dist:
+        def read_text(self, name):
+            assert name == "direct_url.json"
+            return json.dumps({"url": "https://github.com/org/deploy-advisor",
+                               "vcs_info": {"vcs": "git", "commit_id": commit}})
+
+    monkeypatch.delenv("DEPLOY_ADVISOR_INSTALL")
+    monkeypatch.setattr(importlib.metadata, "distribution", lambda name: Dist())
+    pinned = export.resolve_install(None)
+    assert pinned.pip_argument("aks") == f"deploy-advisor[aks] @ git+https://github.com/org/deploy-advisor@{commit}"

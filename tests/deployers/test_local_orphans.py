@@ -93,7 +93,7 @@ def test_a_model_that_does_not_load_is_a_failed_deployment_destroy_can_remove(ho
     bad.mkdir()
     (bad / "model.pkl").write_bytes(b"\x80\x04not really a pickle")
     out = cli("deploy", "--target", "local", "--model", str(bad / "model.pkl"), "--name", "broken", "--yes")
-    assert out.returncode == 1 and len(out.stderr.strip().splitlines()[-1:]) == 1
+    assert out.returncode == 1 and "the scoring script's init() failed: UnpicklingError" in out.stderr.splitlines()[-1]
     assert _listed("broken")["status"] == "failed"
     assert not _servers_under(_base("broken"), workers=True)
     gone = cli("destroy", "broken", "--yes", "--output", "json")

@@ -208,7 +208,20 @@ def install(fake: FakeAzure, *, build_polls: int = 2) -> FakeACR:
             "changeableAttributes": {"deleteEnabled": True, "writeEnabled": True, "readEnabled": True,
                                      "listEnabled": True}}})
 
-    # ---- authorization: role assignments and the caller's permissions
+    install_role_assignments(fake, acr)
+
+    # the SDK sends an empty parentResourcePath as "//registries": ARM tolerates it, so does the fake
+    @fake.route("GET", REG.replace("/registries/", "/+registries/") + r"/providers/Microsoft\.Authorization/permissions$")
+    def permissions(fake: FakeAzure, req: RecordedRequest, m: Any):
+        return fake.json(200, {"value": [{"actions": list(acr.permissions), "notActions": list(acr.not_actions)}]})
+
+    return acr
+
+
+def install_role_assignments(fake: FakeAzure, holder: Any) -> None:
+    """Microsoft.Authorization role assignments at any scope: PUT (403 unless `holder.permissions` allow
+    roleAssignments/write and `holder.not_actions` do not deny it; 409 RoleAssignmentExists for a duplicate),
+    GET the list at a scope (inherited ones included), DELETE."""
     RA = r"(?P<scope>/subscriptions/.+?)/providers/Microsoft\.Authorization/roleAssignments"
 
     def ra_transform(fake: FakeAzure, req: RecordedRequest, body: dict, existing: Optional[dict]) -> None:
@@ -219,7 +232,7 @@ def install(fake: FakeAzure, *, build_polls: int = 2) -> FakeACR:
 
     @fake.route("PUT", RA + "/(?P<name>[^/]+)$")
     def put_ra(fake: FakeAzure, req: RecordedRequest, m: Any):
-        if not any(_allowed(a) for a in acr.permissions) or any(_allowed(a) for a in acr.not_actions):
+        if not any(_allowed(a) for a in holder.permissions) or any(_allowed(a) for a in holder.not_actions):
             return fake.error(403, "AuthorizationFailed", "The client does not have authorization to perform action "
                                                           "'Microsoft.Authorization/roleAssignments/write'")
         body = req.body if isinstance(req.body, dict) else {}
@@ -249,13 +262,6 @@ def install(fake: FakeAzure, *, build_polls: int = 2) -> FakeACR:
             return fake.json(204)
         fake.delete(req.path)
         return fake.json(200, body)
-
-    # the SDK sends an empty parentResourcePath as "//registries": ARM tolerates it, so does the fake
-    @fake.route("GET", REG.replace("/registries/", "/+registries/") + r"/providers/Microsoft\.Authorization/permissions$")
-    def permissions(fake: FakeAzure, req: RecordedRequest, m: Any):
-        return fake.json(200, {"value": [{"actions": list(acr.permissions), "notActions": list(acr.not_actions)}]})
-
-    return acr
 
 
 def _form(req: RecordedRequest) -> dict[str, str]:

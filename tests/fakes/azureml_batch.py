@@ -28,12 +28,14 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from .acr import install_role_assignments
 from .azure import FAKE_TOKEN, FakeAzure, RecordedRequest, now_iso
 from .azureml import DATASTORE, PROVIDER, WS_RE, AzureMLFake
 
 BEP_RE = WS_RE + r"/batchEndpoints/(?P<ep>[^/]+)"
 BDEP_RE = BEP_RE + r"/deployments/(?P<dep>[^/]+)"
 COMPUTE_RE = WS_RE + r"/computes/(?P<compute>[^/]+)"
+SCHEDULE_RE = WS_RE + r"/schedules/(?P<schedule>[^/]+)"
 JOB_STEPS = ("NotStarted", "Queued", "Running", "Completed")
 STEP_SUFFIX = "-scoring"  # a job's child run (its parallel scoring step)
 MINI_BATCH_REPORT = "processed_mini-batches.csv"
@@ -47,6 +49,8 @@ class BatchFake:
     public_inputs: dict[str, bytes] = field(default_factory=dict)  # https URL -> file content
     jobs_submitted: list[dict] = field(default_factory=list)  # the bodies POSTed to /jobs
     logs: dict[str, list[str]] = field(default_factory=dict)  # job name -> log lines
+    permissions: list[str] = field(default_factory=lambda: ["*"])  # the caller's actions (role assignments)
+    not_actions: list[str] = field(default_factory=list)
 
     @property
     def fake(self) -> FakeAzure:
@@ -88,6 +92,24 @@ class BatchFake:
     def job_log(self, name: str) -> list[str]:
         return list(self.logs.get(name, []))
 
+    def schedule_id(self, name: str) -> str:
+        return f"{self.aml.ws_id}/schedules/{name}"
+
+    def schedule(self, name: str) -> Optional[dict]:
+        return self.fake.get(self.schedule_id(name))
+
+    def seed_schedule(self, name: str, *, tags: Optional[dict] = None, enabled: bool = True) -> dict:
+        """A schedule someone else made (a pipeline job on a cron trigger)."""
+        return self.fake.put(self.schedule_id(name), {"properties": {
+            "displayName": name, "description": "made by hand", "tags": tags or {}, "properties": {},
+            "isEnabled": enabled, "provisioningState": "Succeeded",
+            "trigger": {"triggerType": "Cron", "expression": "0 3 * * *", "timeZone": "UTC"},
+            "action": {"actionType": "CreateJob", "jobDefinition": {"jobType": "Pipeline", "jobs": {},
+                                                                    "settings": {}, "inputs": {}, "outputs": {}}}}})
+
+    def role_assignments(self) -> list[dict]:
+        return [self.fake.get(i) for i in self.fake.ids(r"/providers/microsoft\.authorization/roleassignments/[^/]+$")]
+
 
 def _compute_props(size: str, lo: int, hi: int, idle_s: int) -> dict:
     return {"computeType": "AmlCompute", "computeLocation": "", "description": "", "isAttachedCompute": False,
@@ -128,11 +150,49 @@ def install(fake: FakeAzure, aml: AzureMLFake) -> BatchFake:
         inner.setdefault("allocationState", "Steady")
         props.setdefault("isAttachedCompute", False)
         props.setdefault("computeLocation", aml.location)
+        identity = body.get("identity") or {}
+        if "systemassigned" in str(identity.get("type", "")).lower():  # the service issues the identity's ids
+            old = (existing or {}).get("identity") or {}
+            identity["principalId"] = old.get("principalId") or str(uuid.uuid5(uuid.NAMESPACE_URL, req.path.lower()))
+            identity["tenantId"] = "00000000-0000-0000-0000-0000000000aa"
+
+    def schedule_transform(_f: FakeAzure, req: RecordedRequest, body: dict, existing: Optional[dict]) -> None:
+        props = body.setdefault("properties", {})
+        props["provisioningState"] = "Succeeded"
+        props.setdefault("isEnabled", True)
+        props.setdefault("properties", {})
 
     fake.behaviour(BEP_RE + r"$", create_status=201, update_status=200, transform=endpoint_transform)
     fake.behaviour(BDEP_RE + r"$", create_status=201, update_status=200)
     fake.behaviour(COMPUTE_RE + r"$", create_status=201, update_status=200, transform=compute_transform)
-    fake.behaviour(WS_RE + r"/schedules/[^/]+$", create_status=201, update_status=200)
+    fake.behaviour(SCHEDULE_RE + r"$", create_status=201, update_status=200, transform=schedule_transform)
+    install_role_assignments(fake, batch)
+
+    @fake.route("PUT", SCHEDULE_RE + r"$")
+    def put_schedule(f: FakeAzure, req: RecordedRequest, m: re.Match) -> Any:
+        """A job schedule: a cron of 5 fields, a pipeline job whose steps run on a cluster of the workspace."""
+        props = (req.body or {}).get("properties") or {}
+        trigger = props.get("trigger") or {}
+        if trigger.get("triggerType") == "Cron" and len(str(trigger.get("expression") or "").split()) != 5:
+            return bad(f"Invalid cron expression {trigger.get('expression')!r}")
+        action = props.get("action") or {}
+        job = action.get("jobDefinition") or {}
+        if action.get("actionType") != "CreateJob" or job.get("jobType") != "Pipeline":
+            return bad("a job schedule creates a pipeline job")
+        for step in (job.get("jobs") or {}).values():
+            compute = str((step or {}).get("computeId") or (step or {}).get("compute") or "")
+            name = compute.rsplit("/", 1)[-1].removeprefix("azureml:")
+            if name and f.get(batch.compute_id(name)) is None:
+                return bad(f"Compute {name} not found in the workspace")
+        return None
+
+    @fake.route("DELETE", SCHEDULE_RE + r"$")
+    def delete_schedule(f: FakeAzure, req: RecordedRequest, m: re.Match) -> Any:
+        """Learn (how-to-schedule-pipeline-job): a schedule must be disabled to be deleted."""
+        body = batch.schedule(m["schedule"])
+        if body is not None and body["properties"].get("isEnabled", True):
+            return bad(f"Schedule {m['schedule']} is enabled: disable it before deleting it")
+        return None
 
     @fake.route("PUT", BEP_RE + r"$")
     def put_endpoint(f: FakeAzure, req: RecordedRequest, m: re.Match) -> Any:

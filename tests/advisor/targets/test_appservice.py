@@ -13,8 +13,8 @@ from .helpers import sized
 
 def test_basic_plan_for_a_simple_rollout_and_slots_for_blue_green():
     _t, _p, plan, cost = sized("appservice")
-    assert (plan.sku, plan.n_peak, plan.autoscale) == ("B1", 2, False)
-    assert cost.monthly_usd == pytest.approx(24.82, abs=0.005)
+    assert (plan.sku, plan.n_peak, plan.autoscale) == ("B1", 3, False)  # 3 x 12.41 at 99.9 %
+    assert cost.monthly_usd == pytest.approx(37.23, abs=0.005)
     t, p, plan, _c = sized("appservice", {"operations.rollout": "blue-green"})
     assert plan.sku == "P0v3" and "deployment slots" in t.notes(p, plan)[0]
 

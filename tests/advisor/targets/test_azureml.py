@@ -12,7 +12,8 @@ from .helpers import sized
 def test_ha_minimum_is_three_instances_from_99_9():
     t, p, plan, _c = sized("azureml")
     assert t.ha_minimum(Load.of(p)) == 3 and plan.n_peak == 3
-    assert t.ha_minimum(Load.of(make_profile({"scale.availability_sla": 99.5}))) == 1
+    assert t.ha_minimum(Load.of(make_profile({"scale.availability_sla": 99.5}))) == 2
+    assert t.ha_minimum(Load.of(make_profile({"scale.availability_sla": 95}))) == 1
 
 
 def test_cheapest_sku_and_quota_with_the_20_percent_reserve():

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from advisor.sizing import Load
+from advisor.engine import service_time
+from advisor.prices import default_prices
+from advisor.sizing import Load, NoFit
 
 from ..conftest import make_profile
 from .helpers import sized
@@ -21,15 +23,29 @@ def test_scale_to_zero_bills_only_active_seconds_less_the_free_grant():
     assert cost.breakdown["requests"] == 0 and any("Scales to zero" in a for a in cost.assumptions)
 
 
-def test_two_replicas_always_on_for_an_sla():
+def test_three_replicas_always_on_for_an_sla():
+    # vCPU 3 x 2,628,000 s - 180,000 free = 7,704,000 x 0.000024 = 184.896; memory 3 x 2 GiB x 2,628,000
+    # - 360,000 = 15,408,000 x 0.000003 = 46.224; requests 4.456
     _t, _p, plan, cost = sized("containerapps")
-    assert (plan.n_min, plan.n_peak) == (2, 2)
-    assert cost.monthly_usd == pytest.approx(121.824 + 30.456 + 4.456, abs=0.01)
+    assert (plan.n_min, plan.n_peak) == (3, 3)
+    assert cost.monthly_usd == pytest.approx(184.896 + 46.224 + 4.456, abs=0.01)
 
 
-def test_gpu_is_a_preview_that_excludes_it_when_required():
+def test_min_zero_where_the_pattern_allows_it():
     t = sized("containerapps")[0]
-    assert "only in preview" in t.constraints(make_profile({"inference.gpu": "required"}))[0]
+    p = make_profile({"inference.pattern": "sporadic", "scale.availability_sla": 99.0, "inference.p95_latency_ms": 5000})
+    assert t.ha_minimum(Load.of(p)) == 0
+    assert t.ha_minimum(Load.of(make_profile({"inference.pattern": "sporadic", "scale.availability_sla": 99.0}))) == 2
+
+
+def test_serverless_gpus_are_ga_in_their_regions_but_not_priced():
+    t = sized("containerapps")[0]
+    why = t.constraints(make_profile({"inference.gpu": "required"}))[0]
+    assert "only in australiaeast, swedencentral, westeurope, westus, westus3, not in eastus" in why
+    p = make_profile({"inference.gpu": "required"}, region="swedencentral")
+    assert t.constraints(p) == []
+    with pytest.raises(NoFit, match="no GPU-second meter"):
+        t.size(Load.of(p), service_time(p), default_prices().for_region(p.region))
     assert all(not gpu for _s, gpu in t.sku_candidates(Load.of(make_profile({"inference.gpu": "preferred"})).fit))
 
 
