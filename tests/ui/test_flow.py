@@ -202,3 +202,16 @@ def test_aks_readme_names_the_resource_group_when_planned_offline(home_with_samp
     readme = plan.artifacts["README.md"]
     assert "-g \n" not in readme
     assert "get-credentials -n " in readme and " -g <resource-group>\n" in readme
+
+
+def test_cards_show_verdicts_and_the_fits_budget_badge(app):
+    at = open_page(app, "workload")
+    at.number_input(key="wf.budget.monthly_usd").set_value(200.0).run()
+    at = open_page(at, "recommendation")
+    no_exception(at)
+    rec = api.recommend(at.session_state[state.PROFILE])
+    page = texts(at)
+    assert all(opt.verdicts for opt in rec.options)  # the advisor's requirement verdicts ...
+    assert ":green-badge[fits budget]" in page and ":red-badge[over budget]" in page  # sample: $25 and $370
+    top = rec.options[0]
+    assert f"**{words.readable(top.verdicts[0].requirement)}** " in page.replace("\\", "")  # ... one line each
