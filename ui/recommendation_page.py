@@ -59,20 +59,27 @@ def _card(opt: Option, rank: int, budget: Optional[float], deployable: set[str])
 
 
 def _verdicts(opt: Option) -> None:
-    """One line per stated requirement, when the advisor gives verdicts."""
+    """The advisor's requirement verdicts: what needs a change or is not met in full; what is met in one line."""
     verdicts = getattr(opt, "verdicts", None) or []
     if not verdicts:
         return
     lines = []
     for v in verdicts:
         icon, colour, word = VERDICT_LOOK.get(v.status, (":material/help:", "gray", v.status))
-        line = f"{icon} :{colour}[**{render.esc(words.readable(v.requirement))}** {word}]: {render.esc(v.detail)}"
+        line = f"{icon} :{colour}[**{render.esc(words.requirement(v.requirement))}** {word}]: {render.esc(v.detail)}"
         if v.change:
             line += f" — {render.esc(v.change)}"
         if getattr(v, "source", ""):
             line += " " + render.source_md(v.source)
-        lines.append(line)
-    st.markdown("  \n".join(lines))
+        lines.append((v.status, line))
+    problems = [line for status, line in lines if status != "met"]
+    if problems:
+        st.markdown("  \n".join(problems))
+    met = [words.requirement(v.requirement) for v in verdicts if v.status == "met"]
+    if met:
+        st.markdown(":material/check_circle: :green[**Met:**] " + render.esc(" · ".join(met)))
+        with st.expander("Each requirement, with its source"):
+            st.markdown("  \n".join(line for _s, line in lines))
 
 
 def _criteria(rec: Recommendation) -> None:

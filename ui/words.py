@@ -54,6 +54,10 @@ CHOICES: dict[str, dict[Any, str]] = {
                            "canary": "Canary (traffic split)", "shadow": "Shadow (mirrored traffic)"},
 }
 
+REQUIREMENTS = {"mode": "Inference mode", "rps": "Traffic (rps)", "bandwidth": "Bandwidth", "p95": "p95 latency",
+                "timeout": "Request timeout", "sla": "Availability SLA", "budget": "Budget", "network": "Network",
+                "auth": "Authentication", "scale_to_zero": "Scale to zero", "gpu": "GPU", "region": "Region"}
+
 TARGET_SHORT = {"azureml": "Azure ML", "aks": "AKS", "appservice": "App Service",
                 "containerapps": "Container Apps", "azureml-batch": "Azure ML batch", "local": "Local"}
 
@@ -66,6 +70,10 @@ def readable(name: str) -> str:
 
 def criterion(name: str) -> str:
     return CRITERIA.get(name) or readable(name)
+
+
+def requirement(name: str) -> str:
+    return REQUIREMENTS.get(name) or readable(name)
 
 
 def short(target: str) -> str:

@@ -214,4 +214,6 @@ def test_cards_show_verdicts_and_the_fits_budget_badge(app):
     assert all(opt.verdicts for opt in rec.options)  # the advisor's requirement verdicts ...
     assert ":green-badge[fits budget]" in page and ":red-badge[over budget]" in page  # sample: $25 and $370
     top = rec.options[0]
-    assert f"**{words.readable(top.verdicts[0].requirement)}** " in page.replace("\\", "")  # ... one line each
+    shown = page.replace("\\", "")
+    assert all(f"**{words.requirement(v.requirement)}** " in shown for v in top.verdicts)  # ... one line each
+    assert "Met:" in shown
