@@ -47,7 +47,7 @@ def _card(opt: Option, rank: int, budget: Optional[float], deployable: set[str])
                    + f" · service time {s.service_ms:.1f} ms ({'measured' if s.service_time_measured else 'estimated'})")
         _verdicts(opt)
         for reason in opt.reasons[:3]:
-            st.markdown("- " + render.linkify(reason))
+            st.markdown("- " + render.linkify(words.plain(reason)))
         with st.expander("Cost and sizing details"):
             if opt.cost.breakdown:
                 st.dataframe([{"item": k, "USD / month": round(v, 2)} for k, v in opt.cost.breakdown.items()],
@@ -269,7 +269,7 @@ def main() -> None:
             with st.container(border=True):
                 st.markdown(f":material/block: **{render.esc(state.target_title(x.target))}**")
                 for r in x.reasons:
-                    st.markdown("- " + render.linkify(r))
+                    st.markdown("- " + render.linkify(words.plain(r)))
     st.subheader("What would change the answer")
     _sensitivity(rec)
     st.subheader("Compare two options")
