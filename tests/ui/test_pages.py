@@ -7,7 +7,7 @@ import yaml
 from advisor.models import WorkloadProfile, load_profile
 from deployers import api
 from tests.ui.conftest import PAGES, ROOT, no_exception, open_page, texts
-from ui import state
+from ui import state, words
 
 PRESETS = sorted((ROOT / "examples" / "profiles").glob("*.yaml"))
 
@@ -156,7 +156,7 @@ def test_recommendation_page_shows_ranking_criteria_exclusions_and_charts(app):
         assert state.TITLES.get(opt.target, opt.target) in page
     for x in rec.excluded:
         assert state.TITLES.get(x.target, x.target) in page
-        assert x.reasons[0].replace("\\", "")[:30] in page
+        assert words.plain(x.reasons[0]).replace("\\", "")[:30] in page  # field=value pairs in words
     assert f"Prices as of {rec.prices_as_of}" in page
     charts = at.get("vega_lite_chart")
     assert len(charts) >= 2  # criteria heatmap + cost against traffic
