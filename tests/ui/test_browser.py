@@ -178,6 +178,9 @@ def _journey(page, app, preset, profile, rec, top_title, home, seen) -> list[str
     expect(destroy).to_be_disabled()
     fill(page, f"dl_confirm.{NAME}", NAME)
     expect(destroy).to_be_enabled()
+    # styled as destructive: a red button, not the app's blue primary
+    assert destroy.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(196, 49, 75)"
+    screenshot(page, "09b-destroy.png")
     destroy.click()
     page.locator('[data-testid="stAlertContentSuccess"]', has_text=NAME).wait_for(timeout=60_000)
     page.get_by_text("No active deployments").wait_for()
