@@ -1,4 +1,10 @@
-"""The `aks` target: the scoring image on an AKS cluster, through plain Kubernetes manifests.
+"""The `aks` target: the scoring image on an AKS cluster (or an existing one), through plain Kubernetes manifests.
+
+Existing cluster: an on-premises profile, `kube_context=` or `kubeconfig=` targets a cluster you already run
+(e.g. Arc-enabled, reached through `az connectedk8s proxy`) with the kubernetes client's own kubeconfig
+loading; no Azure cluster, pool, load balancer annotation or AcrPull is planned, and destroy removes only our
+labelled objects. Long requests: the Service's Azure LB idle-timeout annotation and the scoring server's
+timeout follow the profile's max_request_seconds (request_timeouts()).
 
 Azure side (azure-mgmt-containerservice, -containerregistry, -authorization,
 -compute): use or create the cluster (system pool, a tainted GPU pool when
@@ -47,9 +53,24 @@ from .models import (DeploymentPlan, DeploymentResult, DeploymentSpec, DestroyRe
 FIELD_MANAGER = "deploy-advisor"
 # Pod shutdown: endpoints and load balancers drop a terminating pod asynchronously, so preStop waits before
 # SIGTERM (https://kubernetes.io/docs/tutorials/services/pods-and-endpoint-termination-flow/, 2026-12-06); the
-# grace period then covers the wait plus the longest in-flight call (the server's 60 s scoring timeout).
+# grace period then covers the wait plus the longest in-flight call (the server's scoring timeout).
 PRESTOP_DELAY_S = 10
-TERMINATION_GRACE_S = PRESTOP_DELAY_S + 60 + 5
+SERVER_TIMEOUT_S = 60  # the scoring server's default (deployers/serving: --timeout-s, DEPLOY_ADVISOR_TIMEOUT_S)
+TIMEOUT_HEADROOM_S = 30
+# The Azure Load Balancer in front of a LoadBalancer Service drops a TCP flow idle longer than its idle timeout:
+# 4 min by default. AKS sets it per Service with this annotation, in whole minutes, default and minimum 4,
+# maximum 30 (https://learn.microsoft.com/azure/aks/configure-load-balancer-standard, "Customizations via
+# Kubernetes Annotations", checked 2026-12-06; cloud-provider-azure rejects values outside 4-30). Load Balancer
+# rules themselves allow up to 100 min (https://learn.microsoft.com/azure/load-balancer/load-balancer-tcp-idle-timeout),
+# but AKS reconciles our Service's rule from the annotation, so 30 is the ceiling here.
+LB_IDLE_ANNOTATION = "service.beta.kubernetes.io/azure-load-balancer-tcp-idle-timeout"
+LB_IDLE_DEFAULT_MIN = 4
+LB_IDLE_MAX_MIN = 30
+# An Arc-enabled (on-premises) cluster is reached through a kubeconfig context, e.g. the one `az connectedk8s
+# proxy` writes for cluster connect (https://learn.microsoft.com/azure/azure-arc/kubernetes/cluster-connect,
+# checked 2026-12-06): no ARM cluster, no Azure Load Balancer, no kubelet identity.
+ARC_HINT = "for an Arc-enabled cluster run `az connectedk8s proxy -n <cluster> -g <group>` first"
+CONTEXT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/+-]{0,252}$")
 APPLY_PATCH = "application/apply-patch+yaml"
 HASH_ANNOTATION = "deploy-advisor/desired-hash"
 KEY_PLACEHOLDER = "<generated at apply time; never stored in plans or files>"
@@ -134,6 +155,13 @@ class AKSSettings(BaseModel):
     smoke_test: bool = Field(True, description="Score the model's input example after the rollout; roll back when it fails")
     keep_failed: bool = Field(False, description="On a failed first rollout keep the objects for debugging instead "
                                                  "of deleting them")
+    kube_context: Optional[str] = Field(None, pattern=CONTEXT_RE.pattern,
+                                        description="Deploy to this EXISTING cluster context of your kubeconfig "
+                                                    "(e.g. an Arc-enabled cluster); no Azure cluster is created. "
+                                                    "Default for an on-premises profile: the current context")
+    kubeconfig: Optional[str] = Field(None, max_length=4096,
+                                      description="Kubeconfig file for kube_context (default: KUBECONFIG or "
+                                                  "~/.kube/config); setting it also selects an existing cluster")
 
 
 @dataclass
@@ -179,6 +207,15 @@ class Config:
     tag: str = ""
     registry_how: str = "given"  # images.RegistryChoice.how: given | found | new
     notes: list[str] = field(default_factory=list)
+    # an existing cluster through a kubeconfig context (on-premises / Arc): no Azure cluster at all
+    use_context: bool = False
+    kube_context: str = ""
+    kubeconfig: str = ""
+    # the longest request the profile states, and what it sets: the server's scoring timeout and the Azure LB
+    # idle timeout (None: the 4-minute default suffices, or there is no Azure LB)
+    max_request_s: float = 1.0
+    server_timeout_s: int = SERVER_TIMEOUT_S
+    lb_idle_timeout_min: Optional[int] = None
 
     def dump(self) -> dict[str, Any]:
         return asdict(self)
@@ -191,6 +228,15 @@ class Config:
     @property
     def hpa(self) -> bool:
         return self.fixed_replicas is None and self.max_replicas > self.min_replicas
+
+    @property
+    def needs_azure(self) -> bool:
+        """An existing cluster context with a ready image touches no Azure API at all."""
+        return not (self.use_context and self.user_image)
+
+    @property
+    def azure_lb(self) -> bool:
+        return self.service_type == "LoadBalancer" and not self.use_context
 
     @property
     def secret_name(self) -> str:
@@ -273,6 +319,63 @@ def _mem_mi(q: str) -> int:
     return int(q[:-2]) * (1024 if q.endswith("Gi") else 1)
 
 
+def request_timeouts(max_request_s: float, azure_lb: bool) -> tuple[int, Optional[int]]:
+    """(scoring server timeout in s, Azure LB idle timeout in min or None) for the profile's longest request.
+
+    The server gets the longest request plus headroom (never below its 60 s default); the load balancer must
+    outlive the server's timeout so that a slow call ends with the server's 504, not a silently dropped
+    connection. None: the 4-minute default already suffices, or no Azure load balancer is in the path.
+    """
+    server = max(SERVER_TIMEOUT_S, int(math.ceil(max_request_s)) + TIMEOUT_HEADROOM_S)
+    if not azure_lb:
+        return server, None
+    minutes = int(math.ceil((server + TIMEOUT_HEADROOM_S) / 60))
+    return server, (min(minutes, LB_IDLE_MAX_MIN) if minutes > LB_IDLE_DEFAULT_MIN else None)
+
+
+def timeout_note(cfg: "Config") -> str:
+    """What the plan says about the request timeout path (empty when the defaults cover it)."""
+    secs = f"{cfg.max_request_s:g} s"
+    if cfg.use_context:
+        if cfg.server_timeout_s == SERVER_TIMEOUT_S:
+            return ""
+        return (f"requests up to {secs}: scoring server timeout {cfg.server_timeout_s} s; any load balancer or "
+                "ingress in front of your cluster must allow idle connections that long")
+    if cfg.lb_idle_timeout_min:
+        return (f"requests up to {secs}: Azure Load Balancer idle timeout raised to {cfg.lb_idle_timeout_min} min "
+                f"({LB_IDLE_ANNOTATION}), scoring server timeout {cfg.server_timeout_s} s")
+    if cfg.server_timeout_s != SERVER_TIMEOUT_S:
+        return f"requests up to {secs}: scoring server timeout {cfg.server_timeout_s} s (the load balancer's " \
+               f"{LB_IDLE_DEFAULT_MIN} min idle default covers it)"
+    return ""
+
+
+def resolve_context(kubeconfig: Optional[str], context: Optional[str]) -> tuple[str, str]:
+    """(kubeconfig path, context name) after checking the context exists; one-line InputError otherwise."""
+    import os
+
+    with needs_extra("aks"):
+        from kubernetes import config as kconfig
+        from kubernetes.config.config_exception import ConfigException
+
+    path = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
+    files = [os.path.expanduser(p) for p in path.split(os.pathsep) if p]
+    if not any(os.path.isfile(f) for f in files):
+        raise InputError(f"no kubeconfig at {path}", f"set kubeconfig=PATH; {ARC_HINT}")
+    try:
+        contexts, active = kconfig.list_kube_config_contexts(config_file=os.pathsep.join(files))
+    except (ConfigException, OSError, ValueError, yaml.YAMLError) as e:
+        raise InputError(f"kubeconfig {path} cannot be read: {str(e).splitlines()[0][:200]}",
+                         f"check the file; {ARC_HINT}") from None
+    names = [c.get("name", "") for c in contexts or []]
+    name = context or (active or {}).get("name", "")
+    if not name or name not in names:
+        shown = ", ".join(names[:5]) or "none"
+        raise InputError(f"kube context {name or '(current)'} not found in {path} (contexts: {shown})",
+                         f"set kube_context=NAME; {ARC_HINT}")
+    return os.pathsep.join(files), name
+
+
 # ----------------------------------------------------------------- manifests
 
 
@@ -299,11 +402,13 @@ def render_manifests(cfg: Config, image: str, *, model_uri: str, model_name: str
         "workers": cfg.workers, "cpu_request": cfg.cpu_request, "cpu_limit": cfg.cpu_limit,
         "memory_request": cfg.memory_request, "memory_limit": cfg.memory_request, "gpu": cfg.gpus,
         "startup_failure_threshold": int(min(120, 12 + cfg.model_size_mb / 50)),  # big models load slowly
-        "prestop_delay_s": PRESTOP_DELAY_S, "termination_grace_s": TERMINATION_GRACE_S,
+        "prestop_delay_s": PRESTOP_DELAY_S, "termination_grace_s": PRESTOP_DELAY_S + cfg.server_timeout_s + 5,
         "tmp_size": "1Gi", "secret_name": cfg.secret_name, "key_placeholder": KEY_PLACEHOLDER,
         "service_type": cfg.service_type, "service_port": cfg.service_port,
         "min_replicas": cfg.min_replicas, "max_replicas": cfg.max_replicas,
         "target_cpu_percent": cfg.target_cpu_percent,
+        "server_timeout_s": cfg.server_timeout_s if cfg.server_timeout_s != SERVER_TIMEOUT_S else None,
+        "azure_lb": cfg.azure_lb, "lb_idle_timeout_min": cfg.lb_idle_timeout_min,
     }
     env = _jinja()
     files = ["namespace", "secret", "deployment", "service"] + (["hpa"] if cfg.hpa else []) + ["pdb"]
@@ -508,6 +613,13 @@ class Kube:
         out = self._call(f"list {kind}", fn, namespace, label_selector=selector)
         return list((out or {}).get("items") or [])
 
+    def server_version(self) -> str:
+        """The API server's gitVersion (GET /version): does the cluster answer at all?"""
+        from kubernetes import client
+
+        out = self._call("read the API server version", client.VersionApi(self.api_client).get_code)
+        return str((out or {}).get("gitVersion") or "unknown") if isinstance(out, dict) else "unknown"
+
     def pod_log(self, name: str, namespace: str, tail: int, previous: bool = False) -> str:
         fn = self._apis["CoreV1Api"].read_namespaced_pod_log
         out = self._call(f"logs of {name}", fn, name, namespace, tail_lines=tail, previous=previous or None)
@@ -548,6 +660,26 @@ def kubeconfig_client(raw: bytes | str, ctx: DeployContext) -> Any:
         register_secret(str(secret).replace("Bearer ", ""))
     api_client = client.ApiClient(configuration)
     api_client._da_tmp = tmp  # removed with the client  # noqa: SLF001
+    return api_client
+
+
+def context_client(cfg: "Config") -> Any:
+    """A kubernetes ApiClient for an existing cluster's kubeconfig context (the client's own config loading:
+    tokens, certificates and exec plugins such as kubelogin work as with kubectl)."""
+    with needs_extra("aks"):
+        from kubernetes import config as kconfig
+        from kubernetes.config.config_exception import ConfigException
+
+    from .azure_common import register_secret
+
+    try:
+        api_client = kconfig.new_client_from_config(config_file=cfg.kubeconfig, context=cfg.kube_context,
+                                                    persist_config=False)
+    except (ConfigException, OSError, ValueError) as e:
+        raise InputError(f"kube context {cfg.kube_context}: {str(e).splitlines()[0][:200]}",
+                         f"check kube_context and kubeconfig; {ARC_HINT}") from None
+    for secret in (api_client.configuration.api_key or {}).values():
+        register_secret(str(secret).replace("Bearer ", ""))
     return api_client
 
 
@@ -647,6 +779,15 @@ class AKSDeployer(Deployer):
         node_max = max(node_min, s.node_max or hi)
         tier = s.tier or ("Standard" if profile.scale.availability_sla >= 99.9 else "Free")
         create = s.create_cluster if s.create_cluster is not None else not profile.team.existing_aks
+        use_context = bool(profile.security.network == "on-premises" or s.kube_context or s.kubeconfig)
+        kubeconfig = context = ""
+        if use_context:
+            if not (s.image or s.registry):
+                raise InputError("an existing (on-premises) cluster needs an image it can pull: no Azure Container "
+                                 "Registry is assumed reachable from it",
+                                 "set image=<ready image> or registry=<ACR name your cluster can pull from>")
+            kubeconfig, context = resolve_context(s.kubeconfig, s.kube_context)
+            create = False
         from .images import default_registry_name
 
         registry = s.registry or default_registry_name(sub, s.registry_resource_group or rg)
@@ -660,8 +801,14 @@ class AKSDeployer(Deployer):
         if vm is None:
             notes.append(f"{vm_name}: not in the advisor's catalog; pod requests use defaults until the live SKU "
                          "list is read")
+        azure_lb = s.service_type == "LoadBalancer" and not use_context
+        server_timeout, idle_min = request_timeouts(profile.inference.max_request_seconds, azure_lb)
         return Config(
-            name=spec.name, subscription=sub, resource_group=rg, location=location, cluster_name=s.cluster_name,
+            use_context=use_context, kube_context=context, kubeconfig=kubeconfig,
+            max_request_s=float(profile.inference.max_request_seconds), server_timeout_s=server_timeout,
+            lb_idle_timeout_min=idle_min,
+            name=spec.name, subscription=sub, resource_group=rg, location=location,
+            cluster_name=context or s.cluster_name,
             create_cluster=bool(create), kubernetes_version=s.kubernetes_version, tier=tier, node_vm_size=vm_name,
             system_vm_size=s.system_vm_size, node_min=node_min, node_max=node_max, gpus=gpus,
             gpu_pool_name=s.gpu_pool_name, registry=registry,
@@ -735,8 +882,12 @@ class AKSDeployer(Deployer):
             raise map_azure_error(e, f"read cluster {cfg.cluster_name}") from e
 
     def kube(self, ctx: DeployContext, cfg: Config) -> Kube:
-        """A Kubernetes client for the cluster from `list_cluster_user_credentials` (no kubectl)."""
+        """A Kubernetes client: the kubeconfig context of an existing cluster, else the AKS cluster's
+        `list_cluster_user_credentials` (no kubectl)."""
         from .azure_common import map_azure_error
+
+        if cfg.use_context:
+            return Kube(context_client(cfg))
 
         try:
             creds = self._cs(ctx, cfg).managed_clusters.list_cluster_user_credentials(cfg.resource_group,
@@ -758,6 +909,15 @@ class AKSDeployer(Deployer):
         from . import images
 
         obs = Observed()
+        if cfg.use_context:  # an existing cluster: nothing to read in Azure but the image's registry
+            if not cfg.user_image:
+                obs.registry = images.get_registry(ctx, cfg.registry_resource_group, cfg.registry)
+                if obs.registry is not None and tag:
+                    obs.image_exists = images.tag_exists(ctx, images.login_server(cfg.registry, obs.registry),
+                                                         cfg.repository, tag)
+            if read_objects:
+                self._read_objects(ctx, cfg, manifests, obs)
+            return obs
         obs.cluster = self._get_cluster(ctx, cfg)
         if not cfg.user_image:
             obs.registry = images.get_registry(ctx, cfg.registry_resource_group, cfg.registry)
@@ -772,14 +932,41 @@ class AKSDeployer(Deployer):
             obs.acr_pull = images.acr_pull_assignment(ctx, registry_id=obs.registry.id or cfg.registry_id,
                                                       principal_id=kubelet) is not None
         if c is not None and read_objects and (c.provisioning_state or "Succeeded") == "Succeeded":
-            kube = self.kube(ctx, cfg)
-            try:
-                for obj in manifests:
-                    m = obj["metadata"]
-                    obs.objects[_key(obj)] = kube.read(obj["kind"], m["name"], m.get("namespace", ""))
-            finally:
-                kube.close()
+            self._read_objects(ctx, cfg, manifests, obs)
         return obs
+
+    def _read_objects(self, ctx: DeployContext, cfg: Config, manifests: list[dict], obs: Observed) -> None:
+        kube = self.kube(ctx, cfg)
+        try:
+            for obj in manifests:
+                m = obj["metadata"]
+                obs.objects[_key(obj)] = kube.read(obj["kind"], m["name"], m.get("namespace", ""))
+        finally:
+            kube.close()
+
+    def _cluster_action(self, cfg: Config, obs: Optional[Observed]) -> list[PlannedAction]:
+        """What happens to the cluster itself: nothing for an existing context, else create or reuse the AKS one."""
+        if cfg.use_context:
+            return [PlannedAction(kind="no-op", resource_type="kubernetes/context", resource=cfg.kube_context,
+                                  detail=f"targets your existing cluster context {cfg.kube_context}; no Azure "
+                                         "cluster is created or priced")]
+        if obs is None:
+            return [PlannedAction(kind="create" if cfg.create_cluster else "no-op",
+                                  resource_type="Microsoft.ContainerService/managedClusters",
+                                  resource=cfg.cluster_name, detail="remote state not read")]
+        if obs.cluster is None:
+            return [PlannedAction(
+                kind="create", resource_type="Microsoft.ContainerService/managedClusters", resource=cfg.cluster_name,
+                detail=f"{cfg.tier} tier, {cfg.node_min}-{cfg.node_max} x {cfg.node_vm_size}"
+                       + (f" ({cfg.gpu_pool_name} pool, taint {GPU_TAINT})" if cfg.gpus else ""),
+                changes={"tier": cfg.tier, "vm_size": cfg.node_vm_size, "min": cfg.node_min, "max": cfg.node_max})]
+        acts = [PlannedAction(kind="no-op", resource_type="Microsoft.ContainerService/managedClusters",
+                              resource=cfg.cluster_name, detail=f"exists (Kubernetes {obs.cluster.kubernetes_version})")]
+        if cfg.gpus and not obs.gpu_pool:
+            acts.append(PlannedAction(kind="create", resource_type="Microsoft.ContainerService/agentPools",
+                                      resource=cfg.gpu_pool_name,
+                                      detail=f"{cfg.node_min}-{cfg.node_max} x {cfg.node_vm_size}, taint {GPU_TAINT}"))
+        return acts
 
     def _actions(self, cfg: Config, obs: Optional[Observed], manifests: list[dict], image: str) -> list[PlannedAction]:
         acts: list[PlannedAction] = []
@@ -787,9 +974,7 @@ class AKSDeployer(Deployer):
             if not cfg.user_image:
                 acts.append(PlannedAction(kind="create", resource_type="image", resource=image,
                                           detail="build with ACR Tasks unless the tag exists"))
-            acts.append(PlannedAction(kind="create" if cfg.create_cluster else "no-op",
-                                      resource_type="Microsoft.ContainerService/managedClusters",
-                                      resource=cfg.cluster_name, detail="remote state not read"))
+            acts.extend(self._cluster_action(cfg, None))
             for obj in manifests:
                 acts.append(PlannedAction(kind="create", resource_type=f"kubernetes/{obj['kind']}",
                                           resource=obj["metadata"]["name"], detail="remote state not read"))
@@ -801,20 +986,8 @@ class AKSDeployer(Deployer):
             acts.append(PlannedAction(kind="no-op" if obs.image_exists else "create", resource_type="image",
                                       resource=image, detail="tag exists: not rebuilt" if obs.image_exists
                                       else "ACR Tasks docker build of the rendered context"))
-        if obs.cluster is None:
-            acts.append(PlannedAction(
-                kind="create", resource_type="Microsoft.ContainerService/managedClusters", resource=cfg.cluster_name,
-                detail=f"{cfg.tier} tier, {cfg.node_min}-{cfg.node_max} x {cfg.node_vm_size}"
-                       + (f" ({cfg.gpu_pool_name} pool, taint {GPU_TAINT})" if cfg.gpus else ""),
-                changes={"tier": cfg.tier, "vm_size": cfg.node_vm_size, "min": cfg.node_min, "max": cfg.node_max}))
-        else:
-            acts.append(PlannedAction(kind="no-op", resource_type="Microsoft.ContainerService/managedClusters",
-                                      resource=cfg.cluster_name, detail=f"exists (Kubernetes {obs.cluster.kubernetes_version})"))
-            if cfg.gpus and not obs.gpu_pool:
-                acts.append(PlannedAction(kind="create", resource_type="Microsoft.ContainerService/agentPools",
-                                          resource=cfg.gpu_pool_name,
-                                          detail=f"{cfg.node_min}-{cfg.node_max} x {cfg.node_vm_size}, taint {GPU_TAINT}"))
-        if not cfg.user_image and not obs.acr_pull:
+        acts.extend(self._cluster_action(cfg, obs))
+        if not cfg.user_image and not obs.acr_pull and not cfg.use_context:
             acts.append(PlannedAction(kind="create", resource_type="Microsoft.Authorization/roleAssignments",
                                       resource=f"AcrPull on {cfg.registry}", detail="for the kubelet identity"))
         for obj in manifests:
@@ -845,8 +1018,10 @@ class AKSDeployer(Deployer):
         except InputError as e:
             return [Finding(check="settings", level="fail", message=e.message, hint=e.hint)]
         findings.append(Finding(check="names", level="pass",
-                                message=f"deployment {spec.name}, namespace {cfg.namespace}, cluster "
-                                        f"{cfg.cluster_name} and registry {cfg.registry} follow the naming rules"))
+                                message=f"deployment {spec.name}, namespace {cfg.namespace}"
+                                        + ("" if cfg.use_context else f", cluster {cfg.cluster_name}")
+                                        + ("" if cfg.user_image else f", registry {cfg.registry}")
+                                        + " follow the naming rules"))
         try:
             image, tag, _files = self._image(cfg, info)
         except InputError as e:
@@ -860,10 +1035,19 @@ class AKSDeployer(Deployer):
                                             f"{validation_version(cfg.kubernetes_version)}"))
         except InputError as e:
             findings.append(Finding(check="manifests", level="fail", message=e.message, hint=e.hint))
+        findings.extend(self._timeout_findings(cfg))
+        if cfg.use_context:
+            findings.extend(self._context_checks(cfg))
+            if not cfg.needs_azure:
+                findings.append(Finding(check="registry", level="pass", message=f"using the given image {cfg.user_image}",
+                                        hint="your cluster must be able to pull it (an imagePullSecret or a "
+                                             "registry it reaches)"))
+                return findings
         missing = self.credentials_missing(ctx, s)
         if missing:
             findings.append(Finding(check="credentials", level="fail", message="not signed in to Azure", hint=missing))
-            findings.extend(self._offline_fit(cfg))
+            if not cfg.use_context:
+                findings.extend(self._offline_fit(cfg))
             return findings
         findings.append(Finding(check="credentials", level="pass", message="Azure credentials available"))
         try:
@@ -872,9 +1056,36 @@ class AKSDeployer(Deployer):
         except DeployError as e:
             findings.append(Finding(check="azure", level="fail", message=e.message, hint=e.hint))
             return findings
-        findings.extend(self._cluster_checks(ctx, cfg, obs))
+        if not cfg.use_context:
+            findings.extend(self._cluster_checks(ctx, cfg, obs))
         findings.extend(self._registry_checks(ctx, cfg, obs))
         return findings
+
+    def _context_checks(self, cfg: Config) -> list[Finding]:
+        """The existing cluster's context (config() found it) and its API server answering."""
+        found = Finding(check="kube-context", level="pass",
+                        message=f"context {cfg.kube_context} found; no Azure cluster is created or priced")
+        try:
+            kube = Kube(context_client(cfg))
+        except DeployError as e:
+            return [Finding(check="kube-context", level="fail", message=e.message, hint=e.hint)]
+        try:
+            version = kube.server_version()
+        except DeployError as e:
+            return [found, Finding(check="kube-api", level="fail", message=e.message, hint=f"{e.hint}; {ARC_HINT}")]
+        finally:
+            kube.close()
+        return [found, Finding(check="kube-api", level="pass", message=f"the API server answers (Kubernetes {version})")]
+
+    def _timeout_findings(self, cfg: Config) -> list[Finding]:
+        """Requests longer than the longest idle timeout AKS lets us set cannot stay synchronous."""
+        if not cfg.azure_lb or cfg.max_request_s <= LB_IDLE_MAX_MIN * 60:  # the advisor's limit too
+            return []
+        return [Finding(check="request-timeout", level="fail",
+                        message=f"requests up to {cfg.max_request_s:g} s outlast the Azure Load Balancer's "
+                                f"{LB_IDLE_MAX_MIN} min maximum idle timeout on AKS",
+                        hint="use the asynchronous pattern (--target azureml-batch), or clients that send TCP "
+                             "keep-alives")]
 
     def _offline_fit(self, cfg: Config) -> list[Finding]:
         vm = catalog_vm(cfg.node_vm_size)
@@ -1008,6 +1219,12 @@ class AKSDeployer(Deployer):
             out.append(Finding(check="registry", level="pass", message=f"using the given image {cfg.user_image}",
                                hint="the cluster must be able to pull it (AcrPull or an imagePullSecret)"))
             return out
+        if cfg.use_context:
+            out.append(Finding(check="registry", level="warn",
+                               message=f"registry {cfg.registry}: your cluster pulls with its own credentials",
+                               hint="an existing (Arc) cluster has no kubelet identity to grant AcrPull: give it an "
+                                    "imagePullSecret for the registry"))
+            return out
         if obs.registry is None:
             out.append(Finding(check="registry", level="pass", message=self._saved_choice(cfg).describe()))
         else:
@@ -1052,8 +1269,18 @@ class AKSDeployer(Deployer):
             info, download = images.plan_model_download(ctx, info, read_azure=not missing)
         sizing = self._sizing(spec, ctx)
         cfg = self.config(spec, ctx, info, sizing)
-        findings: list[Finding] = []
+        if not cfg.needs_azure:
+            missing = None
+        findings: list[Finding] = self._timeout_findings(cfg)
         notes = list(cfg.notes)
+        if cfg.use_context:
+            notes.insert(0, f"targets your existing cluster context {cfg.kube_context}; no Azure cluster is "
+                            "created or priced")
+            if cfg.service_type == "LoadBalancer":
+                notes.append("a LoadBalancer Service needs a load-balancer implementation on your cluster (e.g. "
+                             "MetalLB); otherwise set service_type=ClusterIP")
+        if timeout_note(cfg):
+            notes.append(timeout_note(cfg))
         if not cfg.user_image:
             notes.append(self.registry_choice(ctx, cfg, s, read_azure=not missing).describe())
         image, tag, files = self._image(cfg, info)
@@ -1074,7 +1301,7 @@ class AKSDeployer(Deployer):
         else:
             obs = self.observe(ctx, cfg, manifests, tag)
             state = obs.digest()
-            if obs.cluster is None and not cfg.create_cluster:
+            if obs.cluster is None and not cfg.create_cluster and not cfg.use_context:
                 findings.append(Finding(check="cluster", level="fail",
                                         message=f"cluster {cfg.cluster_name} not found",
                                         hint="set cluster_name=<existing cluster> or create_cluster=true"))
@@ -1112,7 +1339,7 @@ class AKSDeployer(Deployer):
         validate_manifests(manifests, cfg.kubernetes_version)
         missing = self.credentials_missing(ctx, AKSSettings(subscription=cfg.subscription or None,
                                                             resource_group=cfg.resource_group or None))
-        if missing:
+        if missing and cfg.needs_azure:
             raise AuthError("cannot apply without Azure credentials", missing)
         if plan.state_fingerprint == fingerprint({"offline": True}):
             raise StalePlanError("this plan was made without reading Azure", "sign in, then plan again")
@@ -1134,12 +1361,13 @@ class AKSDeployer(Deployer):
         registry = obs.registry
         if not cfg.user_image:
             registry = images.ensure_registry(ctx, self._saved_choice(cfg, registry), cfg.name)
-        cluster = obs.cluster or self._create_cluster(ctx, cfg)
-        if cfg.gpus and not any(p.name == cfg.gpu_pool_name for p in (cluster.agent_pool_profiles or [])):
-            self._create_gpu_pool(ctx, cfg)
+        if not cfg.use_context:  # an existing cluster context: no Azure cluster, pool or role assignment
+            cluster = obs.cluster or self._create_cluster(ctx, cfg)
+            if cfg.gpus and not any(p.name == cfg.gpu_pool_name for p in (cluster.agent_pool_profiles or [])):
+                self._create_gpu_pool(ctx, cfg)
         if not cfg.user_image:
-            kubelet = _kubelet_object_id(cluster)
-            if not obs.acr_pull:
+            kubelet = "" if cfg.use_context else _kubelet_object_id(cluster)
+            if not obs.acr_pull and not cfg.use_context:
                 if not kubelet:
                     raise RemoteError(f"cluster {cfg.cluster_name} has no kubelet identity to grant AcrPull to",
                                       f"attach the registry: az aks update -n {cfg.cluster_name} -g "
@@ -1489,14 +1717,15 @@ class AKSDeployer(Deployer):
         key = self._scoring_key(kube, cfg)
 
         def post(payload: Any) -> tuple[int, float, Any]:
-            res = self._post(url, key, payload)
+            res = self._post(url, key, payload, timeout=_client_timeout(cfg))
             return res.status_code, res.latency_ms, res.response
 
         out = images.smoke_test(ctx, info, post, url)
         return out.ok, out.why, out.latency_ms, None if out.response is None else scrub_data_safe(out.response)
 
     def _outputs(self, cfg: Config, manifests: list[dict], url: str) -> dict[str, Any]:
-        return {"cluster": cfg.cluster_name, "resource_group": cfg.resource_group, "namespace": cfg.namespace,
+        return {"cluster": cfg.cluster_name, "kube_context": cfg.kube_context,
+                "resource_group": "" if cfg.use_context else cfg.resource_group, "namespace": cfg.namespace,
                 "image": cfg.user_image or cfg.image, "service": cfg.name, "endpoint_url": url,
                 "secret": cfg.secret_name,
                 "manifests": [o for o in manifests if o["kind"] != "Secret"]}
@@ -1522,7 +1751,7 @@ class AKSDeployer(Deployer):
         cfg = self._record(name, ctx)
         if cfg is None:
             return Status(name=name, target=self.name, state="not-found", message="no aks deployment in the ledger")
-        if self._get_cluster(ctx, cfg) is None:
+        if not cfg.use_context and self._get_cluster(ctx, cfg) is None:
             return Status(name=name, target=self.name, state="not-found",
                           message=f"cluster {cfg.cluster_name} not found")
         kube = self.kube(ctx, cfg)
@@ -1569,7 +1798,7 @@ class AKSDeployer(Deployer):
             key = self._scoring_key(kube, cfg)
         finally:
             kube.close()
-        return self._post(url, key, payload)
+        return self._post(url, key, payload, timeout=_client_timeout(cfg))
 
     def logs(self, name: str, ctx: DeployContext, tail: int = 100) -> str:
         from .azure_common import scrub
@@ -1610,8 +1839,8 @@ class AKSDeployer(Deployer):
         if cfg is None:
             return DestroyResult(name=name, target=self.name, already_absent=True, message="nothing recorded")
         deleted: list[str] = []
-        cluster = self._get_cluster(ctx, cfg)
-        if cluster is None:
+        cluster = None if cfg.use_context else self._get_cluster(ctx, cfg)  # an existing context: never touched
+        if cluster is None and not cfg.use_context:
             kept = self._release_registry(ctx, cfg, name, deleted)
             return DestroyResult(name=name, target=self.name, deleted=deleted, already_absent=not deleted,
                                  message=f"cluster {cfg.cluster_name} not found" + (f"; {kept}" if kept else ""))
@@ -1635,7 +1864,7 @@ class AKSDeployer(Deployer):
                     deleted.append(f"Namespace/{cfg.namespace}")
         finally:
             kube.close()
-        if is_ours(cluster.tags, name) and cfg.create_cluster:
+        if cluster is not None and is_ours(cluster.tags, name) and cfg.create_cluster:
             kube = self.kube(ctx, cfg)
             try:
                 others = [f"{d['metadata'].get('namespace')}/{d['metadata']['name']}" for d in _all_deployments(kube)
@@ -1667,6 +1896,11 @@ class AKSDeployer(Deployer):
 
 
 # ----------------------------------------------------------------- helpers
+
+
+def _client_timeout(cfg: Config) -> float:
+    """How long invoke and the smoke test wait: past the server's own timeout, so its 504 arrives."""
+    return float(max(30, cfg.server_timeout_s + 10))
 
 
 def _dns_prefix(cluster: str) -> str:
@@ -1757,12 +1991,33 @@ def _readme(cfg: Config, image: str, files: list[str]) -> str:
     else:
         build = (f"## Image\n\nThe build context is in `build/`. Build it yourself with\n\n"
                  f"    az acr build -r {cfg.registry} -t {cfg.repository}:{cfg.tag} build/\n\n")
-    rg = cfg.resource_group or "<resource-group>"  # planned offline: no group known yet, say where it goes
-    return (f"# {cfg.name} on AKS\n\nCluster `{cfg.cluster_name}` (resource group `{rg}`), "
-            f"namespace `{cfg.namespace}`, image `{image}`.\n\n{build}"
-            "## Manifests\n\n`kubernetes/` holds the objects in apply order. The Secret's key is a placeholder: "
-            "deploy-advisor generates the real key at apply time. By hand:\n\n"
-            f"    az aks get-credentials -n {cfg.cluster_name} -g {rg}\n"
+    if cfg.use_context:
+        where = (f"# {cfg.name} on your cluster
+
+Existing cluster context `{cfg.kube_context}` (no Azure cluster), "
+                 f"namespace `{cfg.namespace}`, image `{image}`.
+
+")
+        connect = f"    kubectl config use-context {cfg.kube_context}
+"
+    else:
+        rg = cfg.resource_group or "<resource-group>"  # planned offline: no group known yet, say where it goes
+        where = (f"# {cfg.name} on AKS
+
+Cluster `{cfg.cluster_name}` (resource group `{rg}`), "
+                 f"namespace `{cfg.namespace}`, image `{image}`.
+
+")
+        connect = f"    az aks get-credentials -n {cfg.cluster_name} -g {rg}
+"
+    return (f"{where}{build}"
+            "## Manifests
+
+`kubernetes/` holds the objects in apply order. The Secret's key is a placeholder: "
+            "deploy-advisor generates the real key at apply time. By hand:
+
+"
+            f"{connect}"
             f"    kubectl create namespace {cfg.namespace}\n"
             f"    kubectl -n {cfg.namespace} create secret generic {cfg.secret_name} "
             "--from-literal=key=$(openssl rand -hex 24)\n"

@@ -67,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="extra wait for a batch to fill (0 = batch only what is already queued)")
     p.add_argument("--max-queue", type=int, default=1000, help="queued requests per worker before 503")
     p.add_argument("--max-body-mb", type=float, default=10.0, help="largest request body (413 above)")
-    p.add_argument("--timeout-s", type=float, default=60.0, help="scoring timeout per request (504 above)")
+    p.add_argument("--timeout-s", type=float, default=None,
+                   help="scoring timeout per request, 504 above (default: DEPLOY_ADVISOR_TIMEOUT_S or 60)")
     p.add_argument("--max-header-kb", type=int, default=32, help="largest request line + headers (431 above)")
     p.add_argument("--header-timeout-s", type=float, default=10.0,
                    help="a request's headers must arrive within this (408 and closed after)")
@@ -87,8 +88,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def default_timeout() -> float:
+    """DEPLOY_ADVISOR_TIMEOUT_S (set by the aks manifests for long requests) or 60 s."""
+    env = os.environ.get("DEPLOY_ADVISOR_TIMEOUT_S", "").strip()
+    if not env:
+        return 60.0
+    try:
+        return float(env)
+    except ValueError:
+        raise UsageError(f"DEPLOY_ADVISOR_TIMEOUT_S must be a number of seconds (got {env!r})") from None
+
+
 def validate(args: argparse.Namespace) -> None:
     """Fail fast, in one line, before anything is loaded."""
+    if args.timeout_s is None:
+        args.timeout_s = default_timeout()
     if not args.app_dir.is_dir():
         raise UsageError(f"--app-dir {args.app_dir}: no such folder")
     if not (args.app_dir / "score.py").is_file():

@@ -29,7 +29,7 @@ HARD_CASES = [
     ({"inference.max_request_seconds": 200}, {"azureml"}, {"aks", "appservice", "containerapps"}, "180 s request timeout"),
     ({"inference.max_request_seconds": 235}, {"azureml", "appservice"}, {"aks", "containerapps"}, "s request timeout"),
     ({"inference.max_request_seconds": 250}, {"azureml", "appservice", "containerapps"}, {"aks"}, "s request timeout"),
-    # our AKS plan sits behind an Azure Load Balancer whose idle timeout can be raised to 100 min (FACTS.md)
+    # our AKS plan sits behind an Azure Load Balancer whose idle timeout the annotation raises to 30 min (FACTS.md)
     ({"inference.max_request_seconds": 400}, {"azureml", "appservice", "containerapps"}, {"aks"}, "s request timeout"),
     ({"inference.max_request_seconds": 7000}, {"azureml", "aks", "appservice", "containerapps"}, set(), "s request timeout"),
     ({"security.network": "custom-vnet"}, {"azureml"}, {"aks", "appservice", "containerapps"}, "custom virtual networks"),

@@ -27,6 +27,11 @@ CASES = {
             Sizing(sku="Standard_DS3_v2", instances=3, min=2, max=5, vcpus_per_instance=4, workers_per_instance=2),
             ModelInfo(uri="models:/fraud/3", name="fraud", version="3", framework="sklearn", format="mlflow",
                       size_mb=40)),
+    # ten-minute requests: the Azure LB idle timeout annotation (11 min) and the server's timeout (630 s)
+    "long": ({"name": "summarise", "inference": {"max_request_seconds": 600}, "scale": {"availability_sla": 99.9}},
+             Sizing(sku="Standard_DS3_v2", instances=3, min=2, max=5, vcpus_per_instance=4, workers_per_instance=2),
+             ModelInfo(uri="models:/summarise/1", name="summarise", version="1", framework="sklearn",
+                       format="mlflow", size_mb=40)),
     "gpu": ({"name": "vision", "inference": {"gpu": "required"}, "model": {"framework": "pytorch"},
              "scale": {"availability_sla": 99.5}},
             Sizing(sku="Standard_NC4as_T4_v3", instances=1, min=1, max=2, vcpus_per_instance=4,

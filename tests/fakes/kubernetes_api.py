@@ -2,7 +2,7 @@
 
 It implements the few REST paths the aks deployer uses: server-side apply
 (PATCH application/apply-patch+yaml), GET, DELETE, label-selector lists,
-pod logs, the Deployment status a controller would write, and a load
+pod logs, GET /version, the Deployment status a controller would write, and a load
 balancer IP for LoadBalancer Services. Deployment rollouts are scripted:
 `rollout(obj) -> "ready" | "stall" | "crash"` decides whether a new
 generation becomes available or ends in ProgressDeadlineExceeded.
@@ -275,6 +275,8 @@ class FakeKubernetes:
                                   "authorized": headers.get("authorization") == f"Bearer {self.token}"})
             if headers.get("authorization") != f"Bearer {self.token}":
                 return 401, _status(401, "Unauthorized", "Unauthorized"), "application/json"
+            if path.rstrip("/") == "/version" and method == "GET":  # what preflight reads: does the API server answer?
+                return 200, {"major": "1", "minor": "31", "gitVersion": "v1.31.2"}, "application/json"
             m = NS_RE.match(path)
             if m:
                 kind, api_version, ns, name, sub, namespaced = "Namespace", "v1", "", m["name"], None, False
