@@ -1992,31 +1992,17 @@ def _readme(cfg: Config, image: str, files: list[str]) -> str:
         build = (f"## Image\n\nThe build context is in `build/`. Build it yourself with\n\n"
                  f"    az acr build -r {cfg.registry} -t {cfg.repository}:{cfg.tag} build/\n\n")
     if cfg.use_context:
-        where = (f"# {cfg.name} on your cluster
-
-Existing cluster context `{cfg.kube_context}` (no Azure cluster), "
-                 f"namespace `{cfg.namespace}`, image `{image}`.
-
-")
-        connect = f"    kubectl config use-context {cfg.kube_context}
-"
+        where = (f"# {cfg.name} on your cluster\n\nExisting cluster context `{cfg.kube_context}` (no Azure cluster), "
+                 f"namespace `{cfg.namespace}`, image `{image}`.\n\n")
+        connect = f"    kubectl config use-context {cfg.kube_context}\n"
     else:
         rg = cfg.resource_group or "<resource-group>"  # planned offline: no group known yet, say where it goes
-        where = (f"# {cfg.name} on AKS
-
-Cluster `{cfg.cluster_name}` (resource group `{rg}`), "
-                 f"namespace `{cfg.namespace}`, image `{image}`.
-
-")
-        connect = f"    az aks get-credentials -n {cfg.cluster_name} -g {rg}
-"
+        where = (f"# {cfg.name} on AKS\n\nCluster `{cfg.cluster_name}` (resource group `{rg}`), "
+                 f"namespace `{cfg.namespace}`, image `{image}`.\n\n")
+        connect = f"    az aks get-credentials -n {cfg.cluster_name} -g {rg}\n"
     return (f"{where}{build}"
-            "## Manifests
-
-`kubernetes/` holds the objects in apply order. The Secret's key is a placeholder: "
-            "deploy-advisor generates the real key at apply time. By hand:
-
-"
+            "## Manifests\n\n`kubernetes/` holds the objects in apply order. The Secret's key is a placeholder: "
+            "deploy-advisor generates the real key at apply time. By hand:\n\n"
             f"{connect}"
             f"    kubectl create namespace {cfg.namespace}\n"
             f"    kubectl -n {cfg.namespace} create secret generic {cfg.secret_name} "
