@@ -1996,9 +1996,10 @@ def _readme(cfg: Config, image: str, files: list[str]) -> str:
                  f"namespace `{cfg.namespace}`, image `{image}`.\n\n")
         connect = f"    kubectl config use-context {cfg.kube_context}\n"
     else:
-        where = (f"# {cfg.name} on AKS\n\nCluster `{cfg.cluster_name}` (resource group `{cfg.resource_group}`), "
+        rg = cfg.resource_group or "<resource-group>"  # planned offline: no group known yet, say where it goes
+        where = (f"# {cfg.name} on AKS\n\nCluster `{cfg.cluster_name}` (resource group `{rg}`), "
                  f"namespace `{cfg.namespace}`, image `{image}`.\n\n")
-        connect = f"    az aks get-credentials -n {cfg.cluster_name} -g {cfg.resource_group}\n"
+        connect = f"    az aks get-credentials -n {cfg.cluster_name} -g {rg}\n"
     return (f"{where}{build}"
             "## Manifests\n\n`kubernetes/` holds the objects in apply order. The Secret's key is a placeholder: "
             "deploy-advisor generates the real key at apply time. By hand:\n\n"

@@ -6,6 +6,7 @@ so deployer plugins only talk to their platform.
 """
 from __future__ import annotations
 
+import re
 import threading
 import time
 from pathlib import Path
@@ -29,6 +30,7 @@ __all__ = [
     "resolve_model", "list_models", "register_model", "prepare_sample", "make_spec", "preflight", "plan", "apply",
     "deploy", "start_apply", "status", "invoke", "destroy", "list_deployments", "deployment_events", "logs",
     "export", "credentials_missing", "context", "ledger", "benchmark", "drift", "doctor",
+    "regions", "apply_change", "recommendation_json", "recommendation_markdown", "save_ui_draft", "load_ui_draft",
 ]
 
 _ledgers: dict[Path, Ledger] = {}
@@ -540,3 +542,161 @@ def load_plan(path: Path | str) -> DeploymentPlan:
         raise InputError(describe_validation_error(e, str(p))) from None
     except ValueError as e:
         raise InputError(f"{p}: not a plan file ({e.__class__.__name__})") from None
+
+
+# ---------------------------------------------------------------- for the web UI: regions, changes, export, draft
+
+REFERENCE_SKU = "Standard_DS3_v2"  # the VM every target can run on: its hourly price compares regions
+
+
+def regions() -> list[dict]:
+    """Azure regions a profile may name, each with its geography and whether the price snapshot has its own
+    prices (`vm_hourly_usd`: the reference VM's pay-as-you-go price there), priced regions first."""
+    import advisor.models as models
+    from advisor.prices import default_prices
+
+    book = default_prices()
+    known = getattr(models, "known_regions", None)  # the region list from advisor/data, when present
+    facts: dict[str, dict] = dict(known()) if known else {}
+    names = sorted(set(facts) | set(book.regions()))
+    out = []
+    for name in names:
+        hourly = book.get("vm", name, REFERENCE_SKU)
+        info = facts.get(name) or {}
+        out.append({"name": name, "geography": info.get("geography", ""), "priced": hourly is not None,
+                    "vm_hourly_usd": hourly, "reference_sku": REFERENCE_SKU,
+                    "restricted": bool(info.get("restricted")), "coming_soon": bool(info.get("coming_soon"))})
+    return sorted(out, key=lambda r: (not r["priced"], r["name"]))
+
+
+_CHANGE = re.compile(r"^\s*([a-z_]+(?:\.[a-z_]+)?)\s*(=|>=|<=|>|<)\s*(.+?)\s*$")
+
+
+def apply_change(profile: WorkloadProfile, change: str) -> WorkloadProfile:
+    """The profile with one sensitivity change applied (`section.field=value`, `section.field > N`, ...).
+
+    `> N` sets the smallest round value above N (N + 1), `< N` the largest below (N - 1, at least half N).
+    ProfileError when the change does not name a profile field or its value does not fit it."""
+    m = _CHANGE.match(change or "")
+    if not m:
+        raise ProfileError(f"not a profile change: {change!r}")
+    path, op, raw = m.groups()
+    data = profile.model_dump(mode="json")
+    node = data
+    *parents, name = path.split(".")
+    for part in parents:
+        if not isinstance(node.get(part), dict):
+            raise ProfileError(f"{path}: not a profile field")
+        node = node[part]
+    if name not in node:
+        raise ProfileError(f"{path}: not a profile field")
+    if op == "=":
+        from advisor.safe_load import DocumentError, load_yaml
+
+        try:
+            value: Any = load_yaml(raw, "change") if raw not in ("", "none", "null") else None
+        except DocumentError as e:
+            raise ProfileError(str(e)) from None
+        if isinstance(node[name], str) and value is not None:
+            value = raw
+    else:
+        try:
+            bound = float(raw.split()[0])
+        except ValueError:
+            raise ProfileError(f"{path}: {raw!r} is not a number") from None
+        if op in (">", ">="):
+            value = bound + (1.0 if op == ">" else 0.0)
+        else:
+            value = bound - 1.0 if op == "<" and bound > 2 else (bound / 2 if op == "<" else bound)
+        if isinstance(node[name], int) and not isinstance(node[name], bool):
+            value = int(value)
+    node[name] = value
+    return parse_profile(data, "change")
+
+
+def recommendation_json(rec: Recommendation, profile: WorkloadProfile, model: Optional[str] = None) -> str:
+    """The recommendation with the profile it answers, as one JSON document (DESIGN.md §5 plus inputs)."""
+    import json
+
+    doc = {"profile": profile.model_dump(mode="json"), "model": model,
+           "recommendation": rec.model_dump(mode="json")}
+    return json.dumps(doc, indent=2)
+
+
+def recommendation_markdown(rec: Recommendation, profile: WorkloadProfile, model: Optional[str] = None,
+                            titles: Optional[dict[str, str]] = None) -> str:
+    """The recommendation as a short Markdown report a person can paste into a ticket or a review."""
+    titles = titles or {}
+
+    def title(t: str) -> str:
+        return titles.get(t, t)
+
+    inf = profile.inference
+    lines = [f"# Deployment recommendation: {profile.name}", "",
+             f"- Model: `{model or '-'}`",
+             f"- Region: {profile.region}",
+             f"- Traffic: peak {inf.peak_rps:g} rps, average {inf.average_rps:g} rps, p95 target "
+             f"{inf.p95_latency_ms:g} ms",
+             f"- Budget: {'$%s / month' % format(profile.budget.monthly_usd, ',.0f') if profile.budget.monthly_usd is not None else 'none set'}",
+             f"- Prices as of {rec.prices_as_of}", ""]
+    headline = getattr(rec, "headline", "")
+    if headline:
+        lines += [f"**{headline}**", ""]
+    top = rec.top
+    if top is None:
+        lines += ["No Azure target fits this profile.", ""]
+    else:
+        lines += [f"**Recommended: {title(top.target)}**, score {top.score:.1f}, about "
+                  f"${top.cost.monthly_usd:,.0f} a month on {top.sizing.sku} x {top.sizing.instances}.", ""]
+    lines += ["## Ranking", "", "| # | Target | Score | USD / month | Size | Fits budget |", "|---|---|---|---|---|---|"]
+    for i, o in enumerate(rec.options, 1):
+        fits = getattr(o, "fits_budget", None)
+        if fits is None and profile.budget.monthly_usd is not None:
+            fits = o.cost.monthly_usd <= profile.budget.monthly_usd
+        lines.append(f"| {i} | {title(o.target)} | {o.score:.1f} | {o.cost.monthly_usd:,.2f} | "
+                     f"{o.sizing.sku} x {o.sizing.instances} (autoscale {o.sizing.min}-{o.sizing.max}) | "
+                     f"{'-' if fits is None else ('yes' if fits else 'no')} |")
+    for o in rec.options:
+        lines += ["", f"### {title(o.target)}", ""]
+        lines += [f"- {r}" for r in o.reasons]
+        for v in getattr(o, "verdicts", []) or []:
+            lines.append(f"- Requirement {v.requirement}: {v.status} - {v.detail}"
+                         + (f" ({v.change})" if v.change else ""))
+    if rec.excluded:
+        lines += ["", "## Excluded", ""]
+        lines += [f"- {title(x.target)}: {'; '.join(x.reasons)}" for x in rec.excluded]
+    if rec.sensitivity:
+        lines += ["", "## What would change the answer", ""]
+        lines += [f"- {s.change}: {title(s.new_winner)} ({s.explanation})" for s in rec.sensitivity]
+    return "\n".join(lines) + "\n"
+
+
+DRAFT_FILE = "ui-draft.json"
+DRAFT_MAX_BYTES = 64_000
+
+
+def save_ui_draft(draft: dict, ctx: Optional[DeployContext] = None) -> Path:
+    """Keep the web UI's work (profile, model, preset) in the state dir, so a reload can restore it."""
+    import json
+    import os
+
+    path = _ctx(ctx).state_dir / DRAFT_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(draft), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def load_ui_draft(ctx: Optional[DeployContext] = None) -> Optional[dict]:
+    """The saved UI draft, or None when there is none or it cannot be read (a draft is never worth an error)."""
+    import json
+
+    path = _ctx(ctx).state_dir / DRAFT_FILE
+    try:
+        if not path.is_file() or path.stat().st_size > DRAFT_MAX_BYTES:
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

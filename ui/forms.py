@@ -50,6 +50,7 @@ class FieldSpec:
     max_chars: Optional[int] = None
     default: Any = None
     group: str = ""
+    choice_labels: dict[Any, str] = field(default_factory=dict)  # value -> what the dropdown shows
 
 
 def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
@@ -86,9 +87,9 @@ def _default(info: FieldInfo) -> Any:
 
 def field_specs(model: type[BaseModel], help_map: Optional[dict[str, str]] = None,
                 labels: Optional[dict[str, str]] = None, prefix: str = "", group: str = "",
-                skip: tuple[str, ...] = ()) -> list[FieldSpec]:
-    """Flatten a model into widget specs; nested models become groups."""
-    help_map, labels = help_map or {}, labels or {}
+                skip: tuple[str, ...] = (), choices: Optional[dict[str, dict[Any, str]]] = None) -> list[FieldSpec]:
+    """Flatten a model into widget specs; nested models become groups. `choices`: dropdown labels by path."""
+    help_map, labels, choices = help_map or {}, labels or {}, choices or {}
     out: list[FieldSpec] = []
     for name, info in model.model_fields.items():
         path = f"{prefix}{name}"
@@ -96,11 +97,11 @@ def field_specs(model: type[BaseModel], help_map: Optional[dict[str, str]] = Non
             continue
         tp, optional = _unwrap_optional(info.annotation)
         if isinstance(tp, type) and issubclass(tp, BaseModel) and not optional:  # optional ones: one YAML field
-            out.extend(field_specs(tp, help_map, labels, prefix=f"{path}.", group=path, skip=skip))
+            out.extend(field_specs(tp, help_map, labels, prefix=f"{path}.", group=path, skip=skip, choices=choices))
             continue
         spec = FieldSpec(path=path, name=name, kind="yaml", label=labels.get(path) or humanize(name),
                          help=info.description or help_map.get(path, ""), optional=optional,
-                         default=_default(info), group=group)
+                         default=_default(info), group=group, choice_labels=choices.get(path, {}))
         origin, args = typing.get_origin(tp), typing.get_args(tp)
         lo, hi, max_len = _bounds(info)
         if tp is bool:
@@ -293,9 +294,11 @@ def render_field(spec: FieldSpec, key_prefix: str, error: str = "", container: A
                        format=None if spec.kind == "int" else "%g")
     elif spec.kind == "choice":
         options = ([None] if spec.optional else []) + list(spec.options)
-        c.selectbox(spec.label, options, key=key, help=help_, format_func=_fmt_choice, disabled=disabled)
+        c.selectbox(spec.label, options, key=key, help=help_, disabled=disabled,
+                    format_func=lambda v: spec.choice_labels.get(v) or _fmt_choice(v))
     elif spec.kind == "multichoice":
-        c.multiselect(spec.label, spec.options, key=key, help=help_, disabled=disabled)
+        c.multiselect(spec.label, spec.options, key=key, help=help_, disabled=disabled,
+                      format_func=lambda v: spec.choice_labels.get(v) or _fmt_choice(v))
     elif spec.kind == "secret":
         c.text_input(spec.label, key=key, help=help_, type="password", disabled=disabled, autocomplete="off")
     elif spec.kind == "text":

@@ -11,7 +11,6 @@ import re
 import streamlit as st
 
 from ui import render, state
-from ui.streamlit_app import page
 
 # advisor / deployers are imported where used: this is the first page, and it must appear fast.
 
@@ -53,6 +52,7 @@ def _resolve(uri: str) -> None:
             st.session_state[ERROR] = e
             return
     state.set_profile(profile, st.session_state.get(state.PROFILE_SOURCE, "") or "edited")
+    st.session_state[state.MODEL_FACTS] = profile.model.model_dump(mode="json")  # what "overridden" compares with
     _use(uri, info, note)
 
 
@@ -131,8 +131,8 @@ def _facts(info: dict) -> None:
                 st.caption(f"Measured on {render.esc(cal.cpu or 'this machine')} ({cal.cores} cores) "
                            f"{render.esc(cal.measured_at)}")
             else:
-                st.caption("Not measured yet: sizing uses an estimate for the framework. "
-                           "Run `deploy-advisor benchmark --model " + render.esc(m.uri) + "` to measure it.")
+                st.caption("Not measured yet: sizing uses an estimate for the framework. To measure it, run")
+                st.code(f"deploy-advisor benchmark --model {m.uri}", language="bash")
 
 
 def main() -> None:
@@ -185,7 +185,6 @@ def main() -> None:
     else:
         st.markdown(render.code(state.model_uri()) + " — not resolved yet. Press **Use this model** to load its "
                     "facts; until then the workload's model fields are used.")
-    st.page_link(page("workload_page.py"), label="Next: describe the workload", icon=":material/arrow_forward:")
 
 
 main()

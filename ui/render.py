@@ -178,3 +178,63 @@ def context_bar() -> None:
     cols[0].markdown(f":material/tune: **Workload** {code(p.name)} · {esc(p.region)}")
     cols[1].markdown(f":material/model_training: **Model** {code(state.model_uri())}")
     cols[2].caption(esc(st.session_state.get(state.PROFILE_SOURCE, "")))
+
+
+# ---------------------------------------------------------------- figures and page styles
+
+# The app's only style rules: a constant (no user text ever reaches HTML; tests/ui/test_helpers.py checks it).
+CSS = """
+<style>
+[data-testid="stColumn"]:has(.st-key-live_ranking) { position: sticky; top: 3.8rem; align-self: flex-start;
+                                                      z-index: 2; }
+[class*="st-key-dl_destroy"] button { background: #C4314B; border-color: #C4314B; color: #fff; }
+[class*="st-key-dl_destroy"] button:disabled { background: #F3C9D0; border-color: #F3C9D0; }
+</style>
+"""
+
+
+def styles() -> None:
+    """The sticky live ranking and the destructive Destroy button."""
+    st.html(CSS)
+
+
+def figures(items: list[tuple[str, str]]) -> None:
+    """Label/value figures as Markdown lines, which wrap instead of clipping (st.metric cuts a value to '$2…')."""
+    st.markdown("  \n".join(f":gray[{esc(label)}] **{esc(value)}**" for label, value in items))
+
+
+BADGE_COLOURS = {"good": "green", "bad": "red", "warn": "orange", "info": "blue", "grey": "gray"}
+
+
+def badges(items: list[tuple[str, str]]) -> None:
+    """Small coloured labels (Markdown badges: they wrap); tone is good | bad | warn | info | grey."""
+    st.markdown(" ".join(f":{BADGE_COLOURS.get(tone, 'gray')}-badge[{esc(text)}]" for text, tone in items))
+
+
+_URL = re.compile(r"https?://[^\s)\]]+")
+
+
+def linkify(text: Any) -> str:
+    """Escaped Markdown in which each web address is a clickable link labelled with its page name."""
+    out, last = [], 0
+    s = str(text)
+    for m in _URL.finditer(s):
+        url = m.group(0).rstrip(".,;")
+        out.append(esc(s[last:m.start()]))
+        tail = url.split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1] or url
+        out.append(f"[{esc(tail)}]({url.replace(')', '%29')})")
+        last = m.start() + len(url)
+    out.append(esc(s[last:]))
+    return "".join(out)
+
+
+def source_md(source: Any) -> str:
+    """A fact's source: a web page as a link; a note in this repository as inline text (it is not a web page)."""
+    s = str(source or "").strip()
+    if not s:
+        return ""
+    if s.startswith(("http://", "https://")):
+        return linkify(s)
+    path, _, anchor = s.partition("#")
+    where = Path(path).name + (f" § {anchor.replace('-', ' ')}" if anchor else "")
+    return ":gray[" + esc(f"from {where}") + "]"

@@ -6,7 +6,9 @@ keys because Streamlit forgets a widget's value once its page is left.
 """
 from __future__ import annotations
 
+import base64
 import json
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -27,6 +29,16 @@ PROFILE = "profile"  # WorkloadProfile: the last valid profile
 PROFILE_SOURCE = "profile_source"  # where it came from (preset name, "imported", "edited")
 MODEL_URI = "model_uri"
 MODEL_INFO = "model_info"  # ModelInfo as a dict, once resolved
+MODEL_FACTS = "model_facts"  # the chosen model's facts (ModelFacts as a dict): what "overridden" compares with
+PRESET = "preset"  # the workload preset last chosen
+RESTORE_NOTE = "restore_note"  # why a shared link could not be restored (shown once)
+SAVED = "saved_draft"
+WELCOMED = "welcomed"  # the first-visit welcome was dismissed
+MODEL_FROM = "model_from"  # "link" | "default" until the draft has been consulted  # the last draft written, to skip rewriting an unchanged one
+
+# URL query parameters that carry the work (a reload or a shared link restores it)
+Q_PROFILE, Q_MODEL, Q_PRESET = "p", "model", "preset"
+MAX_PARAM = 8000
 
 
 # ---------------------------------------------------------------- presets
@@ -52,25 +64,146 @@ def load_preset(name: str) -> "WorkloadProfile":
 
 # ---------------------------------------------------------------- session
 
+# ---------------------------------------------------------------- the work, kept in the URL and a draft
+
+def encode_work(p: "WorkloadProfile", facts: Optional[dict]) -> str:
+    """Profile (and the model's facts) as a compact URL-safe string: only what differs from the defaults."""
+    doc = {"p": p.model_dump(mode="json", exclude_defaults=True), "f": facts or None}
+    raw = zlib.compress(json.dumps(doc, separators=(",", ":"), sort_keys=True).encode(), 9)
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_work(text: str) -> tuple["WorkloadProfile", Optional[dict]]:
+    """The inverse of encode_work; ProfileError when the text is not one (a hand-edited or cut link)."""
+    from advisor.models import ModelFacts, ProfileError, parse_profile
+
+    try:
+        if len(text) > MAX_PARAM:
+            raise ValueError("too long")
+        raw = zlib.decompressobj().decompress(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)), 64_000)
+        doc = json.loads(raw)
+        if not isinstance(doc, dict):
+            raise ValueError("not a mapping")
+    except (ValueError, zlib.error) as e:
+        raise ProfileError(f"the link's workload could not be read ({e.__class__.__name__})") from None
+    p = parse_profile(doc.get("p") or {}, "link")
+    facts = doc.get("f")
+    facts = ModelFacts.model_validate(facts).model_dump(mode="json") if isinstance(facts, dict) else None
+    return p, facts
+
+
+def _usable_uri(uri: Any) -> Optional[str]:
+    if isinstance(uri, str) and uri.strip() and len(uri) <= 4096 and "\x00" not in uri and "\n" not in uri:
+        return uri.strip()
+    return None
+
+
+def draft_read() -> bool:
+    return "_draft" in st.session_state
+
+
+def draft() -> dict:
+    """The draft saved in the state dir (read once per session)."""
+    ss = st.session_state
+    if "_draft" not in ss:
+        from deployers import api
+
+        ss["_draft"] = api.load_ui_draft() or {}
+    return ss["_draft"]
+
+
 def ensure_model() -> None:
-    """The session's model defaults to the sample (cheap: no imports)."""
-    st.session_state.setdefault(MODEL_URI, SAMPLE_URI)
-    st.session_state.setdefault(MODEL_INFO, None)
+    """The session's model from the URL, else the sample for now: the Model page opens without reading the
+    draft (that needs deployers.api, ~0.3 s of imports); `ensure` adopts the draft's model later."""
+    ss = st.session_state
+    if MODEL_URI not in ss:
+        uri = _usable_uri(st.query_params.get(Q_MODEL))
+        ss[MODEL_URI] = uri or SAMPLE_URI
+        ss[MODEL_INFO] = None
+        ss[MODEL_FROM] = "link" if uri else "default"
+    ss.setdefault(MODEL_INFO, None)
+
+
+def _adopt_draft_model() -> None:
+    """The draft's model (and its resolved facts) for a session that has not chosen one yet."""
+    ss = st.session_state
+    how = ss.pop(MODEL_FROM, None)
+    d = draft()
+    uri = _usable_uri(d.get("model"))
+    if how == "default" and uri:
+        ss[MODEL_URI] = uri
+    if uri and uri == ss.get(MODEL_URI) and isinstance(d.get("model_info"), dict) and not ss.get(MODEL_INFO):
+        ss[MODEL_INFO] = d["model_info"]
+
+
+def _restore() -> bool:
+    """Profile, model facts and preset from the URL, else from the draft; False when neither has one."""
+    from advisor.models import ProfileError
+
+    ss = st.session_state
+    for where, text in (("link", st.query_params.get(Q_PROFILE)), ("draft", draft().get("work"))):
+        if not text:
+            continue
+        try:
+            p, facts = decode_work(str(text))
+        except ProfileError as e:
+            ss[RESTORE_NOTE] = f"The {where}'s workload could not be restored: {e}"
+            continue
+        ss[PROFILE], ss[PROFILE_SOURCE] = p, f"restored from the {where}"
+        ss[MODEL_FACTS] = facts or p.model.model_dump(mode="json")
+        preset = st.query_params.get(Q_PRESET) if where == "link" else draft().get("preset")
+        if preset in presets():
+            ss[PRESET] = preset
+        return True
+    return False
 
 
 def ensure() -> None:
-    """Initialise the session once: the default preset and the sample model."""
+    """Initialise the session once: the work from the URL or draft, else the default preset and sample model."""
     from advisor.models import ProfileError, WorkloadProfile
 
     ss = st.session_state
-    if PROFILE not in ss:
+    ensure_model()
+    if MODEL_FROM in ss:
+        _adopt_draft_model()
+    if PROFILE not in ss and not _restore():
         try:
             ss[PROFILE] = load_preset(DEFAULT_PRESET)
             ss[PROFILE_SOURCE] = f"preset: {DEFAULT_PRESET}"
+            ss[PRESET] = DEFAULT_PRESET
         except ProfileError:
             ss[PROFILE] = WorkloadProfile()
             ss[PROFILE_SOURCE] = "defaults"
-    ensure_model()
+    ss.setdefault(MODEL_FACTS, ss[PROFILE].model.model_dump(mode="json"))
+
+
+def persist() -> None:
+    """Write the work to the URL (reload, shared link) and to the draft in the state dir (cheap when unchanged)."""
+    ss = st.session_state
+    if PROFILE not in ss:  # the Model page before any profile: the URL names a model only once one is chosen
+        if ss.get(MODEL_URI) and ss.get(MODEL_FROM) != "default":
+            st.query_params[Q_MODEL] = ss[MODEL_URI]
+        return
+    work = encode_work(ss[PROFILE], ss.get(MODEL_FACTS))
+    params = {Q_PROFILE: work, Q_MODEL: ss.get(MODEL_URI) or SAMPLE_URI}
+    if ss.get(PRESET):
+        params[Q_PRESET] = ss[PRESET]
+    for k, v in params.items():
+        if st.query_params.get(k) != v:
+            st.query_params[k] = v
+    info = ss.get(MODEL_INFO)
+    if info and len(json.dumps(info, default=str)) > 32_000:  # a huge input example: the draft keeps the URI only
+        info = None
+    doc = {"work": work, "model": params[Q_MODEL], "preset": ss.get(PRESET), "welcomed": ss.get(WELCOMED, False),
+           "model_info": info}
+    if ss.get(SAVED) != doc:
+        from deployers import api
+
+        try:
+            api.save_ui_draft(doc)
+        except OSError:  # a read-only state dir loses only the draft; the URL still has the work
+            return
+        ss[SAVED] = doc
 
 
 def profile() -> "WorkloadProfile":
@@ -148,6 +281,22 @@ def targets() -> list[dict]:
 
 def target_title(name: str) -> str:
     return TITLES.get(name) or next((t.get("title") or name for t in targets() if t["name"] == name), name)
+
+
+@st.cache_resource(show_spinner=False)
+def regions() -> dict[str, dict]:
+    """Region name -> catalog facts and reference price (api.regions), priced regions first."""
+    from deployers import api
+
+    return {r["name"]: r for r in api.regions()}
+
+
+def fits_budget(opt: Any, budget: Optional[float]) -> Optional[bool]:
+    """The advisor's fits-budget verdict when it gives one; else the plain comparison; None without a budget."""
+    given = getattr(opt, "fits_budget", None)
+    if given is not None or budget is None:
+        return given
+    return opt.cost.monthly_usd <= budget
 
 
 TITLES = {

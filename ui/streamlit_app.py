@@ -16,7 +16,10 @@ def page(file_name: str) -> str:
 
 
 def main() -> None:
-    st.set_page_config(page_title="Deploy Advisor", page_icon=":material/rocket_launch:", layout="wide",
+    from ui import flow
+
+    # a local file, not a :material/ icon: the browser fetches nothing from the internet for the tab icon
+    st.set_page_config(page_title="Deploy Advisor", page_icon=str(HERE / "static" / "icon.svg"), layout="wide",
                        menu_items={"About": "Deploy Advisor: where to serve an ML model on Azure, and deploy it there."})
     pages = {
         "Advise": [
@@ -32,7 +35,10 @@ def main() -> None:
         ],
     }
     st.logo(HERE / "static" / "logo.svg", size="large")
-    st.navigation(pages, position="sidebar", expanded=True).run()
+    current = st.navigation(pages, position="sidebar", expanded=True)
+    flow.header(current.url_path)  # styles, step bar, welcome; then the page; then Back/Next and the saved work
+    current.run()
+    flow.footer(current.url_path)
 
 
 if __name__ == "__main__":  # Streamlit runs its script as __main__

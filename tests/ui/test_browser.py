@@ -152,9 +152,9 @@ def _journey(page, app, preset, profile, rec, top_title, home, seen) -> list[str
     seen.append(_visible_text(page))
     screenshot(page, "07-deployed.png")
 
-    # Try it: the input example goes to the real server and the answer comes back
-    body = page.locator(key_class(f"dp_try.body.{NAME}")).locator("textarea")
-    expect(body).to_have_value(re.compile("input_data"))
+    # Try it: the input example goes to the real server and the answer comes back, one label per row
+    # the input example fills a table of the model's columns (an editable grid)
+    page.locator(key_class(f"dp_try.table.{NAME}")).wait_for()
     click_button(page, "Send")
     page.locator('[data-testid="stMetric"]', has_text="HTTP status").locator(
         '[data-testid="stMetricValue"]', has_text="200").wait_for()
@@ -178,6 +178,9 @@ def _journey(page, app, preset, profile, rec, top_title, home, seen) -> list[str
     expect(destroy).to_be_disabled()
     fill(page, f"dl_confirm.{NAME}", NAME)
     expect(destroy).to_be_enabled()
+    # styled as destructive: a red button, not the app's blue primary
+    assert destroy.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(196, 49, 75)"
+    screenshot(page, "09b-destroy.png")
     destroy.click()
     page.locator('[data-testid="stAlertContentSuccess"]', has_text=NAME).wait_for(timeout=60_000)
     page.get_by_text("No active deployments").wait_for()

@@ -125,13 +125,24 @@ def test_apply_try_it_and_destroy_through_the_pages(home_with_sample):
         page = texts(at)
         assert row["endpoint_url"] in page
         assert "curl" in page
-        # try it: the input example is pre-filled and answers 200 with the model's predictions
-        body = at.text_area(key=f"dp_try.body.{name}")
-        assert "input_data" in body.value
+        # try it: the input example fills a table of the model's columns; Send answers 200, one label per row
+        assert "input_data" in at.session_state[f"dp_try.body.{name}"]
         _button(at, "Send").click().run()
+        no_exception(at)
         metrics = {m.label: m.value for m in at.metric}
         assert metrics["HTTP status"] == "200", texts(at)[-2000:]
         assert metrics["Latency"].endswith(" ms")
+        labelled = [d.value for d in at.dataframe if "prediction" in d.value.columns]
+        assert labelled and len(labelled[0]) >= 1
+        assert "curl" in texts(at) and "SCORING_KEY" in texts(at)  # snippets name the key, never show it
+        # wrong columns: the endpoint's own message, not an HTTP 500 or a traceback
+        at.session_state[f"dp_try.mode.{name}"] = "JSON"
+        at.run()
+        at.text_area(key=f"dp_try.body.{name}").input('{"input_data": {"columns": ["nope"], "data": [[1]]}}').run()
+        _button(at, "Send").click().run()
+        no_exception(at)
+        refused = [e.value for e in at.error if "refused the request" in e.value]
+        assert refused and "HTTP 4" in refused[0], texts(at)[-1500:]
         # the endpoint key never reaches the page
         key_files = list((home_with_sample / "local").rglob("key"))
         assert key_files
@@ -147,7 +158,7 @@ def test_apply_try_it_and_destroy_through_the_pages(home_with_sample):
         no_exception(reloaded)
         assert reloaded.status and reloaded.status[0].state == "complete"
         assert row["endpoint_url"] in texts(reloaded)
-        assert f"dp_try.body.{name}" in [t.key for t in reloaded.text_area]
+        assert "input_data" in reloaded.session_state[f"dp_try.body.{name}"]
 
         at = open_page(at, "deployments")
         no_exception(at)
@@ -155,7 +166,7 @@ def test_apply_try_it_and_destroy_through_the_pages(home_with_sample):
         assert at.selectbox(key="dl_selected").value == name
         _button(at, "Refresh status").click().run()
         assert "running" in texts(at)
-        assert "apply" in at.dataframe[1].value.to_csv()  # run history
+        assert any("apply" in d.value.to_csv() for d in at.dataframe if "run" in d.value.columns)  # run history
         destroy = _button(at, "Destroy")
         assert destroy.disabled
         at.text_input(key=f"dl_confirm.{name}").input(name[:-1]).run()

@@ -34,11 +34,19 @@ def test_streamlit_config_is_locked_down():
 
 
 def test_no_page_renders_html():
-    """User text never becomes HTML: no unsafe_allow_html, st.html or components anywhere in the UI."""
+    """User text never becomes HTML: no unsafe_allow_html or components anywhere in the UI; the one st.html
+    call writes a constant style sheet (no placeholders, no script)."""
+    from ui import render
+
+    calls = []
     for path in [ROOT / "app.py", *sorted((ROOT / "ui").glob("*.py"))]:
         text = path.read_text()
         assert "unsafe_allow_html" not in text, path
-        assert not re.search(r"\bst\.html\(|components\.v1|st\.components", text), path
+        assert not re.search(r"components\.v1|st\.components", text), path
+        calls += [(path.name, m) for m in re.findall(r"\bst\.html\(([^)]*)\)", text)]
+    assert calls == [("render.py", "CSS")]
+    assert render.CSS.strip().startswith("<style>") and render.CSS.strip().endswith("</style>")
+    assert "<script" not in render.CSS.lower() and "{" not in render.CSS.replace("{ ", "").split("<style>")[0]
 
 
 @pytest.mark.parametrize("evil", [

@@ -7,7 +7,7 @@ import yaml
 from advisor.models import WorkloadProfile, load_profile
 from deployers import api
 from tests.ui.conftest import PAGES, ROOT, no_exception, open_page, texts
-from ui import state
+from ui import state, words
 
 PRESETS = sorted((ROOT / "examples" / "profiles").glob("*.yaml"))
 
@@ -35,12 +35,14 @@ def test_each_preset_loads_into_the_form(app, preset):
     other = next((p.stem for p in PRESETS if p != preset), None)
     if at.selectbox(key="wf_preset").value == preset.stem and other:
         at.selectbox(key="wf_preset").select(other).run()  # make the next pick a real change
+    model_before = at.session_state[state.PROFILE].model
     at.selectbox(key="wf_preset").select(preset.stem).run()
     no_exception(at)
-    expected = load_profile(preset)
+    # a preset sets the workload only: the model facts stay the chosen model's
+    expected = load_profile(preset).model_copy(update={"model": model_before})
     assert at.session_state[state.PROFILE] == expected
     assert at.text_input(key="wf.name").value == expected.name
-    assert at.text_input(key="wf.region").value == expected.region
+    assert at.selectbox(key="wf.region").value == expected.region
     assert at.number_input(key="wf.inference.peak_rps").value == expected.inference.peak_rps
     assert at.number_input(key="wf.inference.p95_latency_ms").value == expected.inference.p95_latency_ms
     assert at.selectbox(key="wf.inference.gpu").value == expected.inference.gpu
@@ -49,25 +51,26 @@ def test_each_preset_loads_into_the_form(app, preset):
     assert not at.error, [e.value for e in at.error]
 
 
-def test_invalid_region_shows_an_inline_error_and_keeps_the_last_valid_profile(app):
+def test_region_is_a_choice_from_the_catalog_with_prices(app):
     at = open_page(app, "workload")
-    before = at.session_state[state.PROFILE]
-    at.text_input(key="wf.region").input("East US").run()
+    box = at.selectbox(key="wf.region")
+    regions = api.regions()
+    assert len(box.options) == len(regions)  # a choice, so a typo cannot be priced at eastus rates
+    priced = [o for o in box.options if o.startswith("westeurope")]
+    assert priced and "$" in priced[0] and "/h" in priced[0], box.options  # each region's reference price
+    box.select("westeurope").run()
     no_exception(at)
-    errors = [e.value for e in at.error]
-    assert any("Azure region" in e and "East US" in e for e in errors), errors
-    assert at.session_state[state.PROFILE] == before
-    assert any("Fix 1 field" in w.value for w in at.warning)
-    at.text_input(key="wf.region").input("westeurope").run()
-    assert not at.error
     assert at.session_state[state.PROFILE].region == "westeurope"
 
 
 def test_zero_latency_target_is_rejected_next_to_the_field(app):
     at = open_page(app, "workload")
+    before = at.session_state[state.PROFILE]
     at.number_input(key="wf.inference.p95_latency_ms").set_value(0.0).run()
     errors = [e.value for e in at.error]
     assert any(e.startswith("p95 latency target") and "more than 0" in e for e in errors), errors
+    assert at.session_state[state.PROFILE] == before  # the last valid profile is kept
+    assert any("Fix 1 field" in w.value for w in at.warning)
 
 
 def test_valid_edit_updates_the_session_profile(app):
@@ -153,7 +156,7 @@ def test_recommendation_page_shows_ranking_criteria_exclusions_and_charts(app):
         assert state.TITLES.get(opt.target, opt.target) in page
     for x in rec.excluded:
         assert state.TITLES.get(x.target, x.target) in page
-        assert x.reasons[0].replace("\\", "")[:30] in page
+        assert words.plain(x.reasons[0]).replace("\\", "")[:30] in page  # field=value pairs in words
     assert f"Prices as of {rec.prices_as_of}" in page
     charts = at.get("vega_lite_chart")
     assert len(charts) >= 2  # criteria heatmap + cost against traffic
