@@ -17,6 +17,8 @@ INHERITS = {
     ("benchmarks/serve.py", "wrk"): "wrk, the load generator, loads no model",
     ("benchmarks/recommend.py", "time_process"): "times `deploy-advisor recommend`, the CLI itself",
     ("benchmarks/fleet.py", "_run_child"): "this benchmark's own child against the in-process fake",
+    ("benchmarks/install_size.py", "measure"): "uv compile/install and python -m venv: sizes installs, no model",
+    ("benchmarks/install_size.py", "main"): "pip wheel of our own sources, no model",
 }
 
 
