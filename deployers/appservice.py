@@ -456,15 +456,6 @@ class AppServiceDeployer(Deployer):
         from . import planning
         return planning.model_and_sizing(TARGET, spec, ctx)
 
-    def _build_files(self, info: Optional[ModelInfo], r: Resolved) -> dict[str, Any]:
-        """The image build context (Dockerfile, app/, serving package), as images.py renders it."""
-        from . import images
-
-        if info is None:
-            raise InputError("the model could not be resolved, so no image can be built",
-                             "give a ready image with --set image=...")
-        return images.model_build_context(info, port=r.port)
-
     # ---- desired and observed state -----------------------------------------
     def _app_settings(self, r: Resolved) -> dict[str, str]:
         """Non-secret app settings (the key and the App Insights connection are added at apply time)."""
@@ -698,6 +689,8 @@ class AppServiceDeployer(Deployer):
 
     # ---- preflight -------------------------------------------------------------
     def preflight(self, spec: DeploymentSpec, ctx: DeployContext) -> list[Finding]:
+        from . import images
+
         s = self._settings(spec)
         try:
             info, sizing = self._model_and_sizing(spec, ctx)
@@ -711,9 +704,8 @@ class AppServiceDeployer(Deployer):
         missing = credentials_missing_for(r, ctx)
         if r.image_source == "acr-build":
             try:
-                choice = self._choose_registry(ctx, s, r, read_azure=not missing)
-                local = info is not None and bool(info.local_path)
-                r.image = self._image_ref(choice.login_server, r, self._build_files(info, r) if local else None)
+                images.plan_web_image(ctx, r, info, given=s.registry, given_resource_group=s.registry_resource_group,
+                                      read_azure=not missing, with_files=info is not None and bool(info.local_path))
             except DeployError as e:
                 ctx.emit("warning", e.message)
         findings = self._static_findings(spec, r, info)
@@ -808,6 +800,7 @@ class AppServiceDeployer(Deployer):
 
     # ---- plan ------------------------------------------------------------------
     def plan(self, spec: DeploymentSpec, ctx: DeployContext) -> DeploymentPlan:
+        from . import images
         from .images import plan_model_download
 
         s = self._settings(spec)
@@ -823,10 +816,10 @@ class AppServiceDeployer(Deployer):
         missing = credentials_missing_for(r, ctx)
         choice = None
         if r.image_source == "acr-build":
-            choice = self._choose_registry(ctx, s, r, read_azure=not missing)
+            choice, build = images.plan_web_image(ctx, r, info, given=s.registry,
+                                                  given_resource_group=s.registry_resource_group,
+                                                  read_azure=not missing, with_files=download is None)
             notes.append(choice.describe())
-            build = self._build_files(info, r) if download is None else {}
-            r.image = self._image_ref(choice.login_server, r, build or None)
         findings = self._static_findings(spec, r, info)
         observed: Optional[dict] = None
         if missing:
@@ -891,6 +884,7 @@ class AppServiceDeployer(Deployer):
 
     # ---- apply -------------------------------------------------------------------
     def apply(self, plan: DeploymentPlan, ctx: DeployContext) -> DeploymentResult:
+        from . import images
         from .azure_common import emit, register_secret
 
         r = Resolved.model_validate(plan.settings)
@@ -900,7 +894,7 @@ class AppServiceDeployer(Deployer):
         if not r.state_read:
             raise StalePlanError("this plan was made without reading Azure (not signed in then)",
                                  "plan again now that you are signed in")
-        files = self._model_files(ctx, plan, r) if r.image_source == "acr-build" else {}
+        files = images.apply_model_files(ctx, plan, r) if r.image_source == "acr-build" else {}
         cl = _Clients(ctx, r.subscription)
         resuming = bool(ctx.checkpoints)
         ctx.step(f"read the current state of {r.app_name}")
@@ -921,7 +915,7 @@ class AppServiceDeployer(Deployer):
             raise StalePlanError(f"{r.app_name} changed in Azure since this plan was made",
                                  "run plan again and review the new actions")
         if r.image_source == "acr-build":
-            r.image = self._ensure_image(ctx, r, files)
+            r.image = images.ensure_web_image(ctx, r, files)
         self._ensure_plan(cl, ctx, r, observed)
         self._ensure_autoscale(cl, ctx, r, observed)
         insights = self._ensure_insights(cl, ctx, r) if r.app_insights else None
@@ -941,48 +935,6 @@ class AppServiceDeployer(Deployer):
                                       endpoint_url=f"https://{host}{SCORE_PATH}", curl=_curl(host),
                                       message="plan updated", outputs=self._outputs(r, host, None))
         return result
-
-    def _choose_registry(self, ctx: DeployContext, s: AppServiceSettings, r: Resolved, read_azure: bool):
-        """The shared registry rule (images.choose_registry); `r` follows the choice."""
-        from . import images
-
-        choice = images.choose_registry(ctx, subscription=r.subscription, resource_group=r.resource_group,
-                                        location=r.location, given=s.registry,
-                                        given_resource_group=s.registry_resource_group, read_azure=read_azure)
-        r.registry, r.registry_resource_group, r.registry_how = choice.name, choice.resource_group, choice.how
-        return choice
-
-    @staticmethod
-    def _image_ref(server: str, r: Resolved, files: Optional[dict]) -> str:
-        from . import images
-
-        return images.image_ref(server, r.repository, files)[0]
-
-    def _model_files(self, ctx: DeployContext, plan: DeploymentPlan, r: Resolved) -> dict[str, Any]:
-        """The build context, downloading a registered model first (before anything is created); a plan
-        made before the download gets its image reference (content tag) filled in here."""
-        from . import images
-
-        if plan.model_info is None:
-            raise StalePlanError("the plan holds no model facts", "plan again")
-        info = images.fetch_model(ctx, plan.model_info)
-        files = self._build_files(info, r)
-        image = self._image_ref(images.login_server(r.registry), r, files)
-        if r.image.endswith(f":{images.PENDING_TAG}"):
-            plan.model_info = info
-            plan.settings["image"] = image
-        elif image != r.image:
-            ctx.emit("warning", f"the build context changed since planning: deploying {image} (planned {r.image})")
-        r.image = image
-        return files
-
-    def _ensure_image(self, ctx: DeployContext, r: Resolved, files: dict[str, Any]) -> str:
-        from . import images
-
-        choice = images.RegistryChoice.from_settings(r.model_dump())
-        registry = images.ensure_registry(ctx, choice, r.deployment)
-        return images.ensure_image(ctx, registry_rg=r.registry_resource_group, registry_name=r.registry,
-                                   repository=r.repository, files=files, registry=registry)
 
     def _ensure_plan(self, cl: _Clients, ctx: DeployContext, r: Resolved, observed: dict) -> None:
         from azure.mgmt.web.models import AppServicePlan, AppServicePlanProperties, SkuDescription
@@ -1453,10 +1405,7 @@ class AppServiceDeployer(Deployer):
             with _azure(f"delete web app {app}"):
                 cl.web.web_apps.delete(rg, app, delete_empty_server_farm=False)
             deleted.append(f"web app {app}")
-        registry_id = mem.get("registry_id") or ""
-        for principal in mem.get("principals") or []:
-            if registry_id and images.delete_acr_pull(ctx, registry_id=registry_id, principal_id=principal):
-                deleted.append(f"AcrPull for {principal}")
+        deleted += images.drop_remembered_acr_pulls(ctx, mem)
         with _azure("delete autoscale setting"):
             setting = _missing(lambda: cl.monitor.autoscale_settings.get(rg, r.autoscale_name))
             if setting is not None and is_ours(setting.tags, name):
@@ -1469,14 +1418,8 @@ class AppServiceDeployer(Deployer):
                     wait(cl.arm.resources.begin_delete_by_id(r.insights_id, api_version=INSIGHTS_API), ctx,
                          f"delete Application Insights {r.insights_name}")
                     deleted.append(f"Application Insights {r.insights_name}")
-        if mem.get("registry"):
-            gone, why = images.release_registry(ctx, deployment=name, subscription=r.subscription,
-                                                resource_group=mem.get("registry_resource_group") or rg,
-                                                name=mem["registry"])
-            if gone:
-                deleted.append(f"registry {mem['registry']}")
-            elif why:
-                kept.append(why)
+        images.release_remembered_registry(ctx, mem, deployment=name, subscription=r.subscription, resource_group=rg,
+                                           deleted=deleted, kept=kept)
         with _azure(f"read plan {r.plan_name}"):
             plan = _missing(lambda: cl.web.app_service_plans.get(rg, r.plan_name))
         if plan is not None:

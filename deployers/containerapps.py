@@ -489,48 +489,16 @@ class ContainerAppsDeployer(Deployer):
         from . import planning
         return planning.model_and_sizing(TARGET, spec, ctx)
 
-    def _build_files(self, info: Optional[ModelInfo], r: Resolved) -> dict[str, Any]:
-        """The image build context, rendered by the shared image path (deployers/images.py)."""
-        from . import images
-
-        if info is None:
-            raise InputError("the model could not be resolved, so no image can be built",
-                             "give a ready image with --set image=...")
-        return images.model_build_context(info, port=r.port)
-
     def _planned_image(self, ctx: DeployContext, s: ContainerAppsSettings, info: Optional[ModelInfo], r: Resolved,
                        read_azure: bool) -> tuple[Any, dict[str, Any]]:
-        """The shared image path at plan time: registry rule and content-hash tag (pending while a
-        registered model still has to be downloaded, i.e. `info` has no local files). Fills r.registry*
-        and r.image; returns (registry choice or None, build context)."""
+        """The shared image path at plan time (images.plan_web_image): (registry choice or None, build
+        context); the tag stays pending while a registered model still has to be downloaded."""
         from . import images
 
         if r.image_source != "acr-build":
             return None, {}
-        choice = images.choose_registry(ctx, subscription=r.subscription, resource_group=r.resource_group,
-                                        location=r.location, given=s.registry,
-                                        given_resource_group=s.registry_resource_group, read_azure=read_azure)
-        r.registry, r.registry_resource_group, r.registry_how = choice.name, choice.resource_group, choice.how
-        build = self._build_files(info, r) if info is not None and info.local_path else {}
-        r.image = images.image_ref(choice.login_server, r.repository, build or None)[0]
-        return choice, build
-
-    def _model_files(self, ctx: DeployContext, plan: DeploymentPlan, r: Resolved) -> dict[str, Any]:
-        """Apply, before anything is created: download a registered model (images.fetch_model), build the
-        context, and settle the image tag a plan made before the download left pending."""
-        from . import images
-
-        if plan.model_info is None:
-            raise StalePlanError("the plan holds no model facts", "plan again")
-        info = images.fetch_model(ctx, plan.model_info)
-        files = self._build_files(info, r)
-        image = images.image_ref(images.login_server(r.registry), r.repository, files)[0]
-        if r.image.endswith(f":{images.PENDING_TAG}"):  # the ledger keeps what really runs
-            plan.model_info, plan.settings["image"] = info, image
-        elif image != r.image:
-            ctx.emit("warning", f"the build context changed since planning: deploying {image} (planned {r.image})")
-        r.image = image
-        return files
+        return images.plan_web_image(ctx, r, info, given=s.registry, given_resource_group=s.registry_resource_group,
+                                     read_azure=read_azure, with_files=info is not None and bool(info.local_path))
 
     # ---- findings that need no Azure ---------------------------------------------------
     def _static_findings(self, spec: DeploymentSpec, r: Resolved, info: Optional[ModelInfo]) -> list[Finding]:
@@ -878,6 +846,7 @@ class ContainerAppsDeployer(Deployer):
 
     # ---- apply ----------------------------------------------------------------------------
     def apply(self, plan: DeploymentPlan, ctx: DeployContext) -> DeploymentResult:
+        from . import images
         from .azure_common import credentials_missing
 
         r = Resolved.model_validate(plan.settings)
@@ -888,7 +857,7 @@ class ContainerAppsDeployer(Deployer):
             raise StalePlanError("this plan was made without reading Azure (not signed in then)",
                                  "plan again now that you are signed in")
         self._refuse_what_cannot_work(plan.spec.profile, r)
-        files = self._model_files(ctx, plan, r) if r.image_source == "acr-build" else {}
+        files = images.apply_model_files(ctx, plan, r) if r.image_source == "acr-build" else {}
         cl = _Clients(ctx, r.subscription)
         ctx.step(f"read the current state of {r.app_name}")
         observed = self._observe(cl, r)
@@ -909,7 +878,7 @@ class ContainerAppsDeployer(Deployer):
             raise StalePlanError(f"{r.app_name} changed in Azure since this plan was made",
                                  "run plan again and review the new actions")
         if r.image_source == "acr-build":
-            r.image = self._ensure_image(ctx, r, files)
+            r.image = images.ensure_web_image(ctx, r, files)
         self._ensure_environment(cl, ctx, r, observed)
         if observed.get("app") is None:
             return self._first_deploy(cl, ctx, r, plan)
@@ -929,14 +898,6 @@ class ContainerAppsDeployer(Deployer):
         if not r.gpu and not valid_pair(r.cpu, r.memory_gib):
             raise InputError(f"{r.cpu:g} vCPU / {r.memory_gib:g} GiB is not an allowed Consumption pair",
                              f"use one of {pairs_text()}")
-
-    def _ensure_image(self, ctx: DeployContext, r: Resolved, files: dict[str, Any]) -> str:
-        """Create the chosen registry when missing, then build the image there unless the tag exists."""
-        from . import images
-
-        registry = images.ensure_registry(ctx, images.RegistryChoice.from_settings(r.model_dump()), r.deployment)
-        return images.ensure_image(ctx, registry_rg=r.registry_resource_group, registry_name=r.registry,
-                                   repository=r.repository, files=files, registry=registry)
 
     def _ensure_environment(self, cl: _Clients, ctx: DeployContext, r: Resolved, observed: dict) -> None:
         with needs_extra(TARGET):
@@ -1336,18 +1297,9 @@ class ContainerAppsDeployer(Deployer):
             with azure_errors(f"delete container app {app_name}"):
                 wait(cl.aca.container_apps.begin_delete(rg, app_name), ctx, f"delete container app {app_name}")
             deleted.append(f"container app {app_name}")
-        registry_id = mem.get("registry_id") or ""
-        for principal in mem.get("principals") or []:
-            if registry_id and images.delete_acr_pull(ctx, registry_id=registry_id, principal_id=principal):
-                deleted.append(f"AcrPull for {principal}")
-        if mem.get("registry"):
-            gone, why = images.release_registry(ctx, deployment=name, subscription=sub,
-                                                resource_group=mem.get("registry_resource_group") or rg,
-                                                name=mem["registry"])
-            if gone:
-                deleted.append(f"registry {mem['registry']}")
-            elif why:
-                kept.append(why)
+        deleted += images.drop_remembered_acr_pulls(ctx, mem)
+        images.release_remembered_registry(ctx, mem, deployment=name, subscription=sub, resource_group=rg,
+                                           deleted=deleted, kept=kept)
         with azure_errors(f"read environment {env_name}"):
             env = none_if_missing(lambda: cl.aca.managed_environments.get(rg, env_name))
         if env is not None:
