@@ -28,18 +28,19 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Iterator, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from advisor.models import ModelInfo, Sizing, WorkloadProfile, describe_validation_error
+from advisor.models import ModelInfo, Sizing, WorkloadProfile
 
 from . import templating
 from .azure_common import (ClientSet, ImageReference, ImageRepository, Location, Matches, RegistryName,
                            ResourceGroup, SubscriptionId)
-from .base import DeployContext, Deployer
-from .errors import (AuthError, ConflictError, DeployError, InputError, RemoteError, StalePlanError)
+from .base import DeployContext
+from .errors import ConflictError, DeployError, InputError, RemoteError, StalePlanError
 from .extras import needs_extra
 from .models import (DeploymentPlan, DeploymentResult, DeploymentSpec, DestroyResult, Finding, InvokeResult,
                      PlannedAction, Status, fingerprint)
+from .webapp import ImageWebAppDeployer, credentials_missing_for
 
 TARGET = "appservice"
 ROOT = Path(__file__).resolve().parent.parent
@@ -372,24 +373,14 @@ def _host_of(site: Any) -> str:
 # ----------------------------------------------------------------- the deployer
 
 
-class AppServiceDeployer(Deployer):
+class AppServiceDeployer(ImageWebAppDeployer):
     name = TARGET
     title = "Azure App Service (Linux container)"
     description = ("Web App for Containers on a Linux App Service plan: managed identity pulls the scoring image "
                    "from ACR, health check on /ready, zero-downtime updates through a staging slot and swap.")
     requires_azure = True
     Settings = AppServiceSettings
-
-    # ---- identity ----------------------------------------------------------
-    def credentials_missing(self, ctx: DeployContext) -> Optional[str]:
-        from .azure_common import credentials_missing
-        return credentials_missing(ctx)
-
-    def _settings(self, spec: DeploymentSpec) -> AppServiceSettings:
-        try:
-            return self.Settings.model_validate(spec.settings)
-        except ValidationError as e:
-            raise InputError(describe_validation_error(e, "settings"), "see `deploy-advisor settings appservice`") from None
+    signed_out_skips = "name, region and quota checks"
 
     # ---- resolution ----------------------------------------------------------
     def _resolve(self, spec: DeploymentSpec, s: AppServiceSettings, ctx: DeployContext, info: Optional[ModelInfo],
@@ -451,10 +442,6 @@ class AppServiceDeployer(Deployer):
         if s.image and s.registry and ".azurecr.io/" not in s.image:
             notes.append("image is not in an Azure Container Registry: pulled without the managed identity")
         return r, notes
-
-    def _model_and_sizing(self, spec: DeploymentSpec, ctx: DeployContext) -> tuple[Optional[ModelInfo], Optional[Sizing]]:
-        from . import planning
-        return planning.model_and_sizing(TARGET, spec, ctx)
 
     # ---- desired and observed state -----------------------------------------
     def _app_settings(self, r: Resolved) -> dict[str, str]:
@@ -687,41 +674,11 @@ class AppServiceDeployer(Deployer):
             f.append(Finding(check="image", level="pass", message=f"image {r.image} ({r.image_source})"))
         return f
 
-    # ---- preflight -------------------------------------------------------------
-    def preflight(self, spec: DeploymentSpec, ctx: DeployContext) -> list[Finding]:
-        from . import images
-
-        s = self._settings(spec)
-        try:
-            info, sizing = self._model_and_sizing(spec, ctx)
-        except DeployError as e:
-            info, sizing = None, None
-            ctx.emit("warning", f"model not resolved: {e.message}")
-        try:
-            r, _notes = self._resolve(spec, s, ctx, info, sizing)
-        except InputError as e:
-            return [Finding(check="settings", level="fail", message=e.message, hint=e.hint)]
-        missing = credentials_missing_for(r, ctx)
-        if r.image_source == "acr-build":
-            try:
-                images.plan_web_image(ctx, r, info, given=s.registry, given_resource_group=s.registry_resource_group,
-                                      read_azure=not missing, with_files=info is not None and bool(info.local_path))
-            except DeployError as e:
-                ctx.emit("warning", e.message)
-        findings = self._static_findings(spec, r, info)
-        if missing:
-            findings.append(Finding(check="credentials", level="warn", message="not signed in to Azure: name, region "
-                                    "and quota checks skipped (plan and export still work)", hint=missing))
-            return findings
-        findings.append(Finding(check="credentials", level="pass", message=f"subscription {r.subscription}, "
-                                f"resource group {r.resource_group}"))
-        cl = _Clients(ctx, r.subscription)
-        findings += self._remote_findings(cl, r)
-        return findings
-
-    def _remote_findings(self, cl: _Clients, r: Resolved) -> list[Finding]:
+    # ---- preflight (the outline is ImageWebAppDeployer.preflight) -------------------
+    def _remote_findings(self, ctx: DeployContext, r: Resolved) -> list[Finding]:
         from .azure_common import is_ours
 
+        cl = _Clients(ctx, r.subscription)
         out: list[Finding] = []
         try:
             with _azure("check the app name"):
@@ -888,12 +845,7 @@ class AppServiceDeployer(Deployer):
         from .azure_common import emit, register_secret
 
         r = Resolved.model_validate(plan.settings)
-        missing = credentials_missing_for(r, ctx)
-        if missing:
-            raise AuthError("not signed in to Azure", missing)
-        if not r.state_read:
-            raise StalePlanError("this plan was made without reading Azure (not signed in then)",
-                                 "plan again now that you are signed in")
+        self._require_applyable(r, ctx)
         files = images.apply_model_files(ctx, plan, r) if r.image_source == "acr-build" else {}
         cl = _Clients(ctx, r.subscription)
         resuming = bool(ctx.checkpoints)
@@ -1290,19 +1242,9 @@ class AppServiceDeployer(Deployer):
                 "principals": sorted(set((prev.get("principals") or []) + (principals or [])))}
         remember(ctx, TARGET, r.deployment, data)
 
-    def _remembered(self, ctx: DeployContext, name: str) -> dict[str, Any]:
-        from .azure_common import remembered
-        return remembered(ctx, TARGET, name)
-
     def _locate(self, name: str, ctx: DeployContext) -> Resolved:
         """The deployment's names: from what apply remembered, else the defaults for this context."""
-        mem = self._remembered(ctx, name)
-        sub = mem.get("subscription") or ctx.subscription_id or ""
-        rg = mem.get("resource_group") or ctx.resource_group or ""
-        if not sub or not rg:
-            raise AuthError(f"no subscription / resource group known for {name}",
-                            "set AZURE_SUBSCRIPTION_ID and AZURE_RESOURCE_GROUP (or --set them)")
-        app = mem.get("app_name") or name
+        mem, sub, rg, app = self._remembered_scope(name, ctx)
         return Resolved(deployment=name, subscription=sub, resource_group=rg, location=mem.get("location") or "",
                         app_name=app, plan_name=mem.get("plan_name") or f"{app}-plan"[:60], sku="", tier="",
                         instances=1, slots_supported=True, slot=mem.get("slot") or "staging", image_source="user",
@@ -1440,11 +1382,6 @@ class AppServiceDeployer(Deployer):
 
 
 # ----------------------------------------------------------------- helpers
-
-
-def credentials_missing_for(r: Resolved, ctx: DeployContext) -> Optional[str]:
-    from .azure_common import credentials_missing
-    return credentials_missing(ctx, subscription_id=r.subscription or None, resource_group=r.resource_group or None)
 
 
 def _as_text(data: Any, limit: int = 1_000_000) -> Optional[str]:

@@ -46,17 +46,18 @@ import secrets
 from functools import cached_property
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from advisor.models import ModelInfo, Sizing, WorkloadProfile, describe_validation_error
+from advisor.models import ModelInfo, Sizing, WorkloadProfile
 
 from .azure_common import (GUID, ClientSet, ImageReference, ImageRepository, Location, Matches, RegistryName,
-                           ResourceGroup, SubscriptionId, azure_errors, memory_path, none_if_missing, remember, remembered)
-from .base import DeployContext, Deployer
-from .errors import AuthError, ConflictError, DeployError, InputError, RemoteError, StalePlanError
+                           ResourceGroup, SubscriptionId, azure_errors, memory_path, none_if_missing, remember)
+from .base import DeployContext
+from .errors import ConflictError, DeployError, InputError, RemoteError, StalePlanError
 from .extras import needs_extra
 from .models import (DeploymentPlan, DeploymentResult, DeploymentSpec, DestroyResult, Finding, InvokeResult,
                      PlannedAction, Status, fingerprint)
+from .webapp import ImageWebAppDeployer, credentials_missing_for
 
 TARGET = "containerapps"
 PORT = 8080  # the scoring server's port inside the image (templates/Dockerfile.j2)
@@ -408,7 +409,7 @@ def _json(model: Any) -> dict:
 # ----------------------------------------------------------------- the deployer
 
 
-class ContainerAppsDeployer(Deployer):
+class ContainerAppsDeployer(ImageWebAppDeployer):
     name = TARGET
     title = "Azure Container Apps"
     description = ("Serverless container app: revisions with a smoke test before any traffic moves (blue-green or "
@@ -416,17 +417,7 @@ class ContainerAppsDeployer(Deployer):
                    "the scoring image from ACR.")
     requires_azure = True
     Settings = ContainerAppsSettings
-
-    def credentials_missing(self, ctx: DeployContext) -> Optional[str]:
-        from .azure_common import credentials_missing
-        return credentials_missing(ctx)
-
-    def _settings(self, spec: DeploymentSpec) -> ContainerAppsSettings:
-        try:
-            return self.Settings.model_validate(spec.settings)
-        except ValidationError as e:
-            raise InputError(describe_validation_error(e, "settings"),
-                             "see `deploy-advisor settings containerapps`") from None
+    signed_out_skips = "region, quota, name and registry checks"
 
     # ---- resolution ------------------------------------------------------------------
     def _resolve(self, spec: DeploymentSpec, s: ContainerAppsSettings, ctx: DeployContext,
@@ -484,10 +475,6 @@ class ContainerAppsDeployer(Deployer):
             startup_failures=failures, assign_acr_pull=s.assign_acr_pull, smoke_test=s.smoke_test,
             health_timeout=s.health_timeout or period * failures + 120, health_poll_seconds=s.health_poll_seconds, model_uri=spec.model)
         return r, notes
-
-    def _model_and_sizing(self, spec: DeploymentSpec, ctx: DeployContext) -> tuple[Optional[ModelInfo], Optional[Sizing]]:
-        from . import planning
-        return planning.model_and_sizing(TARGET, spec, ctx)
 
     def _planned_image(self, ctx: DeployContext, s: ContainerAppsSettings, info: Optional[ModelInfo], r: Resolved,
                        read_azure: bool) -> tuple[Any, dict[str, Any]]:
@@ -560,40 +547,11 @@ class ContainerAppsDeployer(Deployer):
             f.append(Finding(check="image", level="pass", message=f"image {r.image} ({r.image_source})"))
         return f
 
-    # ---- preflight -----------------------------------------------------------------------
-    def preflight(self, spec: DeploymentSpec, ctx: DeployContext) -> list[Finding]:
-        from .azure_common import credentials_missing
-
-        s = self._settings(spec)
-        try:
-            info, sizing = self._model_and_sizing(spec, ctx)
-        except DeployError as e:
-            info, sizing = None, None
-            ctx.emit("warning", f"model not resolved: {e.message}")
-        try:
-            r, _ = self._resolve(spec, s, ctx, info, sizing)
-        except InputError as e:
-            return [Finding(check="settings", level="fail", message=e.message, hint=e.hint)]
-        missing = credentials_missing(ctx, subscription_id=r.subscription or None,
-                                      resource_group=r.resource_group or None)
-        try:
-            self._planned_image(ctx, s, info, r, read_azure=not missing)
-        except DeployError as e:
-            ctx.emit("warning", e.message)
-        findings = self._static_findings(spec, r, info)
-        if missing:
-            findings.append(Finding(check="credentials", level="warn", message="not signed in to Azure: region, quota, "
-                                    "name and registry checks skipped (plan and export still work)", hint=missing))
-            return findings
-        findings.append(Finding(check="credentials", level="pass",
-                                message=f"subscription {r.subscription}, resource group {r.resource_group}"))
-        cl = _Clients(ctx, r.subscription)
-        findings += self._remote_findings(ctx, cl, r)
-        return findings
-
-    def _remote_findings(self, ctx: DeployContext, cl: _Clients, r: Resolved) -> list[Finding]:
+    # ---- preflight (the outline is ImageWebAppDeployer.preflight) ------------------------
+    def _remote_findings(self, ctx: DeployContext, r: Resolved) -> list[Finding]:
         from .azure_common import is_ours
 
+        cl = _Clients(ctx, r.subscription)
         out: list[Finding] = []
         try:
             with azure_errors("list workload profile types"):
@@ -757,7 +715,7 @@ class ContainerAppsDeployer(Deployer):
         if not s.image and info is not None:  # a registered model: sized from its listing, downloaded on apply
             info, download = plan_model_download(ctx, info, read_azure=signed_in)
         r, notes = self._resolve(spec, s, ctx, info, sizing)
-        missing = credentials_missing(ctx, subscription_id=r.subscription or None, resource_group=r.resource_group or None)
+        missing = credentials_missing_for(r, ctx)
         choice, build = self._planned_image(ctx, s, info, r, read_azure=not missing)
         if choice is not None:
             notes.append(choice.describe())
@@ -847,15 +805,9 @@ class ContainerAppsDeployer(Deployer):
     # ---- apply ----------------------------------------------------------------------------
     def apply(self, plan: DeploymentPlan, ctx: DeployContext) -> DeploymentResult:
         from . import images
-        from .azure_common import credentials_missing
 
         r = Resolved.model_validate(plan.settings)
-        missing = credentials_missing(ctx, subscription_id=r.subscription or None, resource_group=r.resource_group or None)
-        if missing:
-            raise AuthError("not signed in to Azure", missing)
-        if not r.state_read:
-            raise StalePlanError("this plan was made without reading Azure (not signed in then)",
-                                 "plan again now that you are signed in")
+        self._require_applyable(r, ctx)
         self._refuse_what_cannot_work(plan.spec.profile, r)
         files = images.apply_model_files(ctx, plan, r) if r.image_source == "acr-build" else {}
         cl = _Clients(ctx, r.subscription)
@@ -1158,19 +1110,6 @@ class ContainerAppsDeployer(Deployer):
                 "principals": sorted(set((prev.get("principals") or []) + [p for p in principals or [] if p]))}
         remember(ctx, TARGET, r.deployment, data)
 
-    def _remembered(self, ctx: DeployContext, name: str) -> dict[str, Any]:
-        return remembered(ctx, TARGET, name)
-
-    def _locate(self, name: str, ctx: DeployContext) -> tuple[dict, str, str, str]:
-        """(memory, subscription, resource group, app) for a deployment name."""
-        mem = self._remembered(ctx, name)
-        sub = mem.get("subscription") or ctx.subscription_id or ""
-        rg = mem.get("resource_group") or ctx.resource_group or ""
-        if not sub or not rg:
-            raise AuthError(f"no subscription / resource group known for {name}",
-                            "set AZURE_SUBSCRIPTION_ID and AZURE_RESOURCE_GROUP (or --set them)")
-        return mem, sub, rg, mem.get("app_name") or name
-
     def _our_app(self, cl: _Clients, rg: str, app: str, name: str) -> Optional[dict]:
         from .azure_common import is_ours
 
@@ -1182,7 +1121,7 @@ class ContainerAppsDeployer(Deployer):
 
     # ---- status / invoke / logs / destroy ---------------------------------------------------------
     def status(self, name: str, ctx: DeployContext) -> Status:
-        mem, sub, rg, app_name = self._locate(name, ctx)
+        mem, sub, rg, app_name = self._remembered_scope(name, ctx)
         cl = _Clients(ctx, sub)
         app = self._our_app(cl, rg, app_name, name)
         if app is None:
@@ -1217,7 +1156,7 @@ class ContainerAppsDeployer(Deployer):
                       message=f"traffic: {traffic or 'none'}; {READY_PATH}: {answer}", details=details)
 
     def invoke(self, name: str, payload: Any, ctx: DeployContext) -> InvokeResult:
-        mem, sub, rg, app_name = self._locate(name, ctx)
+        mem, sub, rg, app_name = self._remembered_scope(name, ctx)
         cl = _Clients(ctx, sub)
         app = self._our_app(cl, rg, app_name, name)
         if app is None:
@@ -1243,7 +1182,7 @@ class ContainerAppsDeployer(Deployer):
 
         from .azure_common import register_secret, scrub
 
-        mem, sub, rg, app_name = self._locate(name, ctx)
+        mem, sub, rg, app_name = self._remembered_scope(name, ctx)
         cl = _Clients(ctx, sub)
         if self._our_app(cl, rg, app_name, name) is None:
             return f"no container app for deployment {name}"
@@ -1281,7 +1220,7 @@ class ContainerAppsDeployer(Deployer):
         from . import images
         from .azure_common import is_ours, wait
 
-        mem, sub, rg, app_name = self._locate(name, ctx)
+        mem, sub, rg, app_name = self._remembered_scope(name, ctx)
         cl = _Clients(ctx, sub)
         deleted: list[str] = []
         kept: list[str] = []
