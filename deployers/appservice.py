@@ -40,7 +40,7 @@ from .errors import ConflictError, DeployError, InputError, RemoteError, StalePl
 from .extras import needs_extra
 from .models import (DeploymentPlan, DeploymentResult, DeploymentSpec, DestroyResult, Finding, InvokeResult,
                      PlannedAction, Status, fingerprint)
-from .webapp import ImageWebAppDeployer, credentials_missing_for
+from .webapp import ImageWebAppDeployer, auth_and_image_findings, credentials_missing_for
 
 TARGET = "appservice"
 ROOT = Path(__file__).resolve().parent.parent
@@ -664,14 +664,7 @@ class AppServiceDeployer(ImageWebAppDeployer):
             f.append(Finding(check="network", level="warn", message=f"{p.security.network} networking is not configured "
                              "by this deployer (the app is public, key-protected)",
                              hint="add VNet integration / private endpoints after the deploy"))
-        if p.security.auth == "entra":
-            f.append(Finding(check="auth", level="warn", message="Entra ID auth is not configured; the app uses the "
-                             "scoring key", hint="enable App Service authentication (Easy Auth) on the app"))
-        if r.image_source == "acr-build" and not r.image:
-            f.append(Finding(check="image", level="fail", message="the scoring image cannot be built for this model",
-                             hint="give a ready image with --set image=..."))
-        else:
-            f.append(Finding(check="image", level="pass", message=f"image {r.image} ({r.image_source})"))
+        f += auth_and_image_findings(p, r, auth_hint="enable App Service authentication (Easy Auth) on the app")
         return f
 
     # ---- preflight (the outline is ImageWebAppDeployer.preflight) -------------------

@@ -57,7 +57,7 @@ from .errors import ConflictError, DeployError, InputError, RemoteError, StalePl
 from .extras import needs_extra
 from .models import (DeploymentPlan, DeploymentResult, DeploymentSpec, DestroyResult, Finding, InvokeResult,
                      PlannedAction, Status, fingerprint)
-from .webapp import ImageWebAppDeployer, credentials_missing_for
+from .webapp import ImageWebAppDeployer, auth_and_image_findings, credentials_missing_for
 
 TARGET = "containerapps"
 PORT = 8080  # the scoring server's port inside the image (templates/Dockerfile.j2)
@@ -537,14 +537,7 @@ class ContainerAppsDeployer(ImageWebAppDeployer):
         elif r.subnet_id:
             f.append(Finding(check="network", level="pass",
                              message=f"VNet-integrated environment, {'external' if r.external else 'internal'} ingress"))
-        if p.security.auth == "entra":
-            f.append(Finding(check="auth", level="warn", message="Entra ID auth is not configured; the app uses the "
-                             "scoring key", hint="enable Container Apps built-in authentication on the app"))
-        if not r.image:
-            f.append(Finding(check="image", level="fail", message="the scoring image cannot be built for this model",
-                             hint="give a ready image with --set image=..."))
-        else:
-            f.append(Finding(check="image", level="pass", message=f"image {r.image} ({r.image_source})"))
+        f += auth_and_image_findings(p, r, auth_hint="enable Container Apps built-in authentication on the app")
         return f
 
     # ---- preflight (the outline is ImageWebAppDeployer.preflight) ------------------------

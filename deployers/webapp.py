@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Optional
 
 from pydantic import ValidationError
 
-from advisor.models import ModelInfo, Sizing, describe_validation_error
+from advisor.models import ModelInfo, Sizing, WorkloadProfile, describe_validation_error
 
 from .azure_common import credentials_missing
 from .base import DeployContext, Deployer
@@ -23,6 +23,20 @@ from .models import DeploymentSpec, Finding
 def credentials_missing_for(r: Any, ctx: DeployContext) -> Optional[str]:
     """How to sign in for the subscription and resource group a resolved deployment `r` names (None: signed in)."""
     return credentials_missing(ctx, subscription_id=r.subscription or None, resource_group=r.resource_group or None)
+
+
+def auth_and_image_findings(p: WorkloadProfile, r: Any, auth_hint: str) -> list[Finding]:
+    """The preflight findings on sign-in (Entra ID is not set up by either target) and the image."""
+    out: list[Finding] = []
+    if p.security.auth == "entra":
+        out.append(Finding(check="auth", level="warn", message="Entra ID auth is not configured; the app uses the "
+                           "scoring key", hint=auth_hint))
+    if r.image_source == "acr-build" and not r.image:
+        out.append(Finding(check="image", level="fail", message="the scoring image cannot be built for this model",
+                           hint="give a ready image with --set image=..."))
+    else:
+        out.append(Finding(check="image", level="pass", message=f"image {r.image} ({r.image_source})"))
+    return out
 
 
 class ImageWebAppDeployer(Deployer):
