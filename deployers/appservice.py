@@ -36,11 +36,11 @@ from . import templating
 from .azure_common import (ClientSet, ImageReference, ImageRepository, Location, Matches, RegistryName,
                            ResourceGroup, SubscriptionId)
 from .base import DeployContext
-from .errors import ConflictError, DeployError, InputError, RemoteError, StalePlanError
+from .errors import ConflictError, DeployError, InputError, RemoteError
 from .extras import needs_extra
 from .models import (DeploymentPlan, DeploymentResult, DeploymentSpec, DestroyResult, Finding, InvokeResult,
                      PlannedAction, Status, fingerprint)
-from .webapp import ImageWebAppDeployer, auth_and_image_findings, credentials_missing_for
+from .webapp import ImageWebAppDeployer, auth_and_image_findings, credentials_missing_for, smoke_outcome
 
 TARGET = "appservice"
 ROOT = Path(__file__).resolve().parent.parent
@@ -856,9 +856,8 @@ class AppServiceDeployer(ImageWebAppDeployer):
             return DeploymentResult(name=r.deployment, target=TARGET, status="no-change", changed=False,
                                     endpoint_url=f"https://{host}{SCORE_PATH}", curl=_curl(host),
                                     message="already up to date", outputs=self._outputs(r, host, observed))
-        if not resuming and plan.state_fingerprint and self._state_hash(observed) != plan.state_fingerprint:
-            raise StalePlanError(f"{r.app_name} changed in Azure since this plan was made",
-                                 "run plan again and review the new actions")
+        if not resuming:
+            self._refuse_if_changed(plan, observed, r)
         if r.image_source == "acr-build":
             r.image = images.ensure_web_image(ctx, r, files)
         self._ensure_plan(cl, ctx, r, observed)
@@ -1179,17 +1178,12 @@ class AppServiceDeployer(ImageWebAppDeployer):
     def _verify(self, cl: _Clients, ctx: DeployContext, r: Resolved, host: str, key: str, plan: DeploymentPlan,
                 what: str, smoke_test: Optional[bool] = None) -> tuple[bool, str, Optional[dict]]:
         """Wait for the readiness route, then score the model's input example. (ok, why, smoke)."""
-        from . import images
-
         ok, why = self._wait_ready(cl, ctx, host, r, what)
         if not ok:
             return False, why, None
         if not (r.smoke_test if smoke_test is None else smoke_test):
             return True, "", None
-        out = images.smoke_test(ctx, plan.model_info, lambda payload: self._score(cl, host, key, payload), what)
-        if not out.ok or out.skipped:
-            return out.ok, out.why, None
-        return True, "", {"latency_ms": out.latency_ms, "response": out.response}
+        return smoke_outcome(ctx, plan.model_info, lambda payload: self._score(cl, host, key, payload), what)
 
     def _wait_ready(self, cl: _Clients, ctx: DeployContext, host: str, r: Resolved, what: str) -> tuple[bool, str]:
         return cl.endpoint.wait_ready(host, what, r.health_timeout, r.health_poll_seconds, READY_PATH)

@@ -53,11 +53,11 @@ from advisor.models import ModelInfo, Sizing, WorkloadProfile
 from .azure_common import (GUID, ClientSet, ImageReference, ImageRepository, Location, Matches, RegistryName,
                            ResourceGroup, SubscriptionId, azure_errors, memory_path, none_if_missing, remember)
 from .base import DeployContext
-from .errors import ConflictError, DeployError, InputError, RemoteError, StalePlanError
+from .errors import ConflictError, DeployError, InputError, RemoteError
 from .extras import needs_extra
 from .models import (DeploymentPlan, DeploymentResult, DeploymentSpec, DestroyResult, Finding, InvokeResult,
                      PlannedAction, Status, fingerprint)
-from .webapp import ImageWebAppDeployer, auth_and_image_findings, credentials_missing_for
+from .webapp import ImageWebAppDeployer, auth_and_image_findings, credentials_missing_for, smoke_outcome
 
 TARGET = "containerapps"
 PORT = 8080  # the scoring server's port inside the image (templates/Dockerfile.j2)
@@ -819,9 +819,8 @@ class ContainerAppsDeployer(ImageWebAppDeployer):
                                     endpoint_url=f"https://{host}{SCORE_PATH}", curl=_curl(host),
                                     message="already up to date", outputs=self._outputs(r, host))
         resuming = bool(ctx.checkpoints)
-        if not resuming and plan.state_fingerprint and self._state_hash(observed) != plan.state_fingerprint:
-            raise StalePlanError(f"{r.app_name} changed in Azure since this plan was made",
-                                 "run plan again and review the new actions")
+        if not resuming:
+            self._refuse_if_changed(plan, observed, r)
         if r.image_source == "acr-build":
             r.image = images.ensure_web_image(ctx, r, files)
         self._ensure_environment(cl, ctx, r, observed)
@@ -1058,15 +1057,10 @@ class ContainerAppsDeployer(ImageWebAppDeployer):
     def _verify(self, cl: _Clients, ctx: DeployContext, r: Resolved, host: str, key: str, plan: DeploymentPlan,
                 what: str) -> tuple[bool, str, Optional[dict]]:
         """Wait for the readiness route on `host`, then the shared smoke test (images.smoke_test)."""
-        from . import images
-
         ok, why = self._wait_ready(cl, ctx, r, host, what)
         if not ok or not r.smoke_test:
             return ok, why, None
-        out = images.smoke_test(ctx, plan.model_info, lambda payload: self._score(cl, host, key, payload), what)
-        if not out.ok or out.skipped:
-            return out.ok, out.why, None
-        return True, "", {"latency_ms": out.latency_ms, "response": out.response}
+        return smoke_outcome(ctx, plan.model_info, lambda payload: self._score(cl, host, key, payload), what)
 
     def _wait_ready(self, cl: _Clients, ctx: DeployContext, r: Resolved, host: str, what: str) -> tuple[bool, str]:
         return cl.endpoint.wait_ready(host, what, r.health_timeout, r.health_poll_seconds, READY_PATH)

@@ -8,7 +8,7 @@ a preflight without Azure credentials leaves out.
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar, Optional
+from typing import Any, Callable, ClassVar, Optional
 
 from pydantic import ValidationError
 
@@ -37,6 +37,18 @@ def auth_and_image_findings(p: WorkloadProfile, r: Any, auth_hint: str) -> list[
     else:
         out.append(Finding(check="image", level="pass", message=f"image {r.image} ({r.image_source})"))
     return out
+
+
+def smoke_outcome(ctx: DeployContext, info: Optional[ModelInfo], score: Callable[[Any], tuple[int, float, Any]],
+                  what: str) -> tuple[bool, str, Optional[dict]]:
+    """The shared smoke test (images.smoke_test) through `score(payload)`: (ok, why, smoke), where smoke is
+    {"latency_ms", "response"} when the input example was scored, else None."""
+    from . import images
+
+    out = images.smoke_test(ctx, info, score, what)
+    if not out.ok or out.skipped:
+        return out.ok, out.why, None
+    return True, "", {"latency_ms": out.latency_ms, "response": out.response}
 
 
 class ImageWebAppDeployer(Deployer):
@@ -99,6 +111,12 @@ class ImageWebAppDeployer(Deployer):
         if not r.state_read:
             raise StalePlanError("this plan was made without reading Azure (not signed in then)",
                                  "plan again now that you are signed in")
+
+    def _refuse_if_changed(self, plan: Any, observed: dict, r: Any) -> None:
+        """A fresh apply (not a resumed one) needs Azure as the plan saw it (`_state_hash`)."""
+        if plan.state_fingerprint and self._state_hash(observed) != plan.state_fingerprint:
+            raise StalePlanError(f"{r.app_name} changed in Azure since this plan was made",
+                                 "run plan again and review the new actions")
 
     def _remembered(self, ctx: DeployContext, name: str) -> dict[str, Any]:
         from .azure_common import remembered
