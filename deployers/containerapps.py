@@ -245,8 +245,8 @@ class Resolved(BaseModel):
 
     @property
     def registry_id(self) -> str:
-        return (f"/subscriptions/{self.subscription}/resourceGroups/{self.registry_resource_group}"
-                f"/providers/Microsoft.ContainerRegistry/registries/{self.registry}")
+        from .images import registry_resource_id
+        return registry_resource_id(self.subscription, self.registry_resource_group, self.registry)
 
     @property
     def environment_id(self) -> str:
