@@ -751,16 +751,9 @@ class AppServiceDeployer(ImageWebAppDeployer):
     # ---- plan ------------------------------------------------------------------
     def plan(self, spec: DeploymentSpec, ctx: DeployContext) -> DeploymentPlan:
         from . import images
-        from .images import plan_model_download
 
         s = self._settings(spec)
-        info, sizing = self._model_and_sizing(spec, ctx)
-        download = None
-        if not s.image and info is not None:  # size a registered model from its listing (no download)
-            from .azure_common import credentials_missing
-
-            signed_in = credentials_missing(ctx, subscription_id=s.subscription, resource_group=s.resource_group) is None
-            info, download = plan_model_download(ctx, info, read_azure=signed_in)
+        info, sizing, download = self._model_for_plan(spec, ctx, s)
         r, notes = self._resolve(spec, s, ctx, info, sizing)
         build: dict[str, Any] = {}
         missing = credentials_missing_for(r, ctx)
@@ -773,8 +766,7 @@ class AppServiceDeployer(ImageWebAppDeployer):
         findings = self._static_findings(spec, r, info)
         observed: Optional[dict] = None
         if missing:
-            notes.append(f"Azure state not read ({missing}): every resource is shown as created; sign in and plan "
-                         "again before applying")
+            notes.append(self._state_not_read_note(missing))
         else:
             cl = _Clients(ctx, r.subscription)
             observed = self._observe(cl, r)

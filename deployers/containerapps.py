@@ -697,16 +697,8 @@ class ContainerAppsDeployer(ImageWebAppDeployer):
 
     # ---- plan -------------------------------------------------------------------------
     def plan(self, spec: DeploymentSpec, ctx: DeployContext) -> DeploymentPlan:
-        from .azure_common import credentials_missing
-
-        from .images import plan_model_download
-
         s = self._settings(spec)
-        info, sizing = self._model_and_sizing(spec, ctx)
-        signed_in = credentials_missing(ctx, subscription_id=s.subscription, resource_group=s.resource_group) is None
-        download = None
-        if not s.image and info is not None:  # a registered model: sized from its listing, downloaded on apply
-            info, download = plan_model_download(ctx, info, read_azure=signed_in)
+        info, sizing, download = self._model_for_plan(spec, ctx, s)
         r, notes = self._resolve(spec, s, ctx, info, sizing)
         missing = credentials_missing_for(r, ctx)
         choice, build = self._planned_image(ctx, s, info, r, read_azure=not missing)
@@ -715,8 +707,7 @@ class ContainerAppsDeployer(ImageWebAppDeployer):
         findings = self._static_findings(spec, r, info)
         observed: Optional[dict] = None
         if missing:
-            notes.append(f"Azure state not read ({missing}): every resource is shown as created; sign in and plan "
-                         "again before applying")
+            notes.append(self._state_not_read_note(missing))
         else:
             observed = self._observe(_Clients(ctx, r.subscription), r)
             r.state_read = True

@@ -70,6 +70,19 @@ class ImageWebAppDeployer(Deployer):
         from . import planning
         return planning.model_and_sizing(self.name, spec, ctx)
 
+    def _model_for_plan(self, spec: DeploymentSpec, ctx: DeployContext,
+                        s: Any) -> tuple[Optional[ModelInfo], Optional[Sizing], Optional[Any]]:
+        """(model, sizing, download action or None) for a plan: a registered model is sized from its
+        listing and downloaded on apply, never while planning."""
+        from .images import plan_model_download
+
+        info, sizing = self._model_and_sizing(spec, ctx)
+        download = None
+        if not s.image and info is not None:
+            signed_in = credentials_missing(ctx, subscription_id=s.subscription, resource_group=s.resource_group) is None
+            info, download = plan_model_download(ctx, info, read_azure=signed_in)
+        return info, sizing, download
+
     # ---- preflight -------------------------------------------------------------------------
     def preflight(self, spec: DeploymentSpec, ctx: DeployContext) -> list[Finding]:
         from . import images
@@ -100,6 +113,12 @@ class ImageWebAppDeployer(Deployer):
                                 message=f"subscription {r.subscription}, resource group {r.resource_group}"))
         findings += self._remote_findings(ctx, r)
         return findings
+
+    @staticmethod
+    def _state_not_read_note(missing: str) -> str:
+        """The plan's note when it was made without reading Azure."""
+        return (f"Azure state not read ({missing}): every resource is shown as created; sign in and plan "
+                "again before applying")
 
     # ---- apply and the commands that find a deployment by name ------------------------------
     @staticmethod
