@@ -1354,10 +1354,7 @@ class AppServiceDeployer(ImageWebAppDeployer):
                     cl.web.app_service_plans.delete(rg, r.plan_name)
                 deleted.append(f"plan {r.plan_name}")
         self._state_path(ctx, name).unlink(missing_ok=True)
-        msg = ("deleted " + ", ".join(deleted)) if deleted else f"nothing of {name} left in {rg}"
-        if kept:
-            msg += "; left alone: " + ", ".join(kept)
-        return DestroyResult(name=name, target=TARGET, deleted=deleted, already_absent=not deleted, message=msg)
+        return self._destroyed(name, rg, deleted, kept)
 
 
 # ----------------------------------------------------------------- helpers

@@ -1236,10 +1236,7 @@ class ContainerAppsDeployer(ImageWebAppDeployer):
                              f"delete environment {env_name}")
                     deleted.append(f"environment {env_name}")
         memory_path(ctx, TARGET, name).unlink(missing_ok=True)
-        msg = ("deleted " + ", ".join(deleted)) if deleted else f"nothing of {name} left in {rg}"
-        if kept:
-            msg += "; left alone: " + ", ".join(kept)
-        return DestroyResult(name=name, target=TARGET, deleted=deleted, already_absent=not deleted, message=msg)
+        return self._destroyed(name, rg, deleted, kept)
 
 
 # ----------------------------------------------------------------- helpers

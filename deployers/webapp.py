@@ -17,7 +17,7 @@ from advisor.models import ModelInfo, Sizing, WorkloadProfile, describe_validati
 from .azure_common import credentials_missing
 from .base import DeployContext, Deployer
 from .errors import AuthError, DeployError, InputError, StalePlanError
-from .models import DeploymentSpec, Finding
+from .models import DeploymentSpec, DestroyResult, Finding
 
 
 def credentials_missing_for(r: Any, ctx: DeployContext) -> Optional[str]:
@@ -136,6 +136,13 @@ class ImageWebAppDeployer(Deployer):
         if plan.state_fingerprint and self._state_hash(observed) != plan.state_fingerprint:
             raise StalePlanError(f"{r.app_name} changed in Azure since this plan was made",
                                  "run plan again and review the new actions")
+
+    def _destroyed(self, name: str, rg: str, deleted: list[str], kept: list[str]) -> DestroyResult:
+        """What destroy says: what it deleted, and what it left alone and why."""
+        msg = ("deleted " + ", ".join(deleted)) if deleted else f"nothing of {name} left in {rg}"
+        if kept:
+            msg += "; left alone: " + ", ".join(kept)
+        return DestroyResult(name=name, target=self.name, deleted=deleted, already_absent=not deleted, message=msg)
 
     def _remembered(self, ctx: DeployContext, name: str) -> dict[str, Any]:
         from .azure_common import remembered
