@@ -28,18 +28,19 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Iterator, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from advisor.models import ModelInfo, Sizing, WorkloadProfile, describe_validation_error
+from advisor.models import ModelInfo, Sizing, WorkloadProfile
 
 from . import templating
 from .azure_common import (ClientSet, ImageReference, ImageRepository, Location, Matches, RegistryName,
                            ResourceGroup, SubscriptionId)
-from .base import DeployContext, Deployer
-from .errors import (AuthError, ConflictError, DeployError, InputError, RemoteError, StalePlanError)
+from .base import DeployContext
+from .errors import ConflictError, DeployError, InputError, RemoteError
 from .extras import needs_extra
 from .models import (DeploymentPlan, DeploymentResult, DeploymentSpec, DestroyResult, Finding, InvokeResult,
                      PlannedAction, Status, fingerprint)
+from .webapp import ImageWebAppDeployer, auth_and_image_findings, credentials_missing_for, smoke_outcome
 
 TARGET = "appservice"
 ROOT = Path(__file__).resolve().parent.parent
@@ -281,8 +282,8 @@ class Resolved(BaseModel):
 
     @property
     def registry_id(self) -> str:
-        return (f"/subscriptions/{self.subscription}/resourceGroups/{self.registry_resource_group}"
-                f"/providers/Microsoft.ContainerRegistry/registries/{self.registry}")
+        from .images import registry_resource_id
+        return registry_resource_id(self.subscription, self.registry_resource_group, self.registry)
 
     @property
     def plan_id(self) -> str:
@@ -372,24 +373,14 @@ def _host_of(site: Any) -> str:
 # ----------------------------------------------------------------- the deployer
 
 
-class AppServiceDeployer(Deployer):
+class AppServiceDeployer(ImageWebAppDeployer):
     name = TARGET
     title = "Azure App Service (Linux container)"
     description = ("Web App for Containers on a Linux App Service plan: managed identity pulls the scoring image "
                    "from ACR, health check on /ready, zero-downtime updates through a staging slot and swap.")
     requires_azure = True
     Settings = AppServiceSettings
-
-    # ---- identity ----------------------------------------------------------
-    def credentials_missing(self, ctx: DeployContext) -> Optional[str]:
-        from .azure_common import credentials_missing
-        return credentials_missing(ctx)
-
-    def _settings(self, spec: DeploymentSpec) -> AppServiceSettings:
-        try:
-            return self.Settings.model_validate(spec.settings)
-        except ValidationError as e:
-            raise InputError(describe_validation_error(e, "settings"), "see `deploy-advisor settings appservice`") from None
+    signed_out_skips = "name, region and quota checks"
 
     # ---- resolution ----------------------------------------------------------
     def _resolve(self, spec: DeploymentSpec, s: AppServiceSettings, ctx: DeployContext, info: Optional[ModelInfo],
@@ -451,19 +442,6 @@ class AppServiceDeployer(Deployer):
         if s.image and s.registry and ".azurecr.io/" not in s.image:
             notes.append("image is not in an Azure Container Registry: pulled without the managed identity")
         return r, notes
-
-    def _model_and_sizing(self, spec: DeploymentSpec, ctx: DeployContext) -> tuple[Optional[ModelInfo], Optional[Sizing]]:
-        from . import planning
-        return planning.model_and_sizing(TARGET, spec, ctx)
-
-    def _build_files(self, info: Optional[ModelInfo], r: Resolved) -> dict[str, Any]:
-        """The image build context (Dockerfile, app/, serving package), as images.py renders it."""
-        from . import images
-
-        if info is None:
-            raise InputError("the model could not be resolved, so no image can be built",
-                             "give a ready image with --set image=...")
-        return images.model_build_context(info, port=r.port)
 
     # ---- desired and observed state -----------------------------------------
     def _app_settings(self, r: Resolved) -> dict[str, str]:
@@ -686,50 +664,14 @@ class AppServiceDeployer(Deployer):
             f.append(Finding(check="network", level="warn", message=f"{p.security.network} networking is not configured "
                              "by this deployer (the app is public, key-protected)",
                              hint="add VNet integration / private endpoints after the deploy"))
-        if p.security.auth == "entra":
-            f.append(Finding(check="auth", level="warn", message="Entra ID auth is not configured; the app uses the "
-                             "scoring key", hint="enable App Service authentication (Easy Auth) on the app"))
-        if r.image_source == "acr-build" and not r.image:
-            f.append(Finding(check="image", level="fail", message="the scoring image cannot be built for this model",
-                             hint="give a ready image with --set image=..."))
-        else:
-            f.append(Finding(check="image", level="pass", message=f"image {r.image} ({r.image_source})"))
+        f += auth_and_image_findings(p, r, auth_hint="enable App Service authentication (Easy Auth) on the app")
         return f
 
-    # ---- preflight -------------------------------------------------------------
-    def preflight(self, spec: DeploymentSpec, ctx: DeployContext) -> list[Finding]:
-        s = self._settings(spec)
-        try:
-            info, sizing = self._model_and_sizing(spec, ctx)
-        except DeployError as e:
-            info, sizing = None, None
-            ctx.emit("warning", f"model not resolved: {e.message}")
-        try:
-            r, _notes = self._resolve(spec, s, ctx, info, sizing)
-        except InputError as e:
-            return [Finding(check="settings", level="fail", message=e.message, hint=e.hint)]
-        missing = credentials_missing_for(r, ctx)
-        if r.image_source == "acr-build":
-            try:
-                choice = self._choose_registry(ctx, s, r, read_azure=not missing)
-                local = info is not None and bool(info.local_path)
-                r.image = self._image_ref(choice.login_server, r, self._build_files(info, r) if local else None)
-            except DeployError as e:
-                ctx.emit("warning", e.message)
-        findings = self._static_findings(spec, r, info)
-        if missing:
-            findings.append(Finding(check="credentials", level="warn", message="not signed in to Azure: name, region "
-                                    "and quota checks skipped (plan and export still work)", hint=missing))
-            return findings
-        findings.append(Finding(check="credentials", level="pass", message=f"subscription {r.subscription}, "
-                                f"resource group {r.resource_group}"))
-        cl = _Clients(ctx, r.subscription)
-        findings += self._remote_findings(cl, r)
-        return findings
-
-    def _remote_findings(self, cl: _Clients, r: Resolved) -> list[Finding]:
+    # ---- preflight (the outline is ImageWebAppDeployer.preflight) -------------------
+    def _remote_findings(self, ctx: DeployContext, r: Resolved) -> list[Finding]:
         from .azure_common import is_ours
 
+        cl = _Clients(ctx, r.subscription)
         out: list[Finding] = []
         try:
             with _azure("check the app name"):
@@ -808,30 +750,23 @@ class AppServiceDeployer(Deployer):
 
     # ---- plan ------------------------------------------------------------------
     def plan(self, spec: DeploymentSpec, ctx: DeployContext) -> DeploymentPlan:
-        from .images import plan_model_download
+        from . import images
 
         s = self._settings(spec)
-        info, sizing = self._model_and_sizing(spec, ctx)
-        download = None
-        if not s.image and info is not None:  # size a registered model from its listing (no download)
-            from .azure_common import credentials_missing
-
-            signed_in = credentials_missing(ctx, subscription_id=s.subscription, resource_group=s.resource_group) is None
-            info, download = plan_model_download(ctx, info, read_azure=signed_in)
+        info, sizing, download = self._model_for_plan(spec, ctx, s)
         r, notes = self._resolve(spec, s, ctx, info, sizing)
         build: dict[str, Any] = {}
         missing = credentials_missing_for(r, ctx)
         choice = None
         if r.image_source == "acr-build":
-            choice = self._choose_registry(ctx, s, r, read_azure=not missing)
+            choice, build = images.plan_web_image(ctx, r, info, given=s.registry,
+                                                  given_resource_group=s.registry_resource_group,
+                                                  read_azure=not missing, with_files=download is None)
             notes.append(choice.describe())
-            build = self._build_files(info, r) if download is None else {}
-            r.image = self._image_ref(choice.login_server, r, build or None)
         findings = self._static_findings(spec, r, info)
         observed: Optional[dict] = None
         if missing:
-            notes.append(f"Azure state not read ({missing}): every resource is shown as created; sign in and plan "
-                         "again before applying")
+            notes.append(self._state_not_read_note(missing))
         else:
             cl = _Clients(ctx, r.subscription)
             observed = self._observe(cl, r)
@@ -891,16 +826,12 @@ class AppServiceDeployer(Deployer):
 
     # ---- apply -------------------------------------------------------------------
     def apply(self, plan: DeploymentPlan, ctx: DeployContext) -> DeploymentResult:
+        from . import images
         from .azure_common import emit, register_secret
 
         r = Resolved.model_validate(plan.settings)
-        missing = credentials_missing_for(r, ctx)
-        if missing:
-            raise AuthError("not signed in to Azure", missing)
-        if not r.state_read:
-            raise StalePlanError("this plan was made without reading Azure (not signed in then)",
-                                 "plan again now that you are signed in")
-        files = self._model_files(ctx, plan, r) if r.image_source == "acr-build" else {}
+        self._require_applyable(r, ctx)
+        files = images.apply_model_files(ctx, plan, r) if r.image_source == "acr-build" else {}
         cl = _Clients(ctx, r.subscription)
         resuming = bool(ctx.checkpoints)
         ctx.step(f"read the current state of {r.app_name}")
@@ -917,11 +848,10 @@ class AppServiceDeployer(Deployer):
             return DeploymentResult(name=r.deployment, target=TARGET, status="no-change", changed=False,
                                     endpoint_url=f"https://{host}{SCORE_PATH}", curl=_curl(host),
                                     message="already up to date", outputs=self._outputs(r, host, observed))
-        if not resuming and plan.state_fingerprint and self._state_hash(observed) != plan.state_fingerprint:
-            raise StalePlanError(f"{r.app_name} changed in Azure since this plan was made",
-                                 "run plan again and review the new actions")
+        if not resuming:
+            self._refuse_if_changed(plan, observed, r)
         if r.image_source == "acr-build":
-            r.image = self._ensure_image(ctx, r, files)
+            r.image = images.ensure_web_image(ctx, r, files)
         self._ensure_plan(cl, ctx, r, observed)
         self._ensure_autoscale(cl, ctx, r, observed)
         insights = self._ensure_insights(cl, ctx, r) if r.app_insights else None
@@ -941,48 +871,6 @@ class AppServiceDeployer(Deployer):
                                       endpoint_url=f"https://{host}{SCORE_PATH}", curl=_curl(host),
                                       message="plan updated", outputs=self._outputs(r, host, None))
         return result
-
-    def _choose_registry(self, ctx: DeployContext, s: AppServiceSettings, r: Resolved, read_azure: bool):
-        """The shared registry rule (images.choose_registry); `r` follows the choice."""
-        from . import images
-
-        choice = images.choose_registry(ctx, subscription=r.subscription, resource_group=r.resource_group,
-                                        location=r.location, given=s.registry,
-                                        given_resource_group=s.registry_resource_group, read_azure=read_azure)
-        r.registry, r.registry_resource_group, r.registry_how = choice.name, choice.resource_group, choice.how
-        return choice
-
-    @staticmethod
-    def _image_ref(server: str, r: Resolved, files: Optional[dict]) -> str:
-        from . import images
-
-        return images.image_ref(server, r.repository, files)[0]
-
-    def _model_files(self, ctx: DeployContext, plan: DeploymentPlan, r: Resolved) -> dict[str, Any]:
-        """The build context, downloading a registered model first (before anything is created); a plan
-        made before the download gets its image reference (content tag) filled in here."""
-        from . import images
-
-        if plan.model_info is None:
-            raise StalePlanError("the plan holds no model facts", "plan again")
-        info = images.fetch_model(ctx, plan.model_info)
-        files = self._build_files(info, r)
-        image = self._image_ref(images.login_server(r.registry), r, files)
-        if r.image.endswith(f":{images.PENDING_TAG}"):
-            plan.model_info = info
-            plan.settings["image"] = image
-        elif image != r.image:
-            ctx.emit("warning", f"the build context changed since planning: deploying {image} (planned {r.image})")
-        r.image = image
-        return files
-
-    def _ensure_image(self, ctx: DeployContext, r: Resolved, files: dict[str, Any]) -> str:
-        from . import images
-
-        choice = images.RegistryChoice.from_settings(r.model_dump())
-        registry = images.ensure_registry(ctx, choice, r.deployment)
-        return images.ensure_image(ctx, registry_rg=r.registry_resource_group, registry_name=r.registry,
-                                   repository=r.repository, files=files, registry=registry)
 
     def _ensure_plan(self, cl: _Clients, ctx: DeployContext, r: Resolved, observed: dict) -> None:
         from azure.mgmt.web.models import AppServicePlan, AppServicePlanProperties, SkuDescription
@@ -1282,17 +1170,12 @@ class AppServiceDeployer(Deployer):
     def _verify(self, cl: _Clients, ctx: DeployContext, r: Resolved, host: str, key: str, plan: DeploymentPlan,
                 what: str, smoke_test: Optional[bool] = None) -> tuple[bool, str, Optional[dict]]:
         """Wait for the readiness route, then score the model's input example. (ok, why, smoke)."""
-        from . import images
-
         ok, why = self._wait_ready(cl, ctx, host, r, what)
         if not ok:
             return False, why, None
         if not (r.smoke_test if smoke_test is None else smoke_test):
             return True, "", None
-        out = images.smoke_test(ctx, plan.model_info, lambda payload: self._score(cl, host, key, payload), what)
-        if not out.ok or out.skipped:
-            return out.ok, out.why, None
-        return True, "", {"latency_ms": out.latency_ms, "response": out.response}
+        return smoke_outcome(ctx, plan.model_info, lambda payload: self._score(cl, host, key, payload), what)
 
     def _wait_ready(self, cl: _Clients, ctx: DeployContext, host: str, r: Resolved, what: str) -> tuple[bool, str]:
         return cl.endpoint.wait_ready(host, what, r.health_timeout, r.health_poll_seconds, READY_PATH)
@@ -1338,19 +1221,9 @@ class AppServiceDeployer(Deployer):
                 "principals": sorted(set((prev.get("principals") or []) + (principals or [])))}
         remember(ctx, TARGET, r.deployment, data)
 
-    def _remembered(self, ctx: DeployContext, name: str) -> dict[str, Any]:
-        from .azure_common import remembered
-        return remembered(ctx, TARGET, name)
-
     def _locate(self, name: str, ctx: DeployContext) -> Resolved:
         """The deployment's names: from what apply remembered, else the defaults for this context."""
-        mem = self._remembered(ctx, name)
-        sub = mem.get("subscription") or ctx.subscription_id or ""
-        rg = mem.get("resource_group") or ctx.resource_group or ""
-        if not sub or not rg:
-            raise AuthError(f"no subscription / resource group known for {name}",
-                            "set AZURE_SUBSCRIPTION_ID and AZURE_RESOURCE_GROUP (or --set them)")
-        app = mem.get("app_name") or name
+        mem, sub, rg, app = self._remembered_scope(name, ctx)
         return Resolved(deployment=name, subscription=sub, resource_group=rg, location=mem.get("location") or "",
                         app_name=app, plan_name=mem.get("plan_name") or f"{app}-plan"[:60], sku="", tier="",
                         instances=1, slots_supported=True, slot=mem.get("slot") or "staging", image_source="user",
@@ -1453,10 +1326,7 @@ class AppServiceDeployer(Deployer):
             with _azure(f"delete web app {app}"):
                 cl.web.web_apps.delete(rg, app, delete_empty_server_farm=False)
             deleted.append(f"web app {app}")
-        registry_id = mem.get("registry_id") or ""
-        for principal in mem.get("principals") or []:
-            if registry_id and images.delete_acr_pull(ctx, registry_id=registry_id, principal_id=principal):
-                deleted.append(f"AcrPull for {principal}")
+        deleted += images.drop_remembered_acr_pulls(ctx, mem)
         with _azure("delete autoscale setting"):
             setting = _missing(lambda: cl.monitor.autoscale_settings.get(rg, r.autoscale_name))
             if setting is not None and is_ours(setting.tags, name):
@@ -1469,14 +1339,8 @@ class AppServiceDeployer(Deployer):
                     wait(cl.arm.resources.begin_delete_by_id(r.insights_id, api_version=INSIGHTS_API), ctx,
                          f"delete Application Insights {r.insights_name}")
                     deleted.append(f"Application Insights {r.insights_name}")
-        if mem.get("registry"):
-            gone, why = images.release_registry(ctx, deployment=name, subscription=r.subscription,
-                                                resource_group=mem.get("registry_resource_group") or rg,
-                                                name=mem["registry"])
-            if gone:
-                deleted.append(f"registry {mem['registry']}")
-            elif why:
-                kept.append(why)
+        images.release_remembered_registry(ctx, mem, deployment=name, subscription=r.subscription, resource_group=rg,
+                                           deleted=deleted, kept=kept)
         with _azure(f"read plan {r.plan_name}"):
             plan = _missing(lambda: cl.web.app_service_plans.get(rg, r.plan_name))
         if plan is not None:
@@ -1490,18 +1354,10 @@ class AppServiceDeployer(Deployer):
                     cl.web.app_service_plans.delete(rg, r.plan_name)
                 deleted.append(f"plan {r.plan_name}")
         self._state_path(ctx, name).unlink(missing_ok=True)
-        msg = ("deleted " + ", ".join(deleted)) if deleted else f"nothing of {name} left in {rg}"
-        if kept:
-            msg += "; left alone: " + ", ".join(kept)
-        return DestroyResult(name=name, target=TARGET, deleted=deleted, already_absent=not deleted, message=msg)
+        return self._destroyed(name, rg, deleted, kept)
 
 
 # ----------------------------------------------------------------- helpers
-
-
-def credentials_missing_for(r: Resolved, ctx: DeployContext) -> Optional[str]:
-    from .azure_common import credentials_missing
-    return credentials_missing(ctx, subscription_id=r.subscription or None, resource_group=r.resource_group or None)
 
 
 def _as_text(data: Any, limit: int = 1_000_000) -> Optional[str]:

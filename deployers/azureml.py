@@ -1360,12 +1360,16 @@ class AzureMLDeployer(Deployer):
                                "deployments": {k: {kk: vv for kk, vv in v.items() if kk != "ours"}
                                                for k, v in deps.items()}})
 
-    def invoke(self, name: str, payload: Any, ctx: DeployContext) -> InvokeResult:
+    def _client_for(self, name: str, ctx: DeployContext) -> tuple[Any, _Coords]:
+        """(MLClient, where it lives) for a deployment by name; signed in, or a one-line AuthError."""
         c = self._known(name, ctx)
         who = self._signed_in(ctx, c)
         if who:
             raise AuthError("no Azure sign-in found", who)
-        ml = self._ml(ctx, c)
+        return self._ml(ctx, c), c
+
+    def invoke(self, name: str, payload: Any, ctx: DeployContext) -> InvokeResult:
+        ml, c = self._client_for(name, ctx)
         status, body, latency = self._invoke(ml, c, payload, None, ctx)
         return InvokeResult(status_code=status, latency_ms=round(latency, 1), response=body)
 

@@ -37,7 +37,7 @@ from . import model_folder
 from .azureml import (COLORS, DEFAULT_IMAGE, OFFLINE_NOTE, SKUS, TAG_SPEC, AzureMLDeployer, EndpointName,
                       WorkspaceScope, _Coords, _get, _state_str, _templates, check_core_quota)
 from .base import DeployContext
-from .errors import AuthError, ConflictError, DeployError, InputError, NotFoundError, RemoteError, StalePlanError
+from .errors import ConflictError, DeployError, InputError, NotFoundError, RemoteError, StalePlanError
 from .models import (DeploymentPlan, DeploymentResult, DeploymentSpec, DestroyResult, Finding, InvokeResult,
                      PlannedAction, Status, fingerprint)
 
@@ -942,13 +942,6 @@ class AzureMLBatchDeployer(AzureMLDeployer):
             message=f"{c.endpoint}: default deployment {default or '(none)'}")
 
     # ------------------------------------------------------------- operate
-    def _client_for(self, name: str, ctx: DeployContext) -> tuple[Any, _Coords]:
-        c = self._known(name, ctx)
-        who = self._signed_in(ctx, c)
-        if who:
-            raise AuthError("no Azure sign-in found", who)
-        return self._ml(ctx, c), c
-
     def _recent_jobs(self, ml: Any, c: _Coords, limit: int = 5) -> list[dict]:
         """The endpoint's latest jobs as the service lists them (newest first): the endpoint's own job list,
         not a scan of every job in the workspace."""

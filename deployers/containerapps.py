@@ -46,17 +46,18 @@ import secrets
 from functools import cached_property
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from advisor.models import ModelInfo, Sizing, WorkloadProfile, describe_validation_error
+from advisor.models import ModelInfo, Sizing, WorkloadProfile
 
 from .azure_common import (GUID, ClientSet, ImageReference, ImageRepository, Location, Matches, RegistryName,
-                           ResourceGroup, SubscriptionId, azure_errors, memory_path, none_if_missing, remember, remembered)
-from .base import DeployContext, Deployer
-from .errors import AuthError, ConflictError, DeployError, InputError, RemoteError, StalePlanError
+                           ResourceGroup, SubscriptionId, azure_errors, memory_path, none_if_missing, remember)
+from .base import DeployContext
+from .errors import ConflictError, DeployError, InputError, RemoteError
 from .extras import needs_extra
 from .models import (DeploymentPlan, DeploymentResult, DeploymentSpec, DestroyResult, Finding, InvokeResult,
                      PlannedAction, Status, fingerprint)
+from .webapp import ImageWebAppDeployer, auth_and_image_findings, credentials_missing_for, smoke_outcome
 
 TARGET = "containerapps"
 PORT = 8080  # the scoring server's port inside the image (templates/Dockerfile.j2)
@@ -244,8 +245,8 @@ class Resolved(BaseModel):
 
     @property
     def registry_id(self) -> str:
-        return (f"/subscriptions/{self.subscription}/resourceGroups/{self.registry_resource_group}"
-                f"/providers/Microsoft.ContainerRegistry/registries/{self.registry}")
+        from .images import registry_resource_id
+        return registry_resource_id(self.subscription, self.registry_resource_group, self.registry)
 
     @property
     def environment_id(self) -> str:
@@ -408,7 +409,7 @@ def _json(model: Any) -> dict:
 # ----------------------------------------------------------------- the deployer
 
 
-class ContainerAppsDeployer(Deployer):
+class ContainerAppsDeployer(ImageWebAppDeployer):
     name = TARGET
     title = "Azure Container Apps"
     description = ("Serverless container app: revisions with a smoke test before any traffic moves (blue-green or "
@@ -416,17 +417,7 @@ class ContainerAppsDeployer(Deployer):
                    "the scoring image from ACR.")
     requires_azure = True
     Settings = ContainerAppsSettings
-
-    def credentials_missing(self, ctx: DeployContext) -> Optional[str]:
-        from .azure_common import credentials_missing
-        return credentials_missing(ctx)
-
-    def _settings(self, spec: DeploymentSpec) -> ContainerAppsSettings:
-        try:
-            return self.Settings.model_validate(spec.settings)
-        except ValidationError as e:
-            raise InputError(describe_validation_error(e, "settings"),
-                             "see `deploy-advisor settings containerapps`") from None
+    signed_out_skips = "region, quota, name and registry checks"
 
     # ---- resolution ------------------------------------------------------------------
     def _resolve(self, spec: DeploymentSpec, s: ContainerAppsSettings, ctx: DeployContext,
@@ -485,52 +476,16 @@ class ContainerAppsDeployer(Deployer):
             health_timeout=s.health_timeout or period * failures + 120, health_poll_seconds=s.health_poll_seconds, model_uri=spec.model)
         return r, notes
 
-    def _model_and_sizing(self, spec: DeploymentSpec, ctx: DeployContext) -> tuple[Optional[ModelInfo], Optional[Sizing]]:
-        from . import planning
-        return planning.model_and_sizing(TARGET, spec, ctx)
-
-    def _build_files(self, info: Optional[ModelInfo], r: Resolved) -> dict[str, Any]:
-        """The image build context, rendered by the shared image path (deployers/images.py)."""
-        from . import images
-
-        if info is None:
-            raise InputError("the model could not be resolved, so no image can be built",
-                             "give a ready image with --set image=...")
-        return images.model_build_context(info, port=r.port)
-
     def _planned_image(self, ctx: DeployContext, s: ContainerAppsSettings, info: Optional[ModelInfo], r: Resolved,
                        read_azure: bool) -> tuple[Any, dict[str, Any]]:
-        """The shared image path at plan time: registry rule and content-hash tag (pending while a
-        registered model still has to be downloaded, i.e. `info` has no local files). Fills r.registry*
-        and r.image; returns (registry choice or None, build context)."""
+        """The shared image path at plan time (images.plan_web_image): (registry choice or None, build
+        context); the tag stays pending while a registered model still has to be downloaded."""
         from . import images
 
         if r.image_source != "acr-build":
             return None, {}
-        choice = images.choose_registry(ctx, subscription=r.subscription, resource_group=r.resource_group,
-                                        location=r.location, given=s.registry,
-                                        given_resource_group=s.registry_resource_group, read_azure=read_azure)
-        r.registry, r.registry_resource_group, r.registry_how = choice.name, choice.resource_group, choice.how
-        build = self._build_files(info, r) if info is not None and info.local_path else {}
-        r.image = images.image_ref(choice.login_server, r.repository, build or None)[0]
-        return choice, build
-
-    def _model_files(self, ctx: DeployContext, plan: DeploymentPlan, r: Resolved) -> dict[str, Any]:
-        """Apply, before anything is created: download a registered model (images.fetch_model), build the
-        context, and settle the image tag a plan made before the download left pending."""
-        from . import images
-
-        if plan.model_info is None:
-            raise StalePlanError("the plan holds no model facts", "plan again")
-        info = images.fetch_model(ctx, plan.model_info)
-        files = self._build_files(info, r)
-        image = images.image_ref(images.login_server(r.registry), r.repository, files)[0]
-        if r.image.endswith(f":{images.PENDING_TAG}"):  # the ledger keeps what really runs
-            plan.model_info, plan.settings["image"] = info, image
-        elif image != r.image:
-            ctx.emit("warning", f"the build context changed since planning: deploying {image} (planned {r.image})")
-        r.image = image
-        return files
+        return images.plan_web_image(ctx, r, info, given=s.registry, given_resource_group=s.registry_resource_group,
+                                     read_azure=read_azure, with_files=info is not None and bool(info.local_path))
 
     # ---- findings that need no Azure ---------------------------------------------------
     def _static_findings(self, spec: DeploymentSpec, r: Resolved, info: Optional[ModelInfo]) -> list[Finding]:
@@ -582,50 +537,14 @@ class ContainerAppsDeployer(Deployer):
         elif r.subnet_id:
             f.append(Finding(check="network", level="pass",
                              message=f"VNet-integrated environment, {'external' if r.external else 'internal'} ingress"))
-        if p.security.auth == "entra":
-            f.append(Finding(check="auth", level="warn", message="Entra ID auth is not configured; the app uses the "
-                             "scoring key", hint="enable Container Apps built-in authentication on the app"))
-        if not r.image:
-            f.append(Finding(check="image", level="fail", message="the scoring image cannot be built for this model",
-                             hint="give a ready image with --set image=..."))
-        else:
-            f.append(Finding(check="image", level="pass", message=f"image {r.image} ({r.image_source})"))
+        f += auth_and_image_findings(p, r, auth_hint="enable Container Apps built-in authentication on the app")
         return f
 
-    # ---- preflight -----------------------------------------------------------------------
-    def preflight(self, spec: DeploymentSpec, ctx: DeployContext) -> list[Finding]:
-        from .azure_common import credentials_missing
-
-        s = self._settings(spec)
-        try:
-            info, sizing = self._model_and_sizing(spec, ctx)
-        except DeployError as e:
-            info, sizing = None, None
-            ctx.emit("warning", f"model not resolved: {e.message}")
-        try:
-            r, _ = self._resolve(spec, s, ctx, info, sizing)
-        except InputError as e:
-            return [Finding(check="settings", level="fail", message=e.message, hint=e.hint)]
-        missing = credentials_missing(ctx, subscription_id=r.subscription or None,
-                                      resource_group=r.resource_group or None)
-        try:
-            self._planned_image(ctx, s, info, r, read_azure=not missing)
-        except DeployError as e:
-            ctx.emit("warning", e.message)
-        findings = self._static_findings(spec, r, info)
-        if missing:
-            findings.append(Finding(check="credentials", level="warn", message="not signed in to Azure: region, quota, "
-                                    "name and registry checks skipped (plan and export still work)", hint=missing))
-            return findings
-        findings.append(Finding(check="credentials", level="pass",
-                                message=f"subscription {r.subscription}, resource group {r.resource_group}"))
-        cl = _Clients(ctx, r.subscription)
-        findings += self._remote_findings(ctx, cl, r)
-        return findings
-
-    def _remote_findings(self, ctx: DeployContext, cl: _Clients, r: Resolved) -> list[Finding]:
+    # ---- preflight (the outline is ImageWebAppDeployer.preflight) ------------------------
+    def _remote_findings(self, ctx: DeployContext, r: Resolved) -> list[Finding]:
         from .azure_common import is_ours
 
+        cl = _Clients(ctx, r.subscription)
         out: list[Finding] = []
         try:
             with azure_errors("list workload profile types"):
@@ -778,26 +697,17 @@ class ContainerAppsDeployer(Deployer):
 
     # ---- plan -------------------------------------------------------------------------
     def plan(self, spec: DeploymentSpec, ctx: DeployContext) -> DeploymentPlan:
-        from .azure_common import credentials_missing
-
-        from .images import plan_model_download
-
         s = self._settings(spec)
-        info, sizing = self._model_and_sizing(spec, ctx)
-        signed_in = credentials_missing(ctx, subscription_id=s.subscription, resource_group=s.resource_group) is None
-        download = None
-        if not s.image and info is not None:  # a registered model: sized from its listing, downloaded on apply
-            info, download = plan_model_download(ctx, info, read_azure=signed_in)
+        info, sizing, download = self._model_for_plan(spec, ctx, s)
         r, notes = self._resolve(spec, s, ctx, info, sizing)
-        missing = credentials_missing(ctx, subscription_id=r.subscription or None, resource_group=r.resource_group or None)
+        missing = credentials_missing_for(r, ctx)
         choice, build = self._planned_image(ctx, s, info, r, read_azure=not missing)
         if choice is not None:
             notes.append(choice.describe())
         findings = self._static_findings(spec, r, info)
         observed: Optional[dict] = None
         if missing:
-            notes.append(f"Azure state not read ({missing}): every resource is shown as created; sign in and plan "
-                         "again before applying")
+            notes.append(self._state_not_read_note(missing))
         else:
             observed = self._observe(_Clients(ctx, r.subscription), r)
             r.state_read = True
@@ -878,17 +788,12 @@ class ContainerAppsDeployer(Deployer):
 
     # ---- apply ----------------------------------------------------------------------------
     def apply(self, plan: DeploymentPlan, ctx: DeployContext) -> DeploymentResult:
-        from .azure_common import credentials_missing
+        from . import images
 
         r = Resolved.model_validate(plan.settings)
-        missing = credentials_missing(ctx, subscription_id=r.subscription or None, resource_group=r.resource_group or None)
-        if missing:
-            raise AuthError("not signed in to Azure", missing)
-        if not r.state_read:
-            raise StalePlanError("this plan was made without reading Azure (not signed in then)",
-                                 "plan again now that you are signed in")
+        self._require_applyable(r, ctx)
         self._refuse_what_cannot_work(plan.spec.profile, r)
-        files = self._model_files(ctx, plan, r) if r.image_source == "acr-build" else {}
+        files = images.apply_model_files(ctx, plan, r) if r.image_source == "acr-build" else {}
         cl = _Clients(ctx, r.subscription)
         ctx.step(f"read the current state of {r.app_name}")
         observed = self._observe(cl, r)
@@ -905,11 +810,10 @@ class ContainerAppsDeployer(Deployer):
                                     endpoint_url=f"https://{host}{SCORE_PATH}", curl=_curl(host),
                                     message="already up to date", outputs=self._outputs(r, host))
         resuming = bool(ctx.checkpoints)
-        if not resuming and plan.state_fingerprint and self._state_hash(observed) != plan.state_fingerprint:
-            raise StalePlanError(f"{r.app_name} changed in Azure since this plan was made",
-                                 "run plan again and review the new actions")
+        if not resuming:
+            self._refuse_if_changed(plan, observed, r)
         if r.image_source == "acr-build":
-            r.image = self._ensure_image(ctx, r, files)
+            r.image = images.ensure_web_image(ctx, r, files)
         self._ensure_environment(cl, ctx, r, observed)
         if observed.get("app") is None:
             return self._first_deploy(cl, ctx, r, plan)
@@ -929,14 +833,6 @@ class ContainerAppsDeployer(Deployer):
         if not r.gpu and not valid_pair(r.cpu, r.memory_gib):
             raise InputError(f"{r.cpu:g} vCPU / {r.memory_gib:g} GiB is not an allowed Consumption pair",
                              f"use one of {pairs_text()}")
-
-    def _ensure_image(self, ctx: DeployContext, r: Resolved, files: dict[str, Any]) -> str:
-        """Create the chosen registry when missing, then build the image there unless the tag exists."""
-        from . import images
-
-        registry = images.ensure_registry(ctx, images.RegistryChoice.from_settings(r.model_dump()), r.deployment)
-        return images.ensure_image(ctx, registry_rg=r.registry_resource_group, registry_name=r.registry,
-                                   repository=r.repository, files=files, registry=registry)
 
     def _ensure_environment(self, cl: _Clients, ctx: DeployContext, r: Resolved, observed: dict) -> None:
         with needs_extra(TARGET):
@@ -1152,15 +1048,10 @@ class ContainerAppsDeployer(Deployer):
     def _verify(self, cl: _Clients, ctx: DeployContext, r: Resolved, host: str, key: str, plan: DeploymentPlan,
                 what: str) -> tuple[bool, str, Optional[dict]]:
         """Wait for the readiness route on `host`, then the shared smoke test (images.smoke_test)."""
-        from . import images
-
         ok, why = self._wait_ready(cl, ctx, r, host, what)
         if not ok or not r.smoke_test:
             return ok, why, None
-        out = images.smoke_test(ctx, plan.model_info, lambda payload: self._score(cl, host, key, payload), what)
-        if not out.ok or out.skipped:
-            return out.ok, out.why, None
-        return True, "", {"latency_ms": out.latency_ms, "response": out.response}
+        return smoke_outcome(ctx, plan.model_info, lambda payload: self._score(cl, host, key, payload), what)
 
     def _wait_ready(self, cl: _Clients, ctx: DeployContext, r: Resolved, host: str, what: str) -> tuple[bool, str]:
         return cl.endpoint.wait_ready(host, what, r.health_timeout, r.health_poll_seconds, READY_PATH)
@@ -1197,19 +1088,6 @@ class ContainerAppsDeployer(Deployer):
                 "principals": sorted(set((prev.get("principals") or []) + [p for p in principals or [] if p]))}
         remember(ctx, TARGET, r.deployment, data)
 
-    def _remembered(self, ctx: DeployContext, name: str) -> dict[str, Any]:
-        return remembered(ctx, TARGET, name)
-
-    def _locate(self, name: str, ctx: DeployContext) -> tuple[dict, str, str, str]:
-        """(memory, subscription, resource group, app) for a deployment name."""
-        mem = self._remembered(ctx, name)
-        sub = mem.get("subscription") or ctx.subscription_id or ""
-        rg = mem.get("resource_group") or ctx.resource_group or ""
-        if not sub or not rg:
-            raise AuthError(f"no subscription / resource group known for {name}",
-                            "set AZURE_SUBSCRIPTION_ID and AZURE_RESOURCE_GROUP (or --set them)")
-        return mem, sub, rg, mem.get("app_name") or name
-
     def _our_app(self, cl: _Clients, rg: str, app: str, name: str) -> Optional[dict]:
         from .azure_common import is_ours
 
@@ -1221,7 +1099,7 @@ class ContainerAppsDeployer(Deployer):
 
     # ---- status / invoke / logs / destroy ---------------------------------------------------------
     def status(self, name: str, ctx: DeployContext) -> Status:
-        mem, sub, rg, app_name = self._locate(name, ctx)
+        mem, sub, rg, app_name = self._remembered_scope(name, ctx)
         cl = _Clients(ctx, sub)
         app = self._our_app(cl, rg, app_name, name)
         if app is None:
@@ -1256,7 +1134,7 @@ class ContainerAppsDeployer(Deployer):
                       message=f"traffic: {traffic or 'none'}; {READY_PATH}: {answer}", details=details)
 
     def invoke(self, name: str, payload: Any, ctx: DeployContext) -> InvokeResult:
-        mem, sub, rg, app_name = self._locate(name, ctx)
+        mem, sub, rg, app_name = self._remembered_scope(name, ctx)
         cl = _Clients(ctx, sub)
         app = self._our_app(cl, rg, app_name, name)
         if app is None:
@@ -1282,7 +1160,7 @@ class ContainerAppsDeployer(Deployer):
 
         from .azure_common import register_secret, scrub
 
-        mem, sub, rg, app_name = self._locate(name, ctx)
+        mem, sub, rg, app_name = self._remembered_scope(name, ctx)
         cl = _Clients(ctx, sub)
         if self._our_app(cl, rg, app_name, name) is None:
             return f"no container app for deployment {name}"
@@ -1320,7 +1198,7 @@ class ContainerAppsDeployer(Deployer):
         from . import images
         from .azure_common import is_ours, wait
 
-        mem, sub, rg, app_name = self._locate(name, ctx)
+        mem, sub, rg, app_name = self._remembered_scope(name, ctx)
         cl = _Clients(ctx, sub)
         deleted: list[str] = []
         kept: list[str] = []
@@ -1336,18 +1214,9 @@ class ContainerAppsDeployer(Deployer):
             with azure_errors(f"delete container app {app_name}"):
                 wait(cl.aca.container_apps.begin_delete(rg, app_name), ctx, f"delete container app {app_name}")
             deleted.append(f"container app {app_name}")
-        registry_id = mem.get("registry_id") or ""
-        for principal in mem.get("principals") or []:
-            if registry_id and images.delete_acr_pull(ctx, registry_id=registry_id, principal_id=principal):
-                deleted.append(f"AcrPull for {principal}")
-        if mem.get("registry"):
-            gone, why = images.release_registry(ctx, deployment=name, subscription=sub,
-                                                resource_group=mem.get("registry_resource_group") or rg,
-                                                name=mem["registry"])
-            if gone:
-                deleted.append(f"registry {mem['registry']}")
-            elif why:
-                kept.append(why)
+        deleted += images.drop_remembered_acr_pulls(ctx, mem)
+        images.release_remembered_registry(ctx, mem, deployment=name, subscription=sub, resource_group=rg,
+                                           deleted=deleted, kept=kept)
         with azure_errors(f"read environment {env_name}"):
             env = none_if_missing(lambda: cl.aca.managed_environments.get(rg, env_name))
         if env is not None:
@@ -1367,10 +1236,7 @@ class ContainerAppsDeployer(Deployer):
                              f"delete environment {env_name}")
                     deleted.append(f"environment {env_name}")
         memory_path(ctx, TARGET, name).unlink(missing_ok=True)
-        msg = ("deleted " + ", ".join(deleted)) if deleted else f"nothing of {name} left in {rg}"
-        if kept:
-            msg += "; left alone: " + ", ".join(kept)
-        return DestroyResult(name=name, target=TARGET, deleted=deleted, already_absent=not deleted, message=msg)
+        return self._destroyed(name, rg, deleted, kept)
 
 
 # ----------------------------------------------------------------- helpers

@@ -62,7 +62,7 @@ from advisor.models import ModelInfo
 
 from . import templating
 from .base import DeployContext
-from .errors import AuthError, DeployTimeout, InputError, RemoteError
+from .errors import AuthError, DeployTimeout, InputError, RemoteError, StalePlanError
 
 ROOT = Path(__file__).resolve().parent.parent
 TASKS_API_VERSION = "2019-06-01-preview"
@@ -1102,3 +1102,77 @@ def smoke_test(ctx: DeployContext, info: Optional[ModelInfo], post, where: str) 
     ctx.emit("info", f"smoke test on {where} passed: HTTP 200 in {latency_ms:.0f} ms",
              latency_ms=round(latency_ms, 1))
     return SmokeResult(True, "", round(latency_ms, 1), body)
+
+
+# ---- steps the two image web-app targets (App Service, Container Apps) share -----------------
+# `r` is the target's Resolved settings: it has subscription, resource_group, location, port,
+# image, image_source, registry, registry_resource_group, registry_how and repository.
+
+
+def web_build_context(info: Optional[ModelInfo], port: int) -> Files:
+    """The image build context for a web-app target; one line of help when the model is unknown."""
+    if info is None:
+        raise InputError("the model could not be resolved, so no image can be built",
+                         "give a ready image with --set image=...")
+    return model_build_context(info, port=port)
+
+
+def plan_web_image(ctx: DeployContext, r: Any, info: Optional[ModelInfo], *, given: Optional[str],
+                   given_resource_group: Optional[str], read_azure: bool, with_files: bool) -> tuple[RegistryChoice, Files]:
+    """Plan time: the registry rule (r.registry* follow the choice) and r.image with its content-hash
+    tag, pending when `with_files` is False (a registered model still to be downloaded)."""
+    choice = choose_registry(ctx, subscription=r.subscription, resource_group=r.resource_group,
+                             location=r.location, given=given, given_resource_group=given_resource_group,
+                             read_azure=read_azure)
+    r.registry, r.registry_resource_group, r.registry_how = choice.name, choice.resource_group, choice.how
+    files = web_build_context(info, r.port) if with_files else {}
+    r.image = image_ref(choice.login_server, r.repository, files or None)[0]
+    return choice, files
+
+
+def apply_model_files(ctx: DeployContext, plan: Any, r: Any) -> Files:
+    """Apply, before anything is created: download a registered model, build the context, and settle
+    the image tag a plan made before the download left pending (the ledger keeps what really runs)."""
+    if plan.model_info is None:
+        raise StalePlanError("the plan holds no model facts", "plan again")
+    info = fetch_model(ctx, plan.model_info)
+    files = web_build_context(info, r.port)
+    image = image_ref(login_server(r.registry), r.repository, files)[0]
+    if r.image.endswith(f":{PENDING_TAG}"):
+        plan.model_info, plan.settings["image"] = info, image
+    elif image != r.image:
+        ctx.emit("warning", f"the build context changed since planning: deploying {image} (planned {r.image})")
+    r.image = image
+    return files
+
+
+def ensure_web_image(ctx: DeployContext, r: Any, files: Files) -> str:
+    """Create the chosen registry when missing, then build the image there unless the tag exists."""
+    registry = ensure_registry(ctx, RegistryChoice.from_settings(r.model_dump()), r.deployment)
+    return ensure_image(ctx, registry_rg=r.registry_resource_group, registry_name=r.registry,
+                        repository=r.repository, files=files, registry=registry)
+
+
+def drop_remembered_acr_pulls(ctx: DeployContext, mem: Mapping[str, Any]) -> list[str]:
+    """Destroy: remove the AcrPull grants a web-app deployment remembered; what was deleted."""
+    registry_id = mem.get("registry_id") or ""
+    deleted = []
+    for principal in mem.get("principals") or []:
+        if registry_id and delete_acr_pull(ctx, registry_id=registry_id, principal_id=principal):
+            deleted.append(f"AcrPull for {principal}")
+    return deleted
+
+
+def release_remembered_registry(ctx: DeployContext, mem: Mapping[str, Any], *, deployment: str,
+                                subscription: str, resource_group: str, deleted: list[str], kept: list[str]) -> None:
+    """Destroy: release the registry a web-app deployment remembered (release_registry's rule),
+    adding to `deleted` or `kept`."""
+    if not mem.get("registry"):
+        return
+    gone, why = release_registry(ctx, deployment=deployment, subscription=subscription,
+                                 resource_group=mem.get("registry_resource_group") or resource_group,
+                                 name=mem["registry"])
+    if gone:
+        deleted.append(f"registry {mem['registry']}")
+    elif why:
+        kept.append(why)

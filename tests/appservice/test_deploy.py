@@ -10,17 +10,9 @@ from deployers.planning import input_example
 from deployers.appservice import KEY_SETTING, AppServiceDeployer
 from deployers.errors import RemoteError, StalePlanError
 from tests.appservice.conftest import EXAMPLE, IMAGE_V1, IMAGE_V2, make_spec
+from tests.fakes.webapp import deploy, kinds
 
 APP = "fraud-app"
-
-
-def deploy(spec, ctx):
-    plan = api.plan(spec, ctx)
-    return plan, api.apply(plan, ctx)
-
-
-def kinds(plan) -> dict[str, str]:
-    return {a.resource_type: a.kind for a in plan.actions}
 
 
 def test_first_deploy_goes_straight_to_production(ctx, fake, web, model_dir):

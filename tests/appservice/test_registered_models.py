@@ -9,6 +9,7 @@ from deployers import api
 from deployers.errors import ModelResolutionError
 from deployers.models import DeploymentSpec
 from tests.fakes import registered_models as rm
+from tests.fakes.webapp import kinds
 
 APP = "fraud-app"
 WS_URI = "azureml:fraud:1"
@@ -31,10 +32,6 @@ def stores(fake, isolated_home, tmp_path, monkeypatch):
 
 def spec(uri: str) -> DeploymentSpec:
     return DeploymentSpec(name=APP, target="appservice", model=uri, profile={})
-
-
-def kinds(plan) -> dict[str, str]:
-    return {a.resource_type: a.kind for a in plan.actions}
 
 
 @pytest.mark.parametrize("uri", [WS_URI, REG_URI], ids=["workspace", "registry"])

@@ -11,18 +11,10 @@ from deployers.containerapps import KEY_SECRET
 from deployers.errors import DeployError, RemoteError
 from deployers.planning import input_example
 from tests.containerapps.conftest import APP, EXAMPLE, IMAGE_V1, IMAGE_V2, IMAGE_V3, make_spec
+from tests.fakes.webapp import deploy, kinds
 
 ENV = f"{APP}-env"
 ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
-
-
-def deploy(spec, ctx):
-    plan = api.plan(spec, ctx)
-    return plan, api.apply(plan, ctx)
-
-
-def kinds(plan) -> dict[str, str]:
-    return {a.resource_type: a.kind for a in plan.actions}
 
 
 def aca_writes(fake) -> list[str]:
