@@ -44,7 +44,8 @@ class PriceError(ValueError):
     """A price export could not be read."""
 
 
-def _norm_plan(name: str) -> str:
+def plan_key(name: str) -> str:
+    """An App Service plan name as the price book keys it: "P1 v3" / "P1v3" / "p1_v3" -> "p1v3"."""
     return re.sub(r"[\s_]+", "", name or "").lower()
 
 
@@ -115,7 +116,7 @@ class PriceBook:
         elif service == "Azure App Service":
             if not product.rstrip().endswith("- Linux") or "Plan" not in product or unit != "hour":
                 return False
-            key, value = ("appservice", region, _norm_plan(sku_name or meter.replace(" App", ""))), price / div
+            key, value = ("appservice", region, plan_key(sku_name or meter.replace(" App", ""))), price / div
         elif service == "Azure Kubernetes Service":
             if meter != "Standard Uptime SLA" or unit != "hour":
                 return False
@@ -221,7 +222,7 @@ class RegionPrices:
 
     def hourly(self, kind: str, key: str) -> Optional[tuple[float, str]]:
         """(USD per hour, region used) of a VM size ("vm") or an App Service plan ("appservice"), or None."""
-        v = self._table.get((kind, _norm_plan(key) if kind == "appservice" else key))
+        v = self._table.get((kind, key))
         return None if v is None or v[0] is None else v
 
     @property

@@ -7,7 +7,7 @@ from ..catalog import VmSku, skus
 from ..cost import HOURS_PER_MONTH, money, r2
 from ..lifecycle import ha_minimum
 from ..models import Cost, WorkloadProfile
-from ..prices import RegionPrices
+from ..prices import RegionPrices, plan_key
 from ..sizing import Candidate, Fit, Load, Plan
 from .base import DATA, InstanceTarget
 
@@ -29,7 +29,7 @@ class AppService(InstanceTarget):
         return load.availability_sla < 99.95 or sku.tier == "PremiumV3"
 
     def price(self, sku: VmSku, prices: RegionPrices) -> Optional[tuple[float, str]]:
-        return prices.hourly("appservice", sku.name)
+        return prices.hourly("appservice", plan_key(sku.name))
 
     def limits(self, sku: VmSku) -> tuple[int, bool, str]:
         tier = skus().appservice_tiers[sku.tier]
