@@ -43,9 +43,6 @@ from .models import (DeploymentPlan, DeploymentResult, DeploymentSpec, DestroyRe
 from .webapp import ImageWebAppDeployer, auth_and_image_findings, credentials_missing_for, smoke_outcome
 
 TARGET = "appservice"
-ROOT = Path(__file__).resolve().parent.parent
-SKUS_YAML = ROOT / "advisor" / "data" / "skus.yaml"
-SOURCES_YAML = ROOT / "advisor" / "data" / "sources.yaml"
 
 PORT = 8080  # the scoring server's port inside the image (templates/Dockerfile.j2)
 READY_PATH = "/ready"  # readiness route of deployers.serving: 503 until init() finished
@@ -94,27 +91,23 @@ SKU_RE = r"^[A-Za-z0-9]{2,8}$"
 
 
 @lru_cache(maxsize=1)
-def _catalog() -> tuple[dict[str, dict], dict[str, dict], dict[str, dict]]:
-    """(skus, tiers, sources) from the advisor's fact file, plus the SKUs it does not list."""
-    import yaml
+def _catalog() -> tuple[dict[str, dict], dict[str, dict], dict[str, str]]:
+    """(plan SKUs, tiers, source URLs) from the advisor's catalog, plus the SKUs and tiers it does not list."""
+    from advisor.catalog import skus as advisor_skus, sources
 
-    data = yaml.safe_load(SKUS_YAML.read_text(encoding="utf-8")) if SKUS_YAML.is_file() else {}
-    if SOURCES_YAML.is_file():
-        data["sources"] = yaml.safe_load(SOURCES_YAML.read_text(encoding="utf-8")).get("sources")
-    skus = {k: dict(v) for k, v in (data.get("appservice_plans") or {}).items()}
+    facts = advisor_skus()
+    plans = {k: {"vcpu": v.vcpu, "mem_gib": v.mem_gib, "tier": v.tier} for k, v in facts.appservice_plans.items()}
     for k, v in EXTRA_SKUS.items():
-        skus.setdefault(k, dict(v))
-    tiers = {k: dict(v) for k, v in (data.get("appservice_tiers") or {}).items()}
-    tiers.setdefault("Standard", {"max_instances": 10, "autoscale": True, "slots": True, "src": "ASP-LIMITS"})
-    tiers.setdefault("Basic", {"max_instances": 3, "autoscale": False, "slots": False, "src": "ASP-LIMITS"})
-    tiers.setdefault("PremiumV3", {"max_instances": 30, "autoscale": True, "slots": True, "src": "ASP-LIMITS"})
+        plans.setdefault(k, dict(v))
+    tiers = {k: {"max_instances": t.max_instances, "autoscale": t.autoscale, "slots": t.slots, "src": "ASP-LIMITS"}
+             for k, t in facts.appservice_tiers.items()}
     for k, v in EXTRA_TIERS.items():
         tiers.setdefault(k, dict(v))
-    return skus, tiers, dict(data.get("sources") or {})
+    return plans, tiers, {k: src.url for k, src in sources().items()}
 
 
 def source_url(key: str) -> str:
-    return str((_catalog()[2].get(key) or {}).get("url", key))
+    return _catalog()[2].get(key, key)
 
 
 def normalize_sku(name: str) -> str:
