@@ -552,12 +552,11 @@ REFERENCE_SKU = "Standard_DS3_v2"  # the VM every target can run on: its hourly 
 def regions() -> list[dict]:
     """Azure regions a profile may name, each with its geography and whether the price snapshot has its own
     prices (`vm_hourly_usd`: the reference VM's pay-as-you-go price there), priced regions first."""
-    import advisor.models as models
+    from advisor.models import known_regions
     from advisor.prices import default_prices
 
     book = default_prices()
-    known = getattr(models, "known_regions", None)  # the region list from advisor/data, when present
-    facts: dict[str, dict] = dict(known()) if known else {}
+    facts: dict[str, dict] = dict(known_regions())
     names = sorted(set(facts) | set(book.regions()))
     out = []
     for name in names:
@@ -579,7 +578,9 @@ def apply_change(profile: WorkloadProfile, change: str) -> WorkloadProfile:
     ProfileError when the change does not name a profile field or its value does not fit it."""
     m = _CHANGE.match(change or "")
     if not m:
-        raise ProfileError(f"not a profile change: {change!r}")
+        from advisor.safe_load import short
+
+        raise ProfileError(f"not a profile change: {short(change)}")
     path, op, raw = m.groups()
     data = profile.model_dump(mode="json")
     node = data
